@@ -1,0 +1,180 @@
+"""PAHT dashboard: the Flask server, the Dash app on it, and the command-line tools.
+
+    python app.py                          serve at http://HOST:PORT (first start seeds a demo province)
+    flask --app app init-db                schema + reference data, no demo reports
+    flask --app app seed-demo --reports N --seed S
+    flask --app app create-user --username U --password P --role R [--agency CODE]
+    gunicorn -c gunicorn.conf.py           production (see gunicorn.conf.py)
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+from datetime import date, timedelta
+from pathlib import Path
+
+import click
+import dash
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard import api, auth, text
+from dashboard.components.shell import app_shell
+from queries import db as database
+from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
+from queries.migrate import upgrade
+from queries.reference import load_reference_data
+from queries.users import UserError, create_user, get_user_by_name
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once and kept under instance/."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = database.INSTANCE_DIR / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def prepare_database(db: database.Database, seed_if_empty: bool) -> list | None:
+    """Migrate; on a database with no schema at all (and only then) seed the demo province.
+    Returns the demo accounts it created, if any. A file lock keeps several workers from racing."""
+    database.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    with open(database.INSTANCE_DIR / ".first-start.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        was_empty = not db.has_schema()
+        upgrade(db)
+        load_reference_data(db)
+        if not (was_empty and seed_if_empty):
+            return None
+        seed_demo(db, n=int(os.environ.get("DEMO_REPORTS", DEFAULT_REPORTS)))
+        return create_demo_accounts(db)
+
+
+def print_accounts(accounts) -> None:
+    click.echo("Tài khoản demo (mật khẩu chỉ in một lần, hãy lưu lại):")
+    for username, password, role, agency in accounts:
+        suffix = f", đơn vị {agency}" if agency else ""
+        click.echo(f"  {username:<10} mật khẩu: {password:<14} vai trò: {role}{suffix}")
+
+
+def create_app(first_start: bool = False) -> Flask:
+    """The Flask server with Dash mounted on it. `first_start` seeds demo data into an empty database."""
+    db = database.configure()
+    accounts = prepare_database(db, seed_if_empty=first_start)
+    if accounts:
+        print_accounts(accounts)
+
+    server = Flask(__name__, instance_path=str(database.INSTANCE_DIR))
+    server.config.update(
+        SECRET_KEY=_secret_key(),
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("COOKIE_SECURE") == "1",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=os.environ.get("COOKIE_SECURE") == "1",
+        REMEMBER_COOKIE_DURATION=timedelta(days=30),
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        CACHE_TYPE="SimpleCache",
+        CACHE_DEFAULT_TIMEOUT=30,
+    )
+    auth.init_auth(server)
+    api.cache.init_app(server)
+    server.register_blueprint(api.bp)
+    _register_health_and_errors(server)
+    _register_cli(server)
+
+    app = dash.Dash(
+        __name__,
+        server=server,
+        use_pages=True,
+        pages_folder="dashboard/pages",
+        assets_folder=str(ROOT / "assets"),
+        title=text.APP_TITLE,
+        update_title=None,
+        serve_locally=True,
+    )
+    app.layout = app_shell
+    server.dash_app = app
+    return server
+
+
+def _register_health_and_errors(server: Flask) -> None:
+    @server.get("/healthz")
+    def healthz():
+        try:
+            database.get_db().ping()
+            return jsonify(status="ok", database="ok")
+        except SQLAlchemyError:
+            return jsonify(status="degraded", database="unreachable"), 503
+
+    @server.errorhandler(SQLAlchemyError)
+    def _database_down(_err):
+        if request.path.startswith("/api/"):
+            return jsonify(error="database_unavailable", message=text.DB_DOWN_NO_DATA), 503
+        return f"<h1>{text.DB_DOWN_NO_DATA}</h1>", 503
+
+
+def _register_cli(server: Flask) -> None:
+    @server.cli.command("init-db")
+    def init_db():
+        """Create or upgrade the schema and load categories and administrative units (no demo reports)."""
+        db = database.get_db()
+        upgrade(db)
+        load_reference_data(db)
+        click.echo(f"Đã tạo lược đồ và dữ liệu danh mục: {db.engine.url.render_as_string(hide_password=True)}")
+
+    @server.cli.command("seed-demo")
+    @click.option("--reports", "n", type=click.IntRange(0, 50_000_000), default=DEFAULT_REPORTS, show_default=True)
+    @click.option("--seed", type=int, default=2026, show_default=True)
+    @click.option("--end", "end", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+                  help="Last day of the demo period (default: today, Asia/Ho_Chi_Minh).")
+    @click.option("--months", type=click.IntRange(1, 240), default=24, show_default=True)
+    @click.option("--replace", is_flag=True, help="Delete all existing reports first.")
+    @click.option("--no-events", is_flag=True, help="Skip the status history (faster for benchmarks).")
+    def seed_demo_command(n, seed, end, months, replace, no_events):
+        """Seed the demo province: 38 agencies, N reports, and demo accounts that do not exist yet."""
+        db = database.get_db()
+        upgrade(db)
+        load_reference_data(db)
+        end_day: date | None = end.date() if end else None
+        try:
+            seed_demo(db, n=n, seed=seed, end=end_day, months=months, with_events=not no_events, replace=replace)
+        except DemoDataExists as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"Đã tạo {n} phản ánh demo (seed {seed}).")
+        if get_user_by_name("admin", db) is None:
+            print_accounts(create_demo_accounts(db))
+
+    @server.cli.command("create-user")
+    @click.option("--username", required=True)
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--role", required=True, type=click.Choice(["admin", "leader", "operator", "agency"]))
+    @click.option("--agency", "agency_code", default=None, help="Agency code, required for role 'agency'.")
+    @click.option("--full-name", default="")
+    def create_user_command(username, password, role, agency_code, full_name):
+        """Create a user account."""
+        try:
+            user = create_user(username, password, role, agency_code, full_name=full_name)
+        except UserError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"Đã tạo tài khoản {user.username} ({role}{', ' + agency_code if agency_code else ''}).")
+
+
+def main() -> None:
+    server = create_app(first_start=True)
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "8050"))
+    click.echo(f"Bảng điều hành PAHT: http://{host}:{port}")
+    server.dash_app.run(host=host, port=port, debug=os.environ.get("DASH_DEBUG") == "1")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Figure builders: tidy frames in, plotly figures out. No queries here."""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboard import text
+from dashboard.formatting import fmt_decimal
+
+FONT = "Segoe UI, Roboto, Noto Sans, DejaVu Sans, Arial, sans-serif"
+MAX_AGENCY_BARS = 15
+
+
+def base_layout(fig: go.Figure, height: int = 360) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 8, "r": 12, "t": 8, "b": 8},
+        font={"family": FONT, "size": 13, "color": "#1b2733"},
+        separators=",.",  # Vietnamese: decimal comma, thousands dot
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "left", "x": 0},
+        hoverlabel={"font": {"family": FONT}},
+    )
+    fig.update_xaxes(gridcolor="#e3e8ee", zerolinecolor="#cfd7df")
+    fig.update_yaxes(gridcolor="#e3e8ee", zerolinecolor="#cfd7df")
+    return fig
+
+
+def empty_figure(message: str = text.EMPTY, height: int = 360) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font={"size": 15, "color": "#5b6b7b"},
+                       xref="paper", yref="paper", x=0.5, y=0.5)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return base_layout(fig, height)
+
+
+def _bar_height(rows: int) -> int:
+    return max(220, 26 * rows + 70)
+
+
+def backlog_figure(backlog: pd.DataFrame) -> go.Figure:
+    """Stacked horizontal bars per agency, busiest backlog on top: overdue, pending in time, resolved."""
+    if backlog.empty:
+        return empty_figure()
+    df = backlog.head(MAX_AGENCY_BARS).iloc[::-1]
+    in_time = df["pending"] - df["overdue"]
+    fig = go.Figure()
+    for values, name, color in (
+        (df["overdue"], text.SERIES_OVERDUE, text.OVERDUE_COLOR),
+        (in_time, text.SERIES_PENDING, text.STATUS_COLORS["in_progress"]),
+        (df["resolved"], text.SERIES_RESOLVED, "#8cc7a3"),
+    ):
+        fig.add_bar(y=df["agency_name"], x=values, name=name, orientation="h", marker_color=color,
+                    hovertemplate="%{y}<br>" + name + ": %{x:,d}<extra></extra>")
+    fig.update_layout(barmode="stack")
+    fig.update_xaxes(title_text=text.AXIS_REPORTS)
+    fig.update_yaxes(automargin=True)
+    return base_layout(fig, _bar_height(len(df)))
+
+
+def satisfaction_figure(satisfaction: pd.DataFrame) -> go.Figure:
+    """Mean rating per agency with its number of ratings."""
+    if satisfaction.empty:
+        return empty_figure()
+    df = satisfaction.head(MAX_AGENCY_BARS * 2).iloc[::-1]
+    colors = ["#198754" if m >= 4 else "#ffc107" if m >= 3 else text.OVERDUE_COLOR for m in df["satisfaction_mean"]]
+    labels = [f"{fmt_decimal(m, 2)} ({text.RATINGS_N.format(n=n)})"
+              for m, n in zip(df["satisfaction_mean"], df["rating_count"], strict=True)]
+    fig = go.Figure(go.Bar(
+        y=df["agency_name"], x=df["satisfaction_mean"], orientation="h", marker_color=colors, text=labels,
+        textposition="auto", customdata=df[["rating_count", "share_low"]].to_numpy(),
+        hovertemplate="%{y}<br>Điểm TB: %{x:.2f}<br>Số đánh giá: %{customdata[0]:,d}"
+                      "<br>Tỷ lệ 1–2 sao: %{customdata[1]:.1%}<extra></extra>",
+    ))
+    fig.update_xaxes(range=[0, 5], title_text=text.AXIS_RATING, dtick=1)
+    fig.update_yaxes(automargin=True)
+    return base_layout(fig, _bar_height(len(df)))
+
+
+def trend_figure(trend: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+    """Stacked areas of report counts per period, one per category."""
+    if trend.empty:
+        return empty_figure()
+    fig = go.Figure()
+    periods = pd.to_datetime(trend["period"])
+    for key, part in trend.assign(period=periods).groupby("key", sort=False):
+        fig.add_scatter(x=part["period"], y=part["n"], name=part["name"].iloc[0], mode="lines",
+                        stackgroup="one", line={"width": 1, "color": colors.get(key)},
+                        hovertemplate="%{x|%d/%m/%Y}<br>" + part["name"].iloc[0] + ": %{y:,d}<extra></extra>")
+    fig.update_xaxes(tickformat="%m/%Y")
+    fig.update_yaxes(title_text=text.AXIS_REPORTS)
+    return base_layout(fig)
+
+
+def channel_figure(channels: pd.DataFrame) -> go.Figure:
+    """Donut of reports per intake channel."""
+    if channels.empty:
+        return empty_figure()
+    labels = [text.CHANNEL_LABELS.get(k, k) for k in channels["key"]]
+    fig = go.Figure(go.Pie(labels=labels, values=channels["n"], hole=0.55, sort=False,
+                           marker={"colors": ["#145a96", "#1d9bd7", "#4267b2", "#f28e2b"]},
+                           texttemplate="%{percent:.1%}", hovertemplate="%{label}: %{value:,d}<extra></extra>"))
+    return base_layout(fig)

@@ -1,0 +1,106 @@
+"""The report map (dash-leaflet): district outlines, commune circles and clustered report points.
+
+It needs no internet: outlines come from a shipped GeoJSON file, and a tile layer is added only when
+TILE_URL is configured (for example a local tile server or an MBTiles route).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from urllib.parse import urlencode
+
+import dash_leaflet as dl
+import pandas as pd
+from dash import html
+from dash_extensions.javascript import Namespace
+
+from dashboard import ids, text
+from dashboard.formatting import fmt_int
+from queries.filters import Filter
+
+CENTER = [17.2, 106.75]
+ZOOM = 8
+BOUNDS = [[16.0, 105.3], [18.2, 107.8]]
+DISTRICTS_URL = "/assets/geo/quang_tri_districts.geojson"
+js = Namespace("dashExtensions", "paht")
+
+
+def points_url(f: Filter, version: str | None = None) -> str:
+    """The GeoJSON route for a filter; the scope is added server-side, never taken from the URL. The data
+    version makes the browser and the route's cache fetch again only when reports changed."""
+    params = f.to_params()
+    if version:
+        params["v"] = version
+    query = urlencode(params)
+    return f"/api/v1/map/points?{query}" if query else "/api/v1/map/points"
+
+
+def _tile_layer():
+    url = os.environ.get("TILE_URL", "").strip()
+    if not url:
+        return []
+    attribution = os.environ.get("TILE_ATTRIBUTION", "")
+    return [dl.TileLayer(url=url, attribution=attribution, maxZoom=18)]
+
+
+def report_map(url: str, lookups: dict) -> html.Div:
+    """`lookups` gives names for the popup: {"status": {...}, "category": {...}, "agency": {...},
+    "colors": {...}}."""
+    return html.Div(className="map-wrap", children=[
+        dl.Map(
+            id=ids.OV_MAP,
+            center=CENTER,
+            zoom=ZOOM,
+            minZoom=7,
+            maxZoom=17,
+            maxBounds=[[15.0, 104.0], [19.0, 109.0]],
+            style={"height": "520px", "width": "100%"},
+            children=[
+                *_tile_layer(),
+                dl.LayersControl(collapsed=False, position="topright", children=[
+                    dl.Overlay(name=text.LAYER_DISTRICTS, checked=True, children=dl.GeoJSON(
+                        url=DISTRICTS_URL, style={"color": "#145a96", "weight": 1.2, "fillColor": "#ffffff",
+                                                  "fillOpacity": 0.55},
+                        onEachFeature=js("districtTooltip"))),
+                    dl.Overlay(name=text.LAYER_COMMUNES, checked=True,
+                               children=dl.LayerGroup(id=ids.OV_MAP_COMMUNES)),
+                    dl.Overlay(name=text.LAYER_POINTS, checked=True, children=dl.GeoJSON(
+                        id=ids.OV_MAP_POINTS, url=url, cluster=True, zoomToBoundsOnClick=True,
+                        superClusterOptions={"radius": 70, "maxZoom": 15},
+                        pointToLayer=js("pointToLayer"), onEachFeature=js("reportPopup"),
+                        style={"weight": 1, "color": "#ffffff"}, hideout=lookups)),
+                ]),
+                dl.ScaleControl(position="bottomleft", imperial=False),
+            ],
+        ),
+        html.Div(id=ids.OV_MAP_NOTE, className="map-note"),
+        html.Div(className="map-legend", children=[
+            html.Span([html.I(className="dot", style={"background": text.STATUS_COLORS[s]}), text.STATUS_LABELS[s]])
+            for s in text.STATUS_LABELS
+        ]),
+    ])
+
+
+def commune_markers(communes: pd.DataFrame) -> list:
+    """A circle per commune: area proportional to its report count, colour darker with more reports."""
+    if communes.empty:
+        return []
+    top = max(int(communes["n"].max()), 1)
+    markers = []
+    for row in communes.itertuples():
+        share = row.n / top
+        radius = 4 + 22 * math.sqrt(share)
+        color = _blend("#fde0c5", "#b3262b", share ** 0.5)
+        markers.append(dl.CircleMarker(
+            center=[row.lat, row.lon], radius=radius, color=color, weight=1, fillColor=color, fillOpacity=0.55,
+            children=dl.Tooltip(f"{row.name}: {fmt_int(row.n)} phản ánh · {fmt_int(row.pending)} đang xử lý · "
+                                f"{fmt_int(row.overdue)} quá hạn"),
+        ))
+    return markers
+
+
+def _blend(low: str, high: str, t: float) -> str:
+    a = [int(low[i:i + 2], 16) for i in (1, 3, 5)]
+    b = [int(high[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))

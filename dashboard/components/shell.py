@@ -1,0 +1,40 @@
+"""The frame around every page: title bar, navigation and the signed-in user."""
+
+from __future__ import annotations
+
+import dash
+from dash import dcc, html
+from flask import has_request_context
+from flask_login import current_user
+
+from dashboard import ids, text
+
+
+def _user_badge():
+    if not has_request_context() or not current_user.is_authenticated:
+        return html.Div(id=ids.USER_BADGE)
+    role = text.ROLE_LABELS.get(current_user.role, current_user.role)
+    if current_user.agency_code:
+        role = f"{role} · {current_user.agency_name}"
+    return html.Div(id=ids.USER_BADGE, className="user-badge", children=[
+        html.Span(current_user.display_name, className="user-name"),
+        html.Span(role, className="user-role"),
+        html.A(text.LOGOUT, href="/logout", className="logout-link"),
+    ])
+
+
+def app_shell():
+    """Dash's top-level layout: it runs per request, so the header shows who is signed in."""
+    nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
+           for page in dash.page_registry.values() if page.get("nav", True) and page["path"] != "/404"]
+    return html.Div(className="app", children=[
+        html.Header(className="topbar", children=[
+            html.Div(className="brand", children=[
+                html.Div(text.APP_SUBTITLE, className="brand-sub"),
+                html.Div(text.APP_TITLE, className="brand-title"),
+            ]),
+            html.Nav(nav, className="nav"),
+            _user_badge(),
+        ]),
+        html.Main(dash.page_container, className="page"),
+    ])

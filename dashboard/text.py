@@ -1,0 +1,119 @@
+"""Every Vietnamese string the UI shows, in one place."""
+
+APP_TITLE = "Phản ánh hiện trường tỉnh Quảng Trị"
+APP_SUBTITLE = "Trung tâm Giám sát, điều hành đô thị thông minh (IOC)"
+PROVINCE_NAME = "Tỉnh Quảng Trị"
+
+STATUS_LABELS = {
+    "received": "Mới tiếp nhận",
+    "classified": "Đã phân loại",
+    "forwarded": "Đã chuyển xử lý",
+    "in_progress": "Đang xử lý",
+    "resolved": "Đã giải quyết",
+    "rejected": "Từ chối",
+}
+STATUS_COLORS = {
+    "received": "#6f42c1",
+    "classified": "#0d6efd",
+    "forwarded": "#fd7e14",
+    "in_progress": "#ffc107",
+    "resolved": "#198754",
+    "rejected": "#6c757d",
+}
+OVERDUE_COLOR = "#dc3545"
+CHANNEL_LABELS = {
+    "app": "Ứng dụng di động",
+    "portal": "Cổng thông tin",
+    "fanpage": "Fanpage Facebook",
+    "hotline": "Tổng đài AI",
+}
+ROLE_LABELS = {
+    "admin": "Quản trị",
+    "leader": "Lãnh đạo",
+    "operator": "Điều hành viên IOC",
+    "agency": "Đơn vị xử lý",
+}
+
+# Login
+LOGIN_TITLE = "Đăng nhập"
+LOGIN_USERNAME = "Tên đăng nhập"
+LOGIN_PASSWORD = "Mật khẩu"
+LOGIN_SUBMIT = "Đăng nhập"
+LOGIN_FAILED = "Tên đăng nhập hoặc mật khẩu không đúng."
+LOGIN_EXPIRED = "Phiên đăng nhập đã hết hạn, vui lòng thử lại."
+LOGOUT = "Đăng xuất"
+UNAUTHORIZED = "Chưa đăng nhập hoặc phiên đăng nhập đã hết hạn."
+
+# Navigation
+NAV_OVERVIEW = "Tổng quan"
+
+# Filter bar
+FILTER_PERIOD = "Thời gian"
+FILTER_PRESET = "Khoảng nhanh"
+FILTER_CATEGORY = "Lĩnh vực"
+FILTER_AGENCY = "Đơn vị xử lý"
+FILTER_COMMUNE = "Xã, phường"
+FILTER_CHANNEL = "Kênh tiếp nhận"
+FILTER_ALL = "Tất cả"
+FILTER_RESET = "Đặt lại bộ lọc"
+FILTER_SCOPED = "Phạm vi: {agency}"
+PRESETS = {
+    "7d": "7 ngày qua",
+    "30d": "30 ngày qua",
+    "month": "Tháng này",
+    "ytd": "Từ đầu năm",
+    "12m": "12 tháng qua",
+    "all": "Toàn bộ",
+}
+
+# KPI cards
+KPI_TOTAL = "Tổng phản ánh"
+KPI_RESOLVED = "Đã giải quyết"
+KPI_PENDING = "Đang xử lý"
+KPI_OVERDUE = "Quá hạn"
+KPI_ON_TIME = "Giải quyết đúng hạn"
+KPI_SATISFACTION = "Mức hài lòng"
+KPI_TOTAL_NOTE = "{rejected} bị từ chối"
+KPI_RESOLVED_NOTE = "{share} tổng số"
+KPI_PENDING_NOTE = "chưa có kết quả"
+KPI_OVERDUE_NOTE = "{share} số đang xử lý"
+KPI_ON_TIME_NOTE = "trên {n} phản ánh đã giải quyết"
+KPI_SATISFACTION_NOTE = "trên thang 5, {n} lượt đánh giá"
+NO_VALUE = "—"
+
+# Panels
+PANEL_MAP = "Bản đồ phản ánh"
+PANEL_BACKLOG = "Tồn đọng theo đơn vị"
+PANEL_SATISFACTION = "Mức hài lòng theo đơn vị"
+PANEL_TREND = "Xu hướng theo lĩnh vực"
+PANEL_CHANNELS = "Kênh tiếp nhận"
+LAYER_POINTS = "Phản ánh (theo trạng thái)"
+LAYER_COMMUNES = "Số phản ánh theo xã, phường"
+LAYER_DISTRICTS = "Ranh giới huyện (trước 2025)"
+MAP_POINTS_NOTE = "Hiển thị {shown} / {total} phản ánh có vị trí"
+MAP_POINTS_CAPPED = " (mới nhất)"
+SERIES_RESOLVED = "Đã giải quyết"
+SERIES_PENDING = "Đang xử lý, còn hạn"
+SERIES_OVERDUE = "Quá hạn"
+AXIS_REPORTS = "Số phản ánh"
+AXIS_RATING = "Điểm hài lòng trung bình (1–5)"
+EMPTY = "Không có dữ liệu cho bộ lọc này"
+RATINGS_N = "{n} đánh giá"
+
+# Freshness
+DATA_AS_OF = "Dữ liệu lúc {time}"
+DB_DOWN = "Mất kết nối cơ sở dữ liệu — đang hiển thị dữ liệu lúc {time}"
+DB_DOWN_NO_DATA = "Mất kết nối cơ sở dữ liệu — chưa tải được dữ liệu. Hệ thống sẽ tự thử lại."
+
+# Definitions, shown beside the numbers
+DEFINITIONS = (
+    "Phản ánh được tính theo ngày tiếp nhận, trong khoảng thời gian đã chọn.",
+    "Đang xử lý: mới tiếp nhận, đã phân loại, đã chuyển hoặc đơn vị đang xử lý.",
+    "Quá hạn: đang xử lý và đã qua hạn giải quyết.",
+    "Đúng hạn: tỷ lệ phản ánh đã giải quyết trước hoặc đúng hạn.",
+    "Hài lòng: điểm đánh giá trung bình của người dân (1–5).",
+)
+
+NOT_FOUND_TITLE = "Không tìm thấy trang"
+NOT_FOUND_BODY = "Trang bạn tìm không tồn tại."
+NOT_FOUND_BACK = "Về trang tổng quan"

@@ -1,0 +1,124 @@
+"""The one gateway to the database: engine, reads into frames, write transactions, schema state.
+
+Everything else in the app reaches the database through a `Database`. Pages never do: they call
+query functions, which take an optional `db` and fall back to the one configured at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
+DEFAULT_URL = f"sqlite:///{INSTANCE_DIR / 'paht.sqlite3'}"
+
+# Postgres sessions give up on a query after this long instead of piling up behind a slow one.
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+
+
+def _normalise(url: str) -> str:
+    # Accept the common short forms and always use psycopg 3, the driver we ship.
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Database:
+    def __init__(self, url: str | None = None):
+        self.url = _normalise(url or database_url())
+        self.engine: Engine = self._make_engine(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @staticmethod
+    def _make_engine(url: str) -> Engine:
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+
+            @event.listens_for(engine, "connect")
+            def _sqlite_pragmas(dbapi_conn, _record):
+                cur = dbapi_conn.cursor()
+                cur.execute("PRAGMA journal_mode=WAL")
+                cur.execute("PRAGMA foreign_keys=ON")
+                cur.execute("PRAGMA synchronous=NORMAL")
+                cur.execute("PRAGMA cache_size=-262144")  # 256 MiB
+                cur.close()
+
+            return engine
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
+        )
+
+    def read_frame(self, stmt: Executable, params: dict | None = None) -> pd.DataFrame:
+        with self.engine.connect() as conn:
+            result = conn.execute(stmt, params or {})
+            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+
+    def read_rows(self, stmt: Executable, params: dict | None = None) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(stmt, params or {})]
+
+    def scalar(self, stmt: Executable, params: dict | None = None):
+        with self.engine.connect() as conn:
+            return conn.execute(stmt, params or {}).scalar()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    def ping(self) -> None:
+        """Raises SQLAlchemyError when the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
+    def table_names(self) -> list[str]:
+        return inspect(self.engine).get_table_names()
+
+    def has_schema(self) -> bool:
+        """True when the database has any table at all: then we never seed demo data into it."""
+        return bool(self.table_names())
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_current: Database | None = None
+
+
+def configure(url: str | None = None) -> Database:
+    global _current
+    if _current is not None:
+        _current.dispose()
+    _current = Database(url)
+    return _current
+
+
+def get_db(db: Database | None = None) -> Database:
+    if db is not None:
+        return db
+    if _current is None:
+        return configure()
+    return _current

@@ -1,0 +1,115 @@
+"""The one Filter every query takes, and its round trip to URL query parameters.
+
+Dates are local (Asia/Ho_Chi_Minh) calendar days, both ends inclusive; the database stores UTC,
+so `utc_bounds` turns them into a half-open UTC interval. `scope_agency` is the caller's scope (an
+agency head sees only their agency); it is set from the logged-in user, never from the URL.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+UTC = ZoneInfo("UTC")
+LIST_FIELDS = ("categories", "agencies", "communes", "channels", "statuses")
+# URL parameter name for each list field: singular, as people type them.
+PARAM_NAMES = {"categories": "category", "agencies": "agency", "communes": "commune", "channels": "channel",
+               "statuses": "status"}
+_CODE = re.compile(r"^[\w.\-]{1,40}$")
+
+
+class FilterError(ValueError):
+    """A filter parameter that cannot be read, with a message fit to show the user."""
+
+
+def local_today() -> date:
+    return datetime.now(LOCAL_TZ).date()
+
+
+def utc_now() -> datetime:
+    """Naive UTC, the form timestamps are stored in."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def local_to_utc(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
+
+
+def utc_to_local(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
+
+
+@dataclass(frozen=True)
+class Filter:
+    start: date | None = None
+    end: date | None = None
+    categories: tuple[str, ...] = ()
+    agencies: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = ()
+    scope_agency: str | None = field(default=None)
+
+    def utc_bounds(self) -> tuple[datetime | None, datetime | None]:
+        """Half-open [start, end) in naive UTC."""
+        start = local_to_utc(self.start) if self.start else None
+        end = local_to_utc(self.end + timedelta(days=1)) if self.end else None
+        return start, end
+
+    def is_empty_range(self) -> bool:
+        return self.start is not None and self.end is not None and self.end < self.start
+
+    def scoped(self, agency_code: str | None) -> Filter:
+        return replace(self, scope_agency=agency_code)
+
+    def to_params(self) -> dict[str, str]:
+        params = {}
+        if self.start:
+            params["from"] = self.start.isoformat()
+        if self.end:
+            params["to"] = self.end.isoformat()
+        for name in LIST_FIELDS:
+            values = getattr(self, name)
+            if values:
+                params[PARAM_NAMES[name]] = ",".join(values)
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str | Iterable[str]]) -> Filter:
+        """Read `from`, `to` and the list parameters. Unknown codes pass through (they match nothing);
+        a malformed date raises FilterError."""
+        kwargs = {"start": _parse_date(params.get("from"), "from"), "end": _parse_date(params.get("to"), "to")}
+        for name in LIST_FIELDS:
+            kwargs[name] = _parse_list(params.get(PARAM_NAMES[name]))
+        return cls(**kwargs)
+
+
+def _parse_date(value, name: str) -> date | None:
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else None
+    if value in (None, ""):
+        return None
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise FilterError(f"Tham số '{name}' phải là ngày dạng YYYY-MM-DD, nhận được '{value}'.") from None
+
+
+def _parse_list(value) -> tuple[str, ...]:
+    if value in (None, ""):
+        return ()
+    items = [value] if isinstance(value, str) else list(value)
+    codes = []
+    for item in items:
+        for code in str(item).split(","):
+            code = code.strip()
+            if code and _CODE.match(code) and code not in codes:
+                codes.append(code)
+            elif code and not _CODE.match(code):
+                # Keep it so the result is honestly empty rather than silently unfiltered.
+                codes.append("\x00invalid")
+    return tuple(codes)

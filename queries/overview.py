@@ -1,0 +1,299 @@
+"""The leaders' overview: headline counts and the breakdowns behind each panel.
+
+Definitions (one place; the page, the JSON twin and the docs all use these):
+- A report belongs to the period in which it was *received* (created_at), whatever its status now.
+- pending: received, classified, forwarded or in_progress. overdue: pending and past deadline_at now.
+- on-time rate: of resolved reports that have a deadline, the share resolved at or before it.
+- resolution time: resolved_at - created_at, in calendar days, over resolved reports.
+- satisfaction: citizens' 1-5 ratings; mean, count and distribution.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Float, and_, case, cast, func, select
+
+from queries.db import Database, get_db
+from queries.filters import Filter, utc_now
+from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
+from queries.sql import days_between, local_bucket, percentiles, report_conditions, where
+
+r = reports.c
+IOC_QUEUE_NAME = "Trung tâm IOC (chưa chuyển xử lý)"
+DIMENSIONS = ("category", "channel", "commune", "agency")
+
+
+def _count_if(cond):
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _is_pending():
+    return r.status.in_(OPEN_STATUSES)
+
+
+def _is_overdue(now: datetime):
+    return and_(r.status.in_(OPEN_STATUSES), r.deadline_at < now)
+
+
+def _on_time():
+    return and_(r.status == "resolved", r.deadline_at.isnot(None), r.resolved_at <= r.deadline_at)
+
+
+def _rated_resolved_with_deadline():
+    return and_(r.status == "resolved", r.deadline_at.isnot(None))
+
+
+def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
+    num = pd.to_numeric(numerator, errors="coerce").astype("float64")
+    den = pd.to_numeric(denominator, errors="coerce").astype("float64")
+    return (num / den.where(den > 0)).astype("float64")
+
+
+def headline_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
+    """One row: total, resolved, pending, overdue, rejected, on_time, resolved_with_deadline,
+    on_time_rate, rating_count, satisfaction_mean, located (reports with coordinates)."""
+    now = now or utc_now()
+    stmt = select(
+        func.count().label("total"),
+        _count_if(r.status == "resolved").label("resolved"),
+        _count_if(_is_pending()).label("pending"),
+        _count_if(_is_overdue(now)).label("overdue"),
+        _count_if(r.status == "rejected").label("rejected"),
+        _count_if(_on_time()).label("on_time"),
+        _count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
+        func.count(r.rating).label("rating_count"),
+        func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
+        func.count(r.lat).label("located"),
+    ).where(where(f))
+    df = get_db(db).read_frame(stmt)
+    counts = ["total", "resolved", "pending", "overdue", "rejected", "on_time", "resolved_with_deadline",
+              "rating_count", "located"]
+    df[counts] = df[counts].fillna(0).astype("int64")
+    df["satisfaction_mean"] = pd.to_numeric(df["satisfaction_mean"]).astype("float64")
+    df["on_time_rate"] = _rate(df["on_time"], df["resolved_with_deadline"])
+    return df
+
+
+def _agency_names() -> list:
+    return [agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name")]
+
+
+def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
+    """Per agency: total, resolved, pending, overdue, rejected; reports not yet forwarded form one
+    row with agency_code None (the IOC's own queue). Sorted by pending, then overdue."""
+    now = now or utc_now()
+    stmt = (
+        select(
+            *_agency_names(),
+            func.count().label("total"),
+            _count_if(r.status == "resolved").label("resolved"),
+            _count_if(_is_pending()).label("pending"),
+            _count_if(_is_overdue(now)).label("overdue"),
+            _count_if(r.status == "rejected").label("rejected"),
+        )
+        .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
+        .where(where(f))
+        .group_by(agencies.c.code, agencies.c.short_name)
+    )
+    df = get_db(db).read_frame(stmt)
+    ints = ["total", "resolved", "pending", "overdue", "rejected"]
+    df[ints] = df[ints].astype("int64")
+    df["agency_name"] = df["agency_name"].fillna(IOC_QUEUE_NAME)
+    return df.sort_values(["pending", "overdue", "agency_name"], ascending=[False, False, True],
+                          ignore_index=True)
+
+
+def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFrame:
+    """Per agency with resolved reports: resolved_with_deadline, on_time, on_time_rate."""
+    stmt = (
+        select(
+            *_agency_names(),
+            _count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
+            _count_if(_on_time()).label("on_time"),
+        )
+        .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
+        .where(where(f), r.status == "resolved")
+        .group_by(agencies.c.code, agencies.c.short_name)
+    )
+    df = get_db(db).read_frame(stmt)
+    df[["resolved_with_deadline", "on_time"]] = df[["resolved_with_deadline", "on_time"]].astype("int64")
+    df["on_time_rate"] = _rate(df["on_time"], df["resolved_with_deadline"])
+    return df.sort_values(["on_time_rate", "agency_name"], ascending=[False, True], ignore_index=True)
+
+
+def _resolution_time(f: Filter, db: Database | None, label_cols: list, joined) -> pd.DataFrame:
+    db = get_db(db)
+    resolved = (
+        select(*label_cols, days_between(r.created_at, r.resolved_at).label("days"))
+        .select_from(joined)
+        .where(*report_conditions(f), r.status == "resolved")
+        .subquery()
+    )
+    stmt = percentiles(db.dialect, resolved.c.days, [resolved.c[c.name] for c in label_cols], [])
+    df = db.read_frame(stmt).rename(columns={"p50": "median_days", "p90": "p90_days"})
+    df["n"] = df["n"].astype("int64")
+    df[["median_days", "p90_days"]] = df[["median_days", "p90_days"]].astype("float64")
+    return df.sort_values(["median_days", df.columns[0]], ignore_index=True)
+
+
+def resolution_time_by_agency(f: Filter, db: Database | None = None) -> pd.DataFrame:
+    """Per agency: n resolved, median_days and p90_days from receipt to resolution."""
+    return _resolution_time(f, db, _agency_names(), reports.join(agencies, agencies.c.id == r.agency_id))
+
+
+def resolution_time_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:
+    """Per category: n resolved, median_days and p90_days from receipt to resolution."""
+    cols = [categories.c.code.label("category_code"), categories.c.short_name.label("category_name")]
+    return _resolution_time(f, db, cols, reports.join(categories, categories.c.id == r.category_id))
+
+
+def satisfaction_by_agency(f: Filter, db: Database | None = None) -> pd.DataFrame:
+    """Per agency with ratings: rating_count, satisfaction_mean, share_low (ratings <= 2) and the
+    distribution r1..r5."""
+    stmt = (
+        select(
+            *_agency_names(),
+            func.count(r.rating).label("rating_count"),
+            func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
+            *[_count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
+        )
+        .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
+        .where(where(f), r.rating.isnot(None))
+        .group_by(agencies.c.code, agencies.c.short_name)
+    )
+    df = get_db(db).read_frame(stmt)
+    dist = [f"r{k}" for k in range(1, 6)]
+    df[["rating_count", *dist]] = df[["rating_count", *dist]].astype("int64")
+    df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
+    df["share_low"] = _rate(df["r1"] + df["r2"], df["rating_count"])
+    return df.sort_values(["satisfaction_mean", "agency_name"], ascending=[False, True], ignore_index=True)
+
+
+def _dimension(by: str):
+    """(key column, label column, join) for a breakdown dimension."""
+    if by == "category":
+        return (categories.c.code, categories.c.short_name,
+                reports.outerjoin(categories, categories.c.id == r.category_id))
+    if by == "agency":
+        return agencies.c.code, agencies.c.short_name, reports.outerjoin(agencies, agencies.c.id == r.agency_id)
+    if by == "commune":
+        return (admin_units.c.code, admin_units.c.name,
+                reports.outerjoin(admin_units, admin_units.c.code == r.commune_code))
+    if by == "channel":
+        return r.channel, r.channel, reports
+    raise ValueError(f"by must be one of {DIMENSIONS}")
+
+
+def counts_over_time(f: Filter, grain: str = "month", by: str = "category",
+                     db: Database | None = None) -> pd.DataFrame:
+    """Tidy counts: period ('YYYY-MM-DD', start of the local day/week/month), key, name, n."""
+    key, label, joined = _dimension(by)
+    period = local_bucket(r.created_at, grain).label("period")
+    stmt = (
+        select(period, key.label("key"), label.label("name"), func.count().label("n"))
+        .select_from(joined)
+        .where(where(f))
+        .group_by(period, key, label)
+        .order_by(period, key)
+    )
+    df = get_db(db).read_frame(stmt)
+    df["n"] = df["n"].astype("int64")
+    return df
+
+
+def counts_by(f: Filter, by: str, db: Database | None = None) -> pd.DataFrame:
+    """Tidy totals per dimension value: key, name, n, sorted by n descending."""
+    key, label, joined = _dimension(by)
+    stmt = (
+        select(key.label("key"), label.label("name"), func.count().label("n"))
+        .select_from(joined)
+        .where(where(f))
+        .group_by(key, label)
+    )
+    df = get_db(db).read_frame(stmt)
+    df["n"] = df["n"].astype("int64")
+    return df.sort_values(["n", "key"], ascending=[False, True], ignore_index=True)
+
+
+def commune_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
+    """Per commune with reports: code, name, lat, lon (centroid), n, pending, overdue."""
+    now = now or utc_now()
+    per_commune = (
+        select(
+            r.commune_code.label("code"),
+            func.count().label("n"),
+            _count_if(_is_pending()).label("pending"),
+            _count_if(_is_overdue(now)).label("overdue"),
+        )
+        .where(where(f), r.commune_code.isnot(None))
+        .group_by(r.commune_code)
+        .subquery()
+    )
+    stmt = select(
+        per_commune.c.code, admin_units.c.name, admin_units.c.lat, admin_units.c.lon,
+        per_commune.c.n, per_commune.c.pending, per_commune.c.overdue,
+    ).join_from(per_commune, admin_units, admin_units.c.code == per_commune.c.code)
+    df = get_db(db).read_frame(stmt)
+    df[["n", "pending", "overdue"]] = df[["n", "pending", "overdue"]].astype("int64")
+    return df.sort_values(["n", "code"], ascending=[False, True], ignore_index=True)
+
+
+def map_points(f: Filter, db: Database | None = None, limit: int = 50_000) -> tuple[pd.DataFrame, int]:
+    """The newest `limit` located reports (id, code, lat, lon, status, category_code, agency_code,
+    created_at) and how many located reports match in all."""
+    db = get_db(db)
+    located = [where(f), r.lat.isnot(None), r.lon.isnot(None)]
+    total = db.scalar(select(func.count()).select_from(reports).where(*located))
+    stmt = (
+        select(
+            r.id, r.code, r.lat, r.lon, r.status,
+            categories.c.code.label("category_code"),
+            agencies.c.code.label("agency_code"),
+            r.created_at,
+        )
+        .select_from(
+            reports.outerjoin(categories, categories.c.id == r.category_id)
+            .outerjoin(agencies, agencies.c.id == r.agency_id)
+        )
+        .where(*located)
+        .order_by(r.created_at.desc(), r.id.desc())
+        .limit(limit)
+    )
+    return db.read_frame(stmt), int(total or 0)
+
+
+def data_version(db: Database | None = None) -> str:
+    """A cheap marker that changes whenever reports are added, changed or deleted."""
+    row = get_db(db).read_rows(select(func.count().label("n"), func.max(r.updated_at).label("last")))[0]
+    last = row["last"]
+    stamp = last.strftime("%Y%m%d%H%M%S") if hasattr(last, "strftime") else str(last or "0")
+    return f"{row['n']}-{stamp}"
+
+
+def overview_summary(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
+    """The numbers the overview page shows, as plain JSON-ready values (the page's JSON twin)."""
+    now = now or utc_now()
+    head = headline_counts(f, db, now).iloc[0]
+    backlog = backlog_by_agency(f, db, now)
+
+    def num(v):
+        return None if pd.isna(v) else float(v)
+
+    return {
+        "total": int(head["total"]),
+        "resolved": int(head["resolved"]),
+        "pending": int(head["pending"]),
+        "overdue": int(head["overdue"]),
+        "rejected": int(head["rejected"]),
+        "on_time_rate": num(head["on_time_rate"]),
+        "satisfaction_mean": num(head["satisfaction_mean"]),
+        "rating_count": int(head["rating_count"]),
+        "backlog_by_agency": [
+            {"code": row.agency_code if isinstance(row.agency_code, str) else None, "name": row.agency_name,
+             "resolved": int(row.resolved), "pending": int(row.pending), "overdue": int(row.overdue)}
+            for row in backlog.itertuples()
+        ],
+    }
+

@@ -1,0 +1,173 @@
+"""The report database, as SQLAlchemy Core tables.
+
+Every timestamp is stored as naive UTC. Local time (Asia/Ho_Chi_Minh) exists only at the edges:
+filters convert local dates to UTC bounds, and SQL shifts by +7 h for local-day buckets.
+Alembic migrations under queries/migrations are written from these definitions.
+"""
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+CHANNELS = ("app", "portal", "fanpage", "hotline")
+STATUSES = ("received", "classified", "forwarded", "in_progress", "resolved", "rejected")
+OPEN_STATUSES = ("received", "classified", "forwarded", "in_progress")
+CLOSED_STATUSES = ("resolved", "rejected")
+ROLES = ("admin", "leader", "operator", "agency")
+MEDIA_KINDS = ("photo", "video")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+admin_units = Table(
+    "admin_units",
+    metadata,
+    Column("code", String(10), primary_key=True),  # GSO code: 2 digits province, 5 digits commune
+    Column("name", String(120), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("unit_type", String(20), nullable=False),  # Tỉnh, Phường, Xã, Đặc khu
+    Column("parent_code", String(10), ForeignKey("admin_units.code")),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("area_km2", Float),
+    Column("old_district", String(120)),
+    CheckConstraint("level IN ('province', 'commune')", name="level"),
+)
+
+categories = Table(
+    "categories",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(20), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("short_name", String(60), nullable=False),
+    Column("default_handling_days", Integer, nullable=False),
+    Column("color", String(9), nullable=False),
+    Column("sort_order", Integer, nullable=False, server_default="0"),
+)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(30), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("short_name", String(80), nullable=False),
+    Column("kind", String(20), nullable=False),  # department, police, commune, utility, other
+    Column("commune_code", String(10), ForeignKey("admin_units.code")),
+    Column("active", SmallInteger, nullable=False, server_default="1"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(80), nullable=False, unique=True),
+    Column("full_name", String(200), nullable=False, server_default=""),
+    Column("password_hash", String(255), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("agency_id", Integer, ForeignKey("agencies.id")),
+    Column("active", SmallInteger, nullable=False, server_default="1"),
+    Column("created_at", DateTime, nullable=False),
+    CheckConstraint(_in("role", ROLES), name="role"),
+    CheckConstraint("(role = 'agency') = (agency_id IS NOT NULL)", name="agency_role"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(30), nullable=False, unique=True),  # public code, e.g. PA-2026-000123
+    Column("title", String(300), nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("category_id", Integer, ForeignKey("categories.id")),
+    Column("commune_code", String(10), ForeignKey("admin_units.code")),
+    Column("channel", String(10), nullable=False),
+    Column("lat", Float),
+    Column("lon", Float),
+    Column("reporter_phone", String(20)),
+    Column("status", String(15), nullable=False),
+    Column("agency_id", Integer, ForeignKey("agencies.id")),
+    Column("created_at", DateTime, nullable=False),
+    Column("classified_at", DateTime),
+    Column("forwarded_at", DateTime),
+    Column("first_response_at", DateTime),
+    Column("resolved_at", DateTime),
+    Column("rejected_at", DateTime),
+    Column("deadline_at", DateTime),
+    Column("rating", SmallInteger),
+    Column("rating_comment", Text),
+    Column("reply", Text),
+    Column("source", String(30), nullable=False, server_default="paht"),
+    Column("external_id", String(100)),
+    Column("updated_at", DateTime, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    CheckConstraint(_in("channel", CHANNELS), name="channel"),
+    CheckConstraint(_in("status", STATUSES), name="status"),
+    CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating"),
+    Index("ix_reports_created_at", "created_at"),
+    Index("ix_reports_agency_created", "agency_id", "created_at"),
+    Index("ix_reports_category_created", "category_id", "created_at"),
+    Index("ix_reports_commune_created", "commune_code", "created_at"),
+    Index("ix_reports_source_external", "source", "external_id", unique=True),
+    Index("ix_reports_updated_at", "updated_at"),  # the cheap data-version check reads max(updated_at)
+    # The overdue list reads open reports by deadline; a partial index keeps it tiny.
+    Index(
+        "ix_reports_open_deadline",
+        "deadline_at",
+        sqlite_where=text(_in("status", OPEN_STATUSES)),
+        postgresql_where=text(_in("status", OPEN_STATUSES)),
+    ),
+)
+
+report_events = Table(
+    "report_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Column("actor_user_id", Integer, ForeignKey("users.id")),
+    Column("actor", String(200), nullable=False),  # display name; kept even if the user is deleted
+    Column("from_status", String(15)),
+    Column("to_status", String(15), nullable=False),
+    Column("agency_id", Integer, ForeignKey("agencies.id")),  # the agency concerned, for forwards and returns
+    Column("note", Text, nullable=False, server_default=""),
+    Index("ix_report_events_report_at", "report_id", "at"),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("path", String(500), nullable=False),  # relative to the configured media folder
+    Column("caption", String(300), nullable=False, server_default=""),
+    Column("created_at", DateTime, nullable=False),
+    CheckConstraint(_in("kind", MEDIA_KINDS), name="kind"),
+    Index("ix_media_report", "report_id"),
+)

@@ -1,0 +1,122 @@
+"""SQL building blocks shared by the read functions: the filter's WHERE clause, local-time buckets,
+durations and percentiles, each compiled for SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import Float, Integer, String, and_, case, cast, func, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+
+from queries.filters import Filter
+from queries.schema import agencies, categories, reports
+
+# Asia/Ho_Chi_Minh has had no daylight saving since 1975, so local time is UTC + 7 h exactly.
+LOCAL_OFFSET_HOURS = 7
+GRAINS = ("day", "week", "month")
+
+
+def report_conditions(f: Filter) -> list[ColumnElement]:
+    """WHERE conditions on `reports` for a filter, the caller's scope included."""
+    conds = []
+    start, end = f.utc_bounds()
+    if start is not None:
+        conds.append(reports.c.created_at >= start)
+    if end is not None:
+        conds.append(reports.c.created_at < end)
+    if f.categories:
+        conds.append(reports.c.category_id.in_(select(categories.c.id).where(categories.c.code.in_(f.categories))))
+    if f.agencies:
+        conds.append(reports.c.agency_id.in_(select(agencies.c.id).where(agencies.c.code.in_(f.agencies))))
+    if f.scope_agency is not None:
+        conds.append(reports.c.agency_id.in_(select(agencies.c.id).where(agencies.c.code == f.scope_agency)))
+    if f.communes:
+        conds.append(reports.c.commune_code.in_(f.communes))
+    if f.channels:
+        conds.append(reports.c.channel.in_(f.channels))
+    if f.statuses:
+        conds.append(reports.c.status.in_(f.statuses))
+    return conds
+
+
+def where(f: Filter) -> ColumnElement:
+    conds = report_conditions(f)
+    return and_(*conds) if conds else and_(True)
+
+
+class local_bucket(FunctionElement):
+    """The local (UTC+7) day, ISO week (Monday) or month a timestamp falls in, as 'YYYY-MM-DD'."""
+
+    type = String()
+    inherit_cache = True
+
+    def __init__(self, column, grain: str):
+        if grain not in GRAINS:
+            raise ValueError(f"grain must be one of {GRAINS}")
+        self.grain = grain
+        super().__init__(column)
+
+
+@compiles(local_bucket, "sqlite")
+def _bucket_sqlite(element, compiler, **kw):
+    col = compiler.process(list(element.clauses)[0], **kw)
+    shift = f"'+{LOCAL_OFFSET_HOURS} hours'"
+    if element.grain == "day":
+        return f"date({col}, {shift})"
+    if element.grain == "week":
+        return f"date({col}, {shift}, '-6 days', 'weekday 1')"
+    return f"strftime('%Y-%m-01', {col}, {shift})"
+
+
+@compiles(local_bucket, "postgresql")
+def _bucket_postgresql(element, compiler, **kw):
+    col = compiler.process(list(element.clauses)[0], **kw)
+    return (f"to_char(date_trunc('{element.grain}', {col} + interval '{LOCAL_OFFSET_HOURS} hours'), "
+            f"'YYYY-MM-DD')")
+
+
+class days_between(FunctionElement):
+    """(later - earlier) in fractional days."""
+
+    type = Float()
+    inherit_cache = True
+
+
+@compiles(days_between, "sqlite")
+def _days_sqlite(element, compiler, **kw):
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+@compiles(days_between, "postgresql")
+def _days_postgresql(element, compiler, **kw):
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
+
+
+def percentiles(dialect: str, value: ColumnElement, group_cols: list[ColumnElement], conds: list,
+                ps: tuple[float, ...] = (0.5, 0.9)):
+    """SELECT group_cols, n, p50, p90 ... with linear interpolation between ranks (as pandas' default
+    and PostgreSQL's percentile_cont). Rows where `value` is NULL are left out."""
+    conds = [*conds, value.isnot(None)]
+    labels = [f"p{round(p * 100)}" for p in ps]
+    if dialect == "postgresql":
+        cols = [func.percentile_cont(p).within_group(value).label(lbl) for p, lbl in zip(ps, labels, strict=True)]
+        return select(*group_cols, func.count().label("n"), *cols).where(*conds).group_by(*group_cols)
+
+    # SQLite has no percentile aggregate: number the rows per group and interpolate by hand.
+    ranked = select(
+        *group_cols,
+        value.label("v"),
+        func.row_number().over(partition_by=group_cols or None, order_by=value).label("rn"),
+        func.count().over(partition_by=group_cols or None).label("cnt"),
+    ).where(*conds).subquery()
+    groups = [ranked.c[c.name] for c in group_cols]
+    cols = []
+    for p, lbl in zip(ps, labels, strict=True):
+        pos = cast(p * (ranked.c.cnt - 1), Float)
+        lo = cast(pos, Integer)  # truncation is floor here: pos >= 0
+        frac = func.max(pos - lo)
+        at_lo = func.sum(case((ranked.c.rn == lo + 1, ranked.c.v), else_=0.0))
+        at_hi = func.sum(case((ranked.c.rn == lo + 2, ranked.c.v), else_=0.0))
+        cols.append((at_lo * (1 - frac) + at_hi * frac).label(lbl))
+    return select(*groups, func.count().label("n"), *cols).group_by(*groups)
