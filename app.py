@@ -168,8 +168,14 @@ def _register_cli(server: Flask) -> None:
         click.echo(f"Đã tạo tài khoản {user.username} ({role}{', ' + agency_code if agency_code else ''}).")
 
 
+def serve_app() -> Flask:
+    """The app as a real start serves it (python app.py, gunicorn): an empty database gets the demo
+    province unless SEED_DEMO_IF_EMPTY=0."""
+    return create_app(first_start=os.environ.get("SEED_DEMO_IF_EMPTY", "1") != "0")
+
+
 def main() -> None:
-    server = create_app(first_start=True)
+    server = serve_app()
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(os.environ.get("PORT", "8050"))
     click.echo(f"Bảng điều hành PAHT: http://{host}:{port}")

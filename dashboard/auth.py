@@ -8,10 +8,12 @@ Anonymous XHR and API calls get 401 JSON; anonymous page loads are redirected to
 from __future__ import annotations
 
 import secrets
+from dataclasses import asdict
 from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import text
 from queries import users as user_store
@@ -59,6 +61,11 @@ def _load_user(user_id: str):
         record = user_store.get_user(int(user_id))
     except (ValueError, TypeError):
         return None
+    except SQLAlchemyError:
+        # Database down: keep a signed-in user signed in (from the signed session) so pages can show
+        # their last data and the connection banner instead of bouncing to a login that cannot work.
+        snapshot = session.get("user_snapshot")
+        record = user_store.UserRecord(**snapshot) if snapshot and str(snapshot["id"]) == user_id else None
     return User(record) if record and record.active else None
 
 
@@ -98,6 +105,7 @@ def login():
             if record:
                 session.clear()
                 login_user(User(record), remember=bool(request.form.get("remember")))
+                session["user_snapshot"] = asdict(record)
                 return redirect(_safe_next(request.args.get("next")))
             error = text.LOGIN_FAILED
     session.setdefault("csrf_token", secrets.token_urlsafe(24))

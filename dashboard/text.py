@@ -56,7 +56,15 @@ FILTER_COMMUNE = "Xã, phường"
 FILTER_CHANNEL = "Kênh tiếp nhận"
 FILTER_ALL = "Tất cả"
 FILTER_RESET = "Đặt lại bộ lọc"
-FILTER_SCOPED = "Phạm vi: {agency}"
+DROPDOWN_LABELS = {
+    "select_all": "Chọn tất cả",
+    "deselect_all": "Bỏ chọn tất cả",
+    "selected_count": "Đã chọn {num_selected}",
+    "search": "Tìm kiếm",
+    "clear_search": "Xóa tìm kiếm",
+    "clear_selection": "Xóa lựa chọn",
+    "no_options_found": "Không tìm thấy",
+}
 PRESETS = {
     "7d": "7 ngày qua",
     "30d": "30 ngày qua",
@@ -84,7 +92,7 @@ NO_VALUE = "—"
 # Panels
 PANEL_MAP = "Bản đồ phản ánh"
 PANEL_BACKLOG = "Tồn đọng theo đơn vị"
-PANEL_SATISFACTION = "Mức hài lòng theo đơn vị"
+PANEL_SATISFACTION = "Mức hài lòng theo đơn vị (đơn vị có từ 5 lượt đánh giá)"
 PANEL_TREND = "Xu hướng theo lĩnh vực"
 PANEL_CHANNELS = "Kênh tiếp nhận"
 LAYER_POINTS = "Phản ánh (theo trạng thái)"

@@ -47,7 +47,7 @@ class local_bucket(FunctionElement):
     """The local (UTC+7) day, ISO week (Monday) or month a timestamp falls in, as 'YYYY-MM-DD'."""
 
     type = String()
-    inherit_cache = True
+    inherit_cache = False  # `grain` is not part of SQLAlchemy's cache key, so never reuse compiled SQL
 
     def __init__(self, column, grain: str):
         if grain not in GRAINS:

@@ -10,6 +10,8 @@ from dashboard.formatting import fmt_decimal
 
 FONT = "Segoe UI, Roboto, Noto Sans, DejaVu Sans, Arial, sans-serif"
 MAX_AGENCY_BARS = 15
+# An agency with a handful of ratings would top the chart by chance; show it only from this many.
+MIN_RATINGS_SHOWN = 5
 
 
 def base_layout(fig: go.Figure, height: int = 360) -> go.Figure:
@@ -62,10 +64,11 @@ def backlog_figure(backlog: pd.DataFrame) -> go.Figure:
 
 
 def satisfaction_figure(satisfaction: pd.DataFrame) -> go.Figure:
-    """Mean rating per agency with its number of ratings."""
-    if satisfaction.empty:
+    """Mean rating per agency with its number of ratings, for agencies with enough ratings."""
+    df = satisfaction[satisfaction["rating_count"] >= MIN_RATINGS_SHOWN]
+    if df.empty:
         return empty_figure()
-    df = satisfaction.head(MAX_AGENCY_BARS * 2).iloc[::-1]
+    df = df.iloc[::-1]
     colors = ["#198754" if m >= 4 else "#ffc107" if m >= 3 else text.OVERDUE_COLOR for m in df["satisfaction_mean"]]
     labels = [f"{fmt_decimal(m, 2)} ({text.RATINGS_N.format(n=n)})"
               for m, n in zip(df["satisfaction_mean"], df["rating_count"], strict=True)]

@@ -51,6 +51,12 @@ def _options(frame: pd.DataFrame, label: str = "short_name") -> list[dict]:
     return [{"label": row[label], "value": row["code"]} for _, row in frame.iterrows()]
 
 
+def _dropdown(component_id: str, options: list[dict], value, **kwargs) -> dcc.Dropdown:
+    """A multi-select in Vietnamese; 'Tất cả' when nothing is chosen."""
+    settings = {"multi": True, "placeholder": text.FILTER_ALL, "labels": text.DROPDOWN_LABELS, **kwargs}
+    return dcc.Dropdown(id=component_id, options=options, value=value, **settings)
+
+
 def _field(label: str, control, class_name: str = "") -> html.Div:
     return html.Div(className=f"filter-field {class_name}".strip(), children=[
         html.Label(label, className="filter-label"), control])
@@ -61,28 +67,23 @@ def filter_bar(f: Filter, categories: pd.DataFrame, agencies: pd.DataFrame, comm
     """The bar, pre-set to `f`. For an agency head (`scope_name` set, `agencies` holding only their own)
     the agency choice is fixed."""
     # An agency head's scope is enforced in queries/; the disabled control only shows it.
-    agency_control = dcc.Dropdown(
-        id=ids.FILTER_AGENCY, options=_options(agencies), multi=True, placeholder=text.FILTER_ALL,
-        value=list(agencies["code"]) if scope_name else list(f.agencies), disabled=bool(scope_name),
-        clearable=not scope_name)
+    agency_control = _dropdown(ids.FILTER_AGENCY, _options(agencies),
+                               list(agencies["code"]) if scope_name else list(f.agencies),
+                               disabled=bool(scope_name), clearable=not scope_name)
+    presets = [{"label": v, "value": k} for k, v in text.PRESETS.items()]
+    channels = [{"label": v, "value": k} for k, v in text.CHANNEL_LABELS.items()]
     return html.Div(className="filter-bar", children=[
-        _field(text.FILTER_PRESET, dcc.Dropdown(
-            id=ids.FILTER_PRESET, options=[{"label": v, "value": k} for k, v in text.PRESETS.items()],
-            value=None, clearable=True, searchable=False, placeholder="—"), "filter-preset"),
+        _field(text.FILTER_PRESET, _dropdown(ids.FILTER_PRESET, presets, None, multi=False, searchable=False,
+                                             placeholder="—"), "filter-preset"),
         _field(text.FILTER_PERIOD, dcc.DatePickerRange(
             id=ids.FILTER_DATES, start_date=f.start.isoformat() if f.start else None,
             end_date=f.end.isoformat() if f.end else None, display_format="DD/MM/YYYY", first_day_of_week=1,
             clearable=True, start_date_placeholder_text="Từ ngày", end_date_placeholder_text="Đến ngày",
             max_date_allowed=(local_today() + timedelta(days=1)).isoformat()), "filter-dates"),
-        _field(text.FILTER_CATEGORY, dcc.Dropdown(
-            id=ids.FILTER_CATEGORY, options=_options(categories, "name"), value=list(f.categories), multi=True,
-            placeholder=text.FILTER_ALL)),
+        _field(text.FILTER_CATEGORY, _dropdown(ids.FILTER_CATEGORY, _options(categories, "name"),
+                                               list(f.categories))),
         _field(text.FILTER_AGENCY, agency_control),
-        _field(text.FILTER_COMMUNE, dcc.Dropdown(
-            id=ids.FILTER_COMMUNE, options=_options(communes, "name"), value=list(f.communes), multi=True,
-            placeholder=text.FILTER_ALL)),
-        _field(text.FILTER_CHANNEL, dcc.Dropdown(
-            id=ids.FILTER_CHANNEL, options=[{"label": v, "value": k} for k, v in text.CHANNEL_LABELS.items()],
-            value=list(f.channels), multi=True, placeholder=text.FILTER_ALL, searchable=False)),
+        _field(text.FILTER_COMMUNE, _dropdown(ids.FILTER_COMMUNE, _options(communes, "name"), list(f.communes))),
+        _field(text.FILTER_CHANNEL, _dropdown(ids.FILTER_CHANNEL, channels, list(f.channels), searchable=False)),
         html.Button(text.FILTER_RESET, id=ids.FILTER_RESET, className="btn-link filter-reset", n_clicks=0),
     ])

@@ -1,0 +1,120 @@
+"""Time the overview's queries and its whole callback on a large SQLite database.
+
+    python bench/overview.py [--reports 1000000] [--runs 5] [--db PATH] [--url DATABASE_URL]
+
+Seeds the demo province with --reports reports (no status history: the overview does not read it)
+into bench/results/overview-<N>.sqlite3 unless that file already holds them, then prints, for two
+filters, the median of --runs warm runs in ms for each query, for the whole overview callback
+(build_overview: every query plus the figures) and for the map-points route.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reports", type=int, default=1_000_000)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--seed", type=int, default=2026)
+    p.add_argument("--db", type=Path, default=None, help="SQLite file (default bench/results/overview-N.sqlite3)")
+    p.add_argument("--url", default=None, help="Any SQLAlchemy URL instead of the SQLite file")
+    return p.parse_args()
+
+
+def timed(fn, runs: int) -> tuple[float, float]:
+    fn()  # warm-up: page cache, compiled statements
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples), max(samples)
+
+
+def main() -> None:
+    args = parse_args()
+    path = args.db or ROOT / "bench" / "results" / f"overview-{args.reports}.sqlite3"
+    url = args.url or f"sqlite:///{path}"
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("INSTANCE_DIR", str(ROOT / "bench" / "results" / "instance"))
+
+    from sqlalchemy import func, select
+
+    from queries.db import Database
+    from queries.demo import seed_demo
+    from queries.migrate import upgrade
+    from queries.reference import load_reference_data
+    from queries.schema import reports
+    from queries.users import create_user, get_user_by_name
+
+    db = Database(url)
+    upgrade(db)
+    load_reference_data(db)
+    have = db.scalar(select(func.count()).select_from(reports))
+    if have != args.reports:
+        print(f"seeding {args.reports:,} reports into {url} …", flush=True)
+        t0 = time.perf_counter()
+        seed_demo(db, n=args.reports, seed=args.seed, with_events=False, replace=True)
+        print(f"  seeded in {time.perf_counter() - t0:.1f} s", flush=True)
+        with db.begin() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    if get_user_by_name("bench", db) is None:
+        create_user("bench", "bench-password", "leader", db=db)
+
+    from app import create_app
+    from dashboard.components.filter_bar import preset_range
+    from queries import overview
+    from queries.filters import Filter
+
+    server = create_app()
+    client = server.test_client()
+    client.get("/login")
+    with client.session_transaction() as sess:
+        token = sess["csrf_token"]
+    client.post("/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
+    client.get("/")  # Dash imports and registers the page modules on its first request
+    from dashboard.pages.overview import build_overview, trend_grain
+
+    start, end = preset_range("12m")
+    scenarios = {
+        "12 months, no filter": Filter(start=start, end=end),
+        "90 days, one category": Filter(start=end - timedelta(days=89), end=end, categories=("MT",)),
+    }
+    print(f"\n{args.reports:,} reports · {db.dialect} · median of {args.runs} warm runs (max in brackets), ms\n")
+    for label, f in scenarios.items():
+        rows = [
+            ("headline_counts", lambda f=f: overview.headline_counts(f)),
+            ("backlog_by_agency", lambda f=f: overview.backlog_by_agency(f)),
+            ("on_time_rate_by_agency", lambda f=f: overview.on_time_rate_by_agency(f)),
+            ("resolution_time_by_agency", lambda f=f: overview.resolution_time_by_agency(f)),
+            ("resolution_time_by_category", lambda f=f: overview.resolution_time_by_category(f)),
+            ("satisfaction_by_agency", lambda f=f: overview.satisfaction_by_agency(f)),
+            (f"counts_over_time ({trend_grain(f)})", lambda f=f: overview.counts_over_time(f, trend_grain(f))),
+            ("counts_by channel", lambda f=f: overview.counts_by(f, "channel")),
+            ("commune_counts", lambda f=f: overview.commune_counts(f)),
+            ("data_version", lambda: overview.data_version()),
+            ("map_points (≤50k rows)", lambda f=f: overview.map_points(f)),
+            ("OVERVIEW CALLBACK (build_overview)", lambda f=f: build_overview(f)),
+            ("map points route (GeoJSON)", lambda f=f: client.get(
+                "/api/v1/map/points", query_string={**f.to_params(), "nocache": time.perf_counter()})),
+        ]
+        print(f"{label}")
+        for name, fn in rows:
+            median, worst = timed(fn, args.runs)
+            print(f"  {name:<38} {median:>9.1f}  ({worst:.1f})", flush=True)
+        print()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Shared fixtures: seeded SQLite and PostgreSQL databases, raw frames for independent checks, the app
+and a logged-in test client.
+
+PostgreSQL tests run against the real server (TEST_POSTGRES_URL, default the local `test` database's
+server): each session creates its own scratch database and drops it afterwards. Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import tempfile
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import create_engine, text
+
+from queries.db import Database
+from queries.demo import seed_demo
+from queries.migrate import upgrade
+from queries.reference import load_reference_data
+from queries.users import create_user
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+PG_SERVER_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+# A fixed demo history and a fixed clock, so every expected number is reproducible.
+DEMO_END = date(2026, 11, 20)
+DEMO_N = 4000
+DEMO_SEED = 7
+NOW = datetime(2026, 11, 20, 9, 30)  # naive UTC, 16:30 local on the last demo day
+PASSWORD = "mat-khau-thu-nghiem"
+
+
+def _seed(db: Database, n: int = DEMO_N) -> Database:
+    upgrade(db)
+    load_reference_data(db)
+    seed_demo(db, n=n, seed=DEMO_SEED, end=DEMO_END)
+    return db
+
+
+@pytest.fixture(scope="session")
+def tmp_root():
+    path = Path(tempfile.mkdtemp(prefix="paht-tests-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def sqlite_db(tmp_root) -> Database:
+    return _seed(Database(f"sqlite:///{tmp_root / 'seeded.sqlite3'}"))
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    return PG_SERVER_URL
+
+
+def create_pg_database(server_url: str) -> tuple[str, callable]:
+    """A fresh database on the PostgreSQL server; returns its URL and a function that drops it."""
+    name = f"paht_test_{secrets.token_hex(4)}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server_url.rsplit("/", 1)[0] + "/" + name
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(scope="session")
+def pg_db(pg_server_url) -> Database:
+    url, drop = create_pg_database(pg_server_url)
+    db = Database(url)
+    try:
+        yield _seed(db)
+    finally:
+        db.dispose()
+        drop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request) -> Database:
+    """Every test using `db` runs once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+
+
+def read_raw(db: Database) -> dict[str, pd.DataFrame]:
+    """Raw tables, read with plain SELECT * so that expected values never go through queries/."""
+    with db.engine.connect() as conn:
+        frames = {name: pd.read_sql(text(f"SELECT * FROM {name}"), conn)
+                  for name in ("reports", "categories", "agencies", "admin_units", "report_events")}
+    for col in ("created_at", "classified_at", "forwarded_at", "first_response_at", "resolved_at", "rejected_at",
+                "deadline_at", "updated_at"):
+        frames["reports"][col] = pd.to_datetime(frames["reports"][col])
+    return frames
+
+
+@pytest.fixture(scope="session")
+def raw_by_dialect(sqlite_db, pg_db):
+    return {"sqlite": read_raw(sqlite_db), "postgresql": read_raw(pg_db)}
+
+
+@pytest.fixture
+def raw(db, raw_by_dialect):
+    return raw_by_dialect[db.dialect]
+
+
+# --- the app ------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def app_env(tmp_root, sqlite_db):
+    """Environment for an app on a copy of the seeded SQLite database, with one user per role."""
+    path = tmp_root / "app.sqlite3"
+    shutil.copy(tmp_root / "seeded.sqlite3", path)
+    db = Database(f"sqlite:///{path}")
+    for username, role, agency in (("admin", "admin", None), ("leader", "leader", None),
+                                   ("operator", "operator", None), ("agency_a", "agency", "SXD"),
+                                   ("agency_b", "agency", "CAT")):
+        create_user(username, PASSWORD, role, agency, db=db)
+    db.dispose()
+    instance = tmp_root / "instance"
+    instance.mkdir(exist_ok=True)
+    return {"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_DIR": str(instance), "SECRET_KEY": "test-secret"}
+
+
+@pytest.fixture(scope="session")
+def server(app_env):
+    """One Flask+Dash app per session: Dash registers page callbacks globally, once."""
+    old = {k: os.environ.get(k) for k in app_env}
+    os.environ.update(app_env)
+    import queries.db as qdb
+
+    qdb.INSTANCE_DIR = Path(app_env["INSTANCE_DIR"])
+    from app import create_app
+
+    srv = create_app()
+    srv.config["TESTING"] = True
+    yield srv
+    for k, v in old.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def login(client, username: str, password: str = PASSWORD):
+    client.get("/login")
+    with client.session_transaction() as sess:
+        token = sess["csrf_token"]
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+
+
+@pytest.fixture
+def client_for(server):
+    """client_for('leader') -> a test client logged in as that user."""
+
+    def make(username: str | None):
+        client = server.test_client()
+        if username:
+            resp = login(client, username)
+            assert resp.status_code == 302, resp.data
+        return client
+
+    return make

@@ -1,0 +1,78 @@
+"""The overview callback called directly, as the browser would, for different users and inputs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from queries.filters import Filter, utc_now
+from tests import independent
+from tests.dash_calls import callback_spec, kpi_values, overview_values, post_callback
+
+
+@pytest.fixture
+def leader(client_for):
+    return client_for("leader")
+
+
+def test_overview_callback_returns_the_query_layer_numbers(leader, raw_by_dialect):
+    spec = callback_spec(leader, "overview-kpis.children")
+    resp = post_callback(leader, spec, overview_values("2026-01-01", "2026-11-20", categories=["XD"]))
+    assert resp.status_code == 200
+    kpis = kpi_values(resp.get_json())
+    want = independent.headline(raw_by_dialect["sqlite"], Filter(start=date(2026, 1, 1), end=date(2026, 11, 20),
+                                                                  categories=("XD",)), utc_now())
+    assert int(kpis["total"]) == want["total"] > 0
+    assert int(kpis["resolved"]) == want["resolved"]
+    assert int(kpis["pending"]) == want["pending"]
+    assert float(kpis["on-time"]) == pytest.approx(want["on_time_rate"], abs=1e-6)
+    response = resp.get_json()["response"]
+    assert "category=XD" in response["overview-map-points"]["url"]
+    assert response["overview-freshness"]["children"].startswith("Dữ liệu lúc ")
+
+
+def test_agency_head_cannot_widen_scope_through_the_callback(client_for, raw_by_dialect):
+    client = client_for("agency_a")
+    spec = callback_spec(client, "overview-kpis.children")
+    crafted = post_callback(client, spec, overview_values(agencies=["CAT"]))
+    assert int(kpi_values(crafted.get_json())["total"]) == 0
+    own = post_callback(client, spec, overview_values())
+    want = independent.headline(raw_by_dialect["sqlite"], Filter().scoped("SXD"), utc_now())
+    assert int(kpi_values(own.get_json())["total"]) == want["total"] > 0
+
+
+@pytest.mark.parametrize("values", [
+    overview_values("2026-05-01", "2026-04-01"),
+    overview_values(categories=["KHONG_CO"]),
+    overview_values(start="not-a-date"),
+])
+def test_odd_inputs_give_an_empty_state_or_the_default_view(leader, values):
+    spec = callback_spec(leader, "overview-kpis.children")
+    resp = post_callback(leader, spec, values)
+    assert resp.status_code == 200
+    response = resp.get_json()["response"]
+    assert "overview-kpis" in response and response["overview-banner"]["className"] == "banner hidden"
+
+
+def test_unreachable_database_shows_a_banner_not_a_traceback(leader, server):
+    import queries.db as qdb
+
+    spec = callback_spec(leader, "overview-kpis.children")
+    working = qdb.get_db()
+    qdb._current = qdb.Database("postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    try:
+        values = overview_values()
+        values["overview-last-ok.data"] = "14:05 28/11/2026"
+        resp = post_callback(leader, spec, values)
+        api = leader.get("/api/v1/overview")
+    finally:
+        qdb._current.dispose()
+        qdb._current = working
+    assert resp.status_code == 200
+    response = resp.get_json()["response"]
+    banner = response["overview-banner"]["children"]
+    assert banner == "Mất kết nối cơ sở dữ liệu — đang hiển thị dữ liệu lúc 14:05 28/11/2026"
+    assert response["overview-banner"]["className"] == "banner banner-error"
+    assert "overview-kpis" not in response  # the last good numbers stay on screen
+    assert api.status_code == 503 and api.get_json()["error"] == "database_unavailable"
