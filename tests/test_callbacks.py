@@ -76,3 +76,40 @@ def test_unreachable_database_shows_a_banner_not_a_traceback(leader, server):
     assert response["overview-banner"]["className"] == "banner banner-error"
     assert "overview-kpis" not in response  # the last good numbers stay on screen
     assert api.status_code == 503 and api.get_json()["error"] == "database_unavailable"
+
+
+def test_a_database_without_reports_gives_empty_panels(leader, tmp_path):
+    import queries.db as qdb
+    from queries.migrate import upgrade
+    from queries.reference import load_reference_data
+
+    empty = qdb.Database(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+    upgrade(empty)
+    load_reference_data(empty)
+    working = qdb.get_db()
+    # The signed-in leader must exist in the empty database too (same id), or the session is refused.
+    from sqlalchemy import insert, select
+
+    from queries.schema import users
+
+    leader_row = working.read_rows(select(users).where(users.c.username == "leader"))[0]
+    with empty.begin() as conn:
+        conn.execute(insert(users), leader_row)
+    spec = callback_spec(leader, "overview-kpis.children")
+    qdb._current = empty
+    try:
+        resp = post_callback(leader, spec, overview_values("2026-01-01", "2026-11-20"))
+        api = leader.get("/api/v1/overview").get_json()
+        points = leader.get("/api/v1/map/points?from=2026-01-02").get_json()
+    finally:
+        qdb._current = working
+        empty.dispose()
+    assert resp.status_code == 200
+    response = resp.get_json()["response"]
+    assert kpi_values(resp.get_json())["total"] == "0"
+    for graph in ("overview-backlog", "overview-satisfaction", "overview-trend", "overview-channels"):
+        annotations = response[graph]["figure"]["layout"]["annotations"]
+        assert annotations[0]["text"] == "Không có dữ liệu cho bộ lọc này", graph
+    assert response["overview-map-communes"]["children"] == []
+    assert api["total"] == 0 and api["backlog_by_agency"] == []
+    assert points["features"] == [] and points["meta"]["total"] == 0
