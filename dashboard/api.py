@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import orjson
 import pandas as pd
 from flask import Blueprint, Response, jsonify, request
@@ -9,7 +11,7 @@ from flask_caching import Cache
 
 from dashboard.auth import current_scope
 from queries import overview
-from queries.filters import Filter, FilterError, utc_to_local
+from queries.filters import LOCAL_TZ, Filter, FilterError, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 cache = Cache()
@@ -33,6 +35,7 @@ def overview_json():
     f = request_filter()
     body = overview.overview_summary(f)
     body["filter"] = f.to_params()
+    body["generated_at"] = datetime.now(LOCAL_TZ).isoformat(timespec="seconds")
     return jsonify(body)
 
 

@@ -44,19 +44,20 @@ def _bar_height(rows: int) -> int:
 
 
 def backlog_figure(backlog: pd.DataFrame) -> go.Figure:
-    """Stacked horizontal bars per agency, busiest backlog on top: overdue, pending in time, resolved."""
+    """Stacked horizontal bars per agency, busiest backlog on top: overdue, pending in time, resolved.
+    Resolved starts hidden (one click on its legend shows it): it dwarfs the backlog leaders look for."""
     if backlog.empty:
         return empty_figure()
     df = backlog.head(MAX_AGENCY_BARS).iloc[::-1]
     in_time = df["pending"] - df["overdue"]
     fig = go.Figure()
-    for values, name, color in (
-        (df["overdue"], text.SERIES_OVERDUE, text.OVERDUE_COLOR),
-        (in_time, text.SERIES_PENDING, text.STATUS_COLORS["in_progress"]),
-        (df["resolved"], text.SERIES_RESOLVED, "#8cc7a3"),
+    for values, name, color, visible in (
+        (df["overdue"], text.SERIES_OVERDUE, text.OVERDUE_COLOR, True),
+        (in_time, text.SERIES_PENDING, text.STATUS_COLORS["in_progress"], True),
+        (df["resolved"], text.SERIES_RESOLVED, "#8cc7a3", "legendonly"),
     ):
         fig.add_bar(y=df["agency_name"], x=values, name=name, orientation="h", marker_color=color,
-                    hovertemplate="%{y}<br>" + name + ": %{x:,d}<extra></extra>")
+                    visible=visible, hovertemplate="%{y}<br>" + name + ": %{x:,d}<extra></extra>")
     fig.update_layout(barmode="stack")
     fig.update_xaxes(title_text=text.AXIS_REPORTS)
     fig.update_yaxes(automargin=True)

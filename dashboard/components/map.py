@@ -44,7 +44,7 @@ def _tile_layer():
     return [dl.TileLayer(url=url, attribution=attribution, maxZoom=18)]
 
 
-def report_map(url: str, lookups: dict) -> html.Div:
+def report_map(url: str | None, lookups: dict) -> html.Div:
     """`lookups` gives names for the popup: {"status": {...}, "category": {...}, "agency": {...},
     "colors": {...}}."""
     return html.Div(className="map-wrap", children=[

@@ -91,7 +91,8 @@ def layout(**query):
         ]),
         html.Div(id=ids.OV_KPIS, className="kpi-row"),
         html.Div(className="grid-2", children=[
-            _panel(text.PANEL_MAP, report_map(points_url(f), _lookups(categories, agencies)), "panel-map"),
+            # No url yet: the first callback sets it with the data version, so the points load once.
+            _panel(text.PANEL_MAP, report_map(None, _lookups(categories, agencies)), "panel-map"),
             _panel(text.PANEL_BACKLOG, _graph(ids.OV_BACKLOG)),
         ]),
         html.Div(className="grid-2", children=[
