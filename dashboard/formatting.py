@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-import math
 from datetime import date, datetime
+
+import pandas as pd
 
 from queries.filters import LOCAL_TZ, utc_to_local
 
 
 def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """None, NaN of any float type, pd.NA and NaT."""
+    try:
+        return value is None or bool(pd.isna(value))
+    except (TypeError, ValueError):  # arrays and other non-scalars are not "missing"
+        return False
 
 
 def fmt_int(value) -> str:
     if _missing(value):
         return "—"
-    return f"{int(value):,}".replace(",", ".")
+    return f"{round(float(value)):,}".replace(",", ".")
 
 
 def fmt_decimal(value, places: int = 1) -> str:
@@ -34,12 +39,12 @@ def fmt_pct(share, places: int = 1) -> str:
 
 
 def fmt_date(d: date | datetime | None) -> str:
-    return d.strftime("%d/%m/%Y") if d else ""
+    return "" if _missing(d) else d.strftime("%d/%m/%Y")
 
 
 def fmt_local_datetime(ts_utc: datetime | None) -> str:
     """A naive-UTC timestamp as local 'HH:MM dd/mm/yyyy'."""
-    return utc_to_local(ts_utc).strftime("%H:%M %d/%m/%Y") if ts_utc else ""
+    return "" if _missing(ts_utc) else utc_to_local(ts_utc).strftime("%H:%M %d/%m/%Y")
 
 
 def now_local_text() -> str:

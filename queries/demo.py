@@ -219,6 +219,12 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
                + rng.integers(0, 3600, size=n))
     local_created = days[day_idx].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
     created = local_created - np.timedelta64(7, "h")  # Asia/Ho_Chi_Minh is UTC+7 year-round
+    # Statuses are as of now, or of the end of the period when it lies in the past. When the period
+    # ends today, the day's reports that would fall after now are moved into the preceding hours.
+    end_utc = np.datetime64(datetime.combine(end + timedelta(days=1), time.min), "s") - np.timedelta64(7, "h")
+    now = min(np.datetime64(datetime.now(UTC).replace(tzinfo=None), "s"), end_utc)
+    earlier = rng.integers(60, 12 * 3600, size=n).astype("timedelta64[s]")
+    created = np.where(created > now, now - earlier, created)
     order = np.argsort(created, kind="stable")
     created, day_idx = created[order], day_idx[order]
     storm = storm_day[day_idx]
@@ -255,7 +261,6 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
                         for p, i in zip(picks[:, col], idx, strict=True)]
 
     # --- handling --------------------------------------------------------------------------------
-    hours = np.timedelta64(1, "h")
     handling_days = np.array([c.default_handling_days for c in CATEGORIES])[cat]
     deadline = created + (handling_days * 24).astype("timedelta64[h]")
     classified = created + (rng.lognormal(np.log(1.5), 0.8, n) * 60).astype("timedelta64[m]")
@@ -277,9 +282,6 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
     resolved = np.where(rng.random(n) < 0.008, np.datetime64("2100-01-01T00:00:00"), resolved)
     rejected_at = classified + (rng.lognormal(np.log(1), 0.5, n) * 60).astype("timedelta64[m]")
 
-    now = np.datetime64(datetime.now(UTC).replace(tzinfo=None), "s")
-    end_utc = np.datetime64(datetime.combine(end + timedelta(days=1), time.min), "s") - 7 * hours
-    now = min(now, end_utc)
     status = np.full(n, "received", dtype=object)
     status[classified <= now] = "classified"
     status[~rejected & (forwarded <= now)] = "forwarded"
@@ -314,7 +316,8 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
     comment_idx = rng.integers(0, 2, n)
 
     created_py = created.astype("datetime64[s]").tolist()
-    year_of = created.astype("datetime64[Y]").astype(int) + 1970
+    # Public codes number reports per local calendar year.
+    year_of = (created + np.timedelta64(7, "h")).astype("datetime64[Y]").astype(int) + 1970
     seq_in_year = np.zeros(n, dtype=int)
     for y in np.unique(year_of):
         sel = year_of == y

@@ -20,6 +20,10 @@ LIST_FIELDS = ("categories", "agencies", "communes", "channels", "statuses")
 PARAM_NAMES = {"categories": "category", "agencies": "agency", "communes": "commune", "channels": "channel",
                "statuses": "status"}
 _CODE = re.compile(r"^[\w.\-]{1,40}$")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# Stands in for a malformed code: it can never equal a real code, so it matches nothing, and a list
+# holding only malformed codes selects nothing instead of everything.
+INVALID_CODE = "!invalid"
 
 
 class FilterError(ValueError):
@@ -93,8 +97,11 @@ def _parse_date(value, name: str) -> date | None:
         value = value[-1] if value else None
     if value in (None, ""):
         return None
+    text = str(value).strip()
     try:
-        return date.fromisoformat(str(value).strip())
+        if not _ISO_DATE.match(text):
+            raise ValueError
+        return date.fromisoformat(text)
     except ValueError:
         raise FilterError(f"Tham số '{name}' phải là ngày dạng YYYY-MM-DD, nhận được '{value}'.") from None
 
@@ -107,9 +114,8 @@ def _parse_list(value) -> tuple[str, ...]:
     for item in items:
         for code in str(item).split(","):
             code = code.strip()
-            if code and _CODE.match(code) and code not in codes:
+            if code and not _CODE.match(code):
+                code = INVALID_CODE
+            if code and code not in codes:
                 codes.append(code)
-            elif code and not _CODE.match(code):
-                # Keep it so the result is honestly empty rather than silently unfiltered.
-                codes.append("\x00invalid")
     return tuple(codes)
