@@ -20,6 +20,8 @@ from queries import users as user_store
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "healthz"}
 XHR_PREFIXES = ("/_dash-", "/api/")
+# Machine-facing APIs with their own guard (a logged-in session or an API key), checked in their blueprint.
+SELF_GUARDED_PREFIXES = ("/open311/",)
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
@@ -78,6 +80,8 @@ def current_scope() -> str | None:
 
 def _guard():
     if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    if request.path.startswith(SELF_GUARDED_PREFIXES):
         return None
     if request.path.startswith(XHR_PREFIXES) or request.headers.get("X-Requested-With") == "XMLHttpRequest":
         return jsonify(error="unauthorized", message=text.UNAUTHORIZED), 401

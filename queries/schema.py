@@ -122,8 +122,11 @@ reports = Table(
     Column("rating", SmallInteger),
     Column("rating_comment", Text),
     Column("reply", Text),
+    Column("address", String(300)),
     Column("source", String(30), nullable=False, server_default="paht"),
     Column("external_id", String(100)),
+    Column("source_hash", String(40)),  # digest of the imported row: a re-import updates only what changed
+    Column("intake_token", String(40), unique=True),  # Open311 token handed back on submission
     Column("updated_at", DateTime, nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     CheckConstraint(_in("channel", CHANNELS), name="channel"),
@@ -157,6 +160,20 @@ report_events = Table(
     Column("agency_id", Integer, ForeignKey("agencies.id")),  # the agency concerned, for forwards and returns
     Column("note", Text, nullable=False, server_default=""),
     Index("ix_report_events_report_at", "report_id", "at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("channel", String(10), nullable=False),  # every report submitted with the key gets this channel
+    Column("key_prefix", String(12), nullable=False),  # shown in listings to tell keys apart
+    Column("key_hash", String(64), nullable=False, unique=True),  # sha256 of the key; the key itself is never kept
+    Column("created_at", DateTime, nullable=False),
+    Column("revoked_at", DateTime),
+    Column("last_used_at", DateTime),
+    CheckConstraint(_in("channel", CHANNELS), name="channel"),
 )
 
 media = Table(
