@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import api, auth, text
 from dashboard.components.shell import app_shell
 from queries import db as database
+from queries import importers
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
@@ -152,6 +153,25 @@ def _register_cli(server: Flask) -> None:
         click.echo(f"Đã tạo {n} phản ánh demo (seed {seed}).")
         if get_user_by_name("admin", db) is None:
             print_accounts(create_demo_accounts(db))
+
+    @server.cli.command("import-reports")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False))
+    @click.option("--profile", type=click.Choice(importers.profile_names()), default="csv", show_default=True)
+    @click.option("--mapping", "mapping_path", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="Mapping file (YAML) for a CSV of any other shape; see README.")
+    @click.option("--rejects", "reject_path", type=click.Path(dir_okay=False), default=None,
+                  help="Where to write rejected rows (default instance/imports/NAME-TIME.rejects.csv).")
+    @click.option("--batch-size", type=click.IntRange(1, 100_000), default=importers.DEFAULT_BATCH, show_default=True)
+    def import_reports_command(file, profile, mapping_path, reject_path, batch_size):
+        """Import reports from FILE; re-running it updates changed rows and adds no duplicates."""
+        try:
+            summary = importers.import_file(file, profile, mapping_path, batch_size=batch_size,
+                                            reject_path=reject_path, progress=lambda m: click.echo(m, err=True))
+        except importers.MappingError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(importers.summary_text(summary, file))
+        if not summary.adds_up:
+            raise click.ClickException("Số dòng không khớp: đọc ≠ nhập + cập nhật + không đổi + loại")
 
     @server.cli.command("create-user")
     @click.option("--username", required=True)
