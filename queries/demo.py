@@ -32,7 +32,9 @@ from queries.db import Database, get_db
 from queries.filters import UTC, local_today
 from queries.reference import CATEGORIES, read_communes
 from queries.schema import agencies, categories, media, report_events, reports
+from queries.sla import stage_times
 from queries.users import create_user
+from queries.workcalendar import load_config
 
 DEFAULT_REPORTS = 20_000
 DEFAULT_MONTHS = 24
@@ -90,6 +92,7 @@ FALLBACK = {"XD": "SXD", "MT": "SNNMT", "GT": "SXD", "DT": "SXD", "AN": "CAT", "
 CATEGORY_SHARE = {"XD": 0.14, "MT": 0.22, "GT": 0.17, "DT": 0.15, "AN": 0.09, "DV": 0.09, "HC": 0.06,
                   "KHAC": 0.08}
 STORM_BOOST = {"MT": 1.9, "GT": 1.8, "DT": 1.7}
+URGENT_SHARE = {"AN": 0.15, "GT": 0.06, "DT": 0.06, "MT": 0.03}
 CHANNEL_SHARE = {"app": 0.47, "portal": 0.21, "fanpage": 0.17, "hotline": 0.15}
 PHONE_SHARE = {"app": 1.0, "portal": 0.8, "fanpage": 0.35, "hotline": 1.0}
 MOBILE_PREFIXES = ("032", "033", "034", "035", "036", "037", "038", "039", "086", "096", "097", "098",
@@ -261,8 +264,13 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
                         for p, i in zip(picks[:, col], idx, strict=True)]
 
     # --- handling --------------------------------------------------------------------------------
-    handling_days = np.array([c.default_handling_days for c in CATEGORIES])[cat]
-    deadline = created + (handling_days * 24).astype("timedelta64[h]")
+    limits = load_config()["policies"]
+    urgent_share = np.array([URGENT_SHARE.get(c, 0.02) for c in codes])[cat]
+    urgent = rng.random(n) < urgent_share
+    # Typical agency handling, in calendar days: a share of the limit (working days are ~1.4 calendar days).
+    normal_days = np.array([limits[c]["agency_days"] * 1.4 for c in codes])[cat]
+    urgent_days = np.array([limits[c]["urgent_agency_hours"] / 24 for c in codes])[cat]
+    handling_days = np.where(urgent, urgent_days * 1.5, normal_days * 0.4)
     classified = created + (rng.lognormal(np.log(1.5), 0.8, n) * 60).astype("timedelta64[m]")
     rejected = rng.random(n) < 0.045
     forwarded_first = classified + (rng.lognormal(np.log(2.5), 0.9, n) * 60).astype("timedelta64[m]")
@@ -273,7 +281,7 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
     agency = np.where(bounced, second_agency, first_agency)
     eff = np.array([efficiency[a] for a in agency])
     first_response = forwarded + (rng.lognormal(np.log(14), 0.8, n) * 60).astype("timedelta64[m]")
-    handle_days = rng.lognormal(np.log(handling_days * 0.4 * eff), 0.75, n)
+    handle_days = rng.lognormal(np.log(handling_days * eff), 0.75, n)
     stalled = rng.random(n) < 0.015
     handle_days = np.where(stalled, handle_days * 40 + 30, handle_days)
     resolved = first_response + (handle_days * 24 * 60).astype("timedelta64[m]")
@@ -298,7 +306,13 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
         "forwarded": np.isin(st, ("forwarded", "in_progress", "resolved")),
         "in_progress": np.isin(st, ("in_progress", "resolved")),
     }
-    late = resolved > deadline
+    reached_forward = is_closed_or_later["forwarded"]
+    sla_times = stage_times(
+        created, np.array([category_ids[c] for c in codes])[cat], urgent,
+        first_forwarded=upto(forwarded_first, reached_forward), forwarded=upto(forwarded, reached_forward),
+        resolved=upto(resolved, st == "resolved"), db=db)
+    deadline = np.where(reached_forward, sla_times.agency_deadline, sla_times.ioc_deadline)
+    late = resolved > sla_times.agency_deadline
     rated = (st == "resolved") & (rng.random(n) < 0.4)
     on_time_probs = np.array([0.03, 0.04, 0.13, 0.35, 0.45])
     late_probs = np.array([0.22, 0.25, 0.28, 0.17, 0.08])
@@ -349,6 +363,13 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
             "resolved_at": _py(resolved[i]) if s == "resolved" else None,
             "rejected_at": _py(rejected_at[i]) if s == "rejected" else None,
             "deadline_at": None if s == "rejected" else _py(deadline[i]),
+            "urgent": int(urgent[i]),
+            "sla_policy_id": int(sla_times.policy_id[i]) if sla_times.policy_id[i] >= 0 else None,
+            "ioc_deadline_at": _py(sla_times.ioc_deadline[i]),
+            "agency_deadline_at": _py(sla_times.agency_deadline[i]) if reached_forward[i] else None,
+            "first_forwarded_at": _py(forwarded_first[i]) if reached_forward[i] else None,
+            "ioc_work_days": _float(sla_times.ioc_work_days[i]),
+            "agency_work_days": _float(sla_times.agency_work_days[i]),
             "rating": int(rating[i]) if rated[i] else None,
             "rating_comment": COMMENTS[int(rating[i])][comment_idx[i]] if rated[i] else None,
             "reply": REPLIES[reply_idx[i]] if s == "resolved" else None,
@@ -375,6 +396,10 @@ def _resolve(target: str, commune, category: str, commune_agency: dict) -> str:
 def _py(ts) -> datetime | None:
     """numpy datetime64 (scalar or 0-d) to a naive datetime; NaT to None."""
     return None if ts is None else np.asarray(ts).astype("datetime64[s]").item()
+
+
+def _float(value) -> float | None:
+    return None if value != value else round(float(value), 6)
 
 
 def _latest(status, created, classified, forwarded, first_response, resolved, rejected_at):

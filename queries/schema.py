@@ -70,6 +70,40 @@ categories = Table(
     Column("sort_order", Integer, nullable=False, server_default="0"),
 )
 
+sla_policies = Table(
+    "sla_policies",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("category_id", Integer, ForeignKey("categories.id"), nullable=False),
+    Column("urgent", SmallInteger, nullable=False, server_default="0"),
+    Column("ioc_limit", Float, nullable=False),
+    Column("agency_limit", Float, nullable=False),
+    Column("unit", String(10), nullable=False),  # working 'days' (normal) or working 'hours' (urgent)
+    Column("valid_from", DateTime, nullable=False),  # naive UTC; the newest version not after arrival applies
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("note", String(300), nullable=False, server_default=""),
+    CheckConstraint("unit IN ('days', 'hours')", name="unit"),
+    CheckConstraint("ioc_limit >= 0 AND agency_limit >= 0", name="limits"),
+    Index("ix_sla_policies_lookup", "category_id", "urgent", "valid_from", unique=True),
+)
+
+# One row per local day: lets SQL count working days between dates (aging of overdue reports).
+work_calendar = Table(
+    "work_calendar",
+    metadata,
+    Column("day", String(10), primary_key=True),  # 'YYYY-MM-DD', local
+    Column("working", SmallInteger, nullable=False),
+    Column("working_days_through", Integer, nullable=False),  # working days from the first day up to this one
+)
+
+app_settings = Table(
+    "app_settings",
+    metadata,
+    Column("key", String(60), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
 agencies = Table(
     "agencies",
     metadata,
@@ -118,7 +152,14 @@ reports = Table(
     Column("first_response_at", DateTime),
     Column("resolved_at", DateTime),
     Column("rejected_at", DateTime),
-    Column("deadline_at", DateTime),
+    Column("deadline_at", DateTime),  # the deadline of the stage the report is in (IOC, then agency)
+    Column("urgent", SmallInteger, nullable=False, server_default="0"),
+    Column("sla_policy_id", Integer, ForeignKey("sla_policies.id")),  # the policy version in force on arrival
+    Column("ioc_deadline_at", DateTime),  # received -> forwarded, set on arrival
+    Column("first_forwarded_at", DateTime),  # the IOC stage ends at the first forwarding, even if it bounces
+    Column("agency_deadline_at", DateTime),  # forwarded -> resolved, set when forwarded
+    Column("ioc_work_days", Float),  # working days from received to (first) forwarded, set when forwarded
+    Column("agency_work_days", Float),  # working days from forwarded to resolved, set when resolved
     Column("rating", SmallInteger),
     Column("rating_comment", Text),
     Column("reply", Text),

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import DateTime, create_engine, text
 
 from queries.db import Database
 from queries.demo import seed_demo
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
+from queries.schema import metadata
 from queries.users import create_user
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,9 +99,11 @@ def read_raw(db: Database) -> dict[str, pd.DataFrame]:
     with db.engine.connect() as conn:
         frames = {name: pd.read_sql(text(f"SELECT * FROM {name}"), conn)
                   for name in ("reports", "categories", "agencies", "admin_units", "report_events")}
-    for col in ("created_at", "classified_at", "forwarded_at", "first_response_at", "resolved_at", "rejected_at",
-                "deadline_at", "updated_at"):
-        frames["reports"][col] = pd.to_datetime(frames["reports"][col])
+    # SQLite hands timestamps back as text: parse every DateTime column the schema declares.
+    for name, frame in frames.items():
+        for column in metadata.tables[name].columns:
+            if isinstance(column.type, DateTime) and column.name in frame:
+                frame[column.name] = pd.to_datetime(frame[column.name])
     return frames
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from queries import db as database
@@ -26,6 +27,7 @@ from queries.importers.mapping import Mapping, MappingError, load_mapping, load_
 from queries.importers.open311 import from_open311
 from queries.importers.readers import Record, RowError, read_csv, read_json_array
 from queries.schema import admin_units, agencies, categories, report_events, reports
+from queries.workcalendar import default_calendar
 
 DEFAULT_BATCH = 2_000
 _CODE_SAFE = re.compile(r"^[\w.\-]+$")
@@ -179,6 +181,7 @@ class _Writer:
 
     def __init__(self, db: Database, mapping: Mapping):
         self.db, self.mapping = db, mapping
+        self.calendar = default_calendar()
         self.category_ids = {r["code"]: r["id"] for r in db.read_rows(select(categories.c.code, categories.c.id))}
         self.agency_ids = {r["code"]: r["id"] for r in db.read_rows(select(agencies.c.code, agencies.c.id))}
         self.agency_names = {r["name"]: r["id"] for r in db.read_rows(select(agencies.c.name, agencies.c.id))}
@@ -237,12 +240,23 @@ class _Writer:
 
     def _row(self, conn, item: Incoming) -> dict:
         status = item.status
+        agency_id = self._agency_id(conn, item.agency_value)
+        # Source systems have no IOC stage: an assigned report is with its agency from the moment it arrived,
+        # and the source's own due time is the agency-stage deadline.
+        with_agency = agency_id is not None and status not in ("received", "classified")
+        work_days = self.calendar.working_days_between(np.datetime64(item.created_at, "s"),
+                                                       np.datetime64(item.closed_at, "s")) \
+            if with_agency and status == "resolved" else np.nan
         row = {
             "code": _report_code(self.mapping.source, item.external_id),
             "title": item.title, "description": item.description, "category_id": self._category_id(item.category_value),
             "commune_code": item.commune if item.commune in self.communes else None,
             "channel": self._channel(item.channel_value), "lat": item.lat, "lon": item.lon,
-            "reporter_phone": item.phone, "status": status, "agency_id": self._agency_id(conn, item.agency_value),
+            "reporter_phone": item.phone, "status": status, "agency_id": agency_id,
+            "forwarded_at": item.created_at if with_agency else None,
+            "first_forwarded_at": item.created_at if with_agency else None,
+            "agency_deadline_at": item.deadline_at if with_agency else None,
+            "agency_work_days": None if work_days != work_days else round(float(work_days), 6),
             "created_at": item.created_at, "resolved_at": item.closed_at if status == "resolved" else None,
             "rejected_at": item.closed_at if status == "rejected" else None, "deadline_at": item.deadline_at,
             "address": item.address, "source": self.mapping.source, "external_id": item.external_id,

@@ -1,0 +1,374 @@
+"""SLA policies (versioned, per field and urgency), stage deadlines, and the SLA metrics.
+
+Definitions (shown on screen behind the info icons and in docs/metrics.md):
+- Two stages. IOC: received -> first forwarded, limit `ioc_limit`. Agency: forwarded -> resolved, limit
+  `agency_limit`, counted from the latest forwarding. Limits are working days, or working hours for
+  urgent reports (queries/workcalendar.py). The policy version in force when the report arrived applies.
+- deadline_at is the deadline of the stage the report is in; overdue = open and past it now.
+- IOC on-time rate: of reports forwarded with an IOC deadline, the share first forwarded by it.
+  Agency on-time rate: of resolved reports with an agency deadline, the share resolved by it.
+  A report with no deadline counts as "no SLA", never as on time.
+- Durations are in working days per stage; median and p90 interpolate between ranks.
+- Aging of open reports: not yet due; overdue by 1–5, 6–10, more than 10 working days (working days after
+  the deadline's date up to today; overdue since earlier today counts as 1).
+- Bounce-back: the agency returns a report to the IOC (not its competence); the rate is returns over
+  forwardings to that agency.
+- Satisfaction: mean, count and distribution of 1–5 ratings; share_low is the share of 1 and 2.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Float, and_, case, cast, delete, func, insert, literal, select
+
+from queries.db import Database, get_db
+from queries.filters import Filter, local_to_utc, utc_now
+from queries.schema import (
+    OPEN_STATUSES,
+    admin_units,
+    agencies,
+    app_settings,
+    categories,
+    report_events,
+    reports,
+    sla_policies,
+    work_calendar,
+)
+from queries.sql import local_bucket, percentiles, report_conditions
+from queries.workcalendar import WorkCalendar, default_calendar, load_config
+
+r = reports.c
+DIMENSIONS = ("agency", "category", "commune")
+POLICY_START = datetime(2000, 1, 1)
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be saved; the message is for the admin."""
+
+
+# --- policies ---------------------------------------------------------------------------------------
+
+def ensure_default_policies(db: Database | None = None) -> None:
+    """Load config/sla.yaml as version 1 when there is no policy at all."""
+    db = get_db(db)
+    if db.scalar(select(func.count()).select_from(sla_policies)):
+        return
+    ids = {row["code"]: row["id"] for row in db.read_rows(select(categories.c.code, categories.c.id))}
+    rows = []
+    for code, limits in (load_config().get("policies") or {}).items():
+        if code not in ids:
+            raise PolicyError(f"config/sla.yaml: lĩnh vực '{code}' không tồn tại")
+        for urgent, unit, ioc, agency in ((0, "days", limits["ioc_days"], limits["agency_days"]),
+                                          (1, "hours", limits["urgent_ioc_hours"], limits["urgent_agency_hours"])):
+            rows.append({"category_id": ids[code], "urgent": urgent, "ioc_limit": float(ioc),
+                         "agency_limit": float(agency), "unit": unit, "valid_from": POLICY_START,
+                         "created_at": utc_now(), "created_by": "config/sla.yaml", "note": "Mặc định"})
+    with db.begin() as conn:
+        conn.execute(insert(sla_policies), rows)
+
+
+def policy_versions(db: Database | None = None) -> pd.DataFrame:
+    """Every version: id, category_code, category_name, urgent, ioc_limit, agency_limit, unit, valid_from,
+    created_at, created_by, note; newest first within each field."""
+    stmt = (select(sla_policies.c.id, categories.c.code.label("category_code"),
+                   categories.c.name.label("category_name"), sla_policies.c.urgent, sla_policies.c.ioc_limit,
+                   sla_policies.c.agency_limit, sla_policies.c.unit, sla_policies.c.valid_from,
+                   sla_policies.c.created_at, sla_policies.c.created_by, sla_policies.c.note)
+            .join_from(sla_policies, categories, categories.c.id == sla_policies.c.category_id)
+            .order_by(categories.c.sort_order, sla_policies.c.urgent, sla_policies.c.valid_from.desc()))
+    return get_db(db).read_frame(stmt)
+
+
+def policies_in_force(at: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
+    """The version of each (field, urgency) in force at `at` (naive UTC; default now)."""
+    at = at or utc_now()
+    versions = policy_versions(db)
+    versions = versions[pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(at)]
+    return versions.groupby(["category_code", "urgent"], as_index=False, sort=False).first()
+
+
+def add_policy_version(category_code: str, urgent: bool, ioc_limit: float, agency_limit: float,
+                       valid_from: datetime, actor: str, actor_role: str, note: str = "",
+                       db: Database | None = None) -> int:
+    """Save a new version (admins only). Reports that arrived earlier keep the version they had."""
+    db = get_db(db)
+    if actor_role != "admin":
+        raise PolicyError("Chỉ quản trị viên được sửa quy định SLA.")
+    try:
+        ioc_limit, agency_limit = float(ioc_limit), float(agency_limit)
+    except (TypeError, ValueError):
+        raise PolicyError("Thời hạn phải là số.") from None
+    if not (ioc_limit >= 0 and agency_limit >= 0) or ioc_limit > 365 or agency_limit > 365:
+        raise PolicyError("Thời hạn phải từ 0 đến 365 và không được âm.")
+    category_id = db.scalar(select(categories.c.id).where(categories.c.code == category_code))
+    if category_id is None:
+        raise PolicyError(f"Không có lĩnh vực mã '{category_code}'.")
+    with db.begin() as conn:
+        exists = conn.execute(select(sla_policies.c.id).where(
+            sla_policies.c.category_id == category_id, sla_policies.c.urgent == int(bool(urgent)),
+            sla_policies.c.valid_from == valid_from)).first()
+        if exists:
+            raise PolicyError("Đã có một phiên bản bắt đầu đúng thời điểm này; hãy chọn thời điểm khác.")
+        return conn.execute(insert(sla_policies).values(
+            category_id=category_id, urgent=int(bool(urgent)), ioc_limit=ioc_limit, agency_limit=agency_limit,
+            unit="hours" if urgent else "days", valid_from=valid_from, created_at=utc_now(), created_by=actor,
+            note=(note or "")[:300]).returning(sla_policies.c.id)).scalar_one()
+
+
+# --- the calendar in SQL ------------------------------------------------------------------------------
+
+def sync_work_calendar(db: Database | None = None, calendar: WorkCalendar | None = None) -> None:
+    """Write the working-day table when the calendar configuration changed (or was never written)."""
+    db = get_db(db)
+    calendar = calendar or default_calendar()
+    digest = hashlib.sha1(json.dumps([sorted(map(str, calendar.config.makeup_working_days)),
+                                      sorted(map(str, calendar.config.extra_days_off)),
+                                      calendar.config.office_hours, len(calendar.days)]).encode()).hexdigest()
+    stored = db.scalar(select(app_settings.c.value).where(app_settings.c.key == "work_calendar_digest"))
+    if stored == digest:
+        return
+    through = np.cumsum(calendar.working.astype(np.int64))
+    rows = [{"day": str(d), "working": int(w), "working_days_through": int(t)}
+            for d, w, t in zip(calendar.days.astype(str), calendar.working, through, strict=True)]
+    with db.begin() as conn:
+        conn.execute(delete(work_calendar))
+        conn.execute(insert(work_calendar), rows)
+        conn.execute(delete(app_settings).where(app_settings.c.key == "work_calendar_digest"))
+        conn.execute(insert(app_settings).values(key="work_calendar_digest", value=digest))
+
+
+# --- deadlines --------------------------------------------------------------------------------------
+
+@dataclass
+class StageTimes:
+    policy_id: np.ndarray
+    ioc_deadline: np.ndarray
+    agency_deadline: np.ndarray
+    ioc_work_days: np.ndarray
+    agency_work_days: np.ndarray
+
+
+def stage_times(created, category_ids, urgent, first_forwarded, forwarded, resolved,
+                db: Database | None = None, calendar: WorkCalendar | None = None) -> StageTimes:
+    """Vectorised: the policy in force at arrival, both stage deadlines and both stage durations.
+    Timestamps are naive-UTC datetime64 arrays (NaT where a stage was not reached)."""
+    calendar = calendar or default_calendar()
+    created = np.asarray(created, dtype="datetime64[s]")
+    n = len(created)
+    versions = policy_versions(db)
+    category_id_of = {row["code"]: row["id"] for row in get_db(db).read_rows(select(categories.c.code,
+                                                                                    categories.c.id))}
+    policy_id = np.full(n, -1, dtype=np.int64)
+    ioc_limit = np.zeros(n)
+    agency_limit = np.zeros(n)
+    hours_unit = np.zeros(n, dtype=bool)
+    category_ids = np.asarray(category_ids)
+    urgent = np.asarray(urgent).astype(bool)
+    for (code, is_urgent), group in versions.groupby(["category_code", "urgent"]):
+        group = group.sort_values("valid_from")
+        rows = np.flatnonzero((category_ids == category_id_of.get(code)) & (urgent == bool(is_urgent)))
+        if not len(rows):
+            continue
+        starts = pd.to_datetime(group["valid_from"]).to_numpy().astype("datetime64[s]")
+        which = np.searchsorted(starts, created[rows], side="right") - 1
+        valid = which >= 0
+        rows, which = rows[valid], which[valid]
+        policy_id[rows] = group["id"].to_numpy()[which]
+        ioc_limit[rows] = group["ioc_limit"].to_numpy()[which]
+        agency_limit[rows] = group["agency_limit"].to_numpy()[which]
+        hours_unit[rows] = (group["unit"].to_numpy()[which] == "hours")
+    has_policy = policy_id >= 0
+    first_forwarded = np.asarray(first_forwarded, dtype="datetime64[s]")
+    forwarded = np.asarray(forwarded, dtype="datetime64[s]")
+    resolved = np.asarray(resolved, dtype="datetime64[s]")
+    nat = np.datetime64("NaT", "s")
+
+    def add(start, limit):
+        days = np.where(hours_unit, 0.0, limit)
+        hours = np.where(hours_unit, limit, 0.0)
+        ok = has_policy & ~np.isnat(start)
+        out = np.full(n, nat)
+        if ok.any():
+            out[ok] = calendar.add(start[ok], days[ok], hours[ok])
+        return out
+
+    return StageTimes(
+        policy_id=policy_id,
+        ioc_deadline=add(created, ioc_limit),
+        agency_deadline=add(forwarded, agency_limit),
+        ioc_work_days=calendar.working_days_between(created, first_forwarded),
+        agency_work_days=calendar.working_days_between(forwarded, resolved),
+    )
+
+
+def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, db: Database | None = None,
+                 calendar: WorkCalendar | None = None) -> datetime:
+    """One deadline (naive UTC) for the `deadline` command: the policy in force at `start`."""
+    if stage not in ("ioc", "agency"):
+        raise PolicyError("stage phải là 'ioc' hoặc 'agency'.")
+    versions = policy_versions(db)
+    versions = versions[(versions["category_code"] == category_code) & (versions["urgent"] == int(urgent))
+                        & (pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(start))]
+    if versions.empty:
+        raise PolicyError(f"Không có quy định SLA cho lĩnh vực '{category_code}'.")
+    policy = versions.iloc[0]  # newest first
+    limit = policy["ioc_limit"] if stage == "ioc" else policy["agency_limit"]
+    calendar = calendar or default_calendar()
+    if policy["unit"] == "hours":
+        return calendar.deadline(start, hours=limit)
+    return calendar.deadline(start, days=limit)
+
+
+# --- metrics ------------------------------------------------------------------------------------------
+
+def _count_if(cond):
+    return func.sum(case((cond, 1), else_=0))
+
+
+def _group(by: str | None):
+    """(key column, label column, the FROM with the join) for a dimension; None = the whole selection."""
+    if by is None:
+        return literal("ALL"), literal("Toàn tỉnh"), reports
+    if by == "agency":
+        return agencies.c.code, agencies.c.short_name, reports.join(agencies, agencies.c.id == r.agency_id)
+    if by == "category":
+        return categories.c.code, categories.c.short_name, reports.join(categories, categories.c.id == r.category_id)
+    if by == "commune":
+        return (admin_units.c.code, admin_units.c.name,
+                reports.join(admin_units, admin_units.c.code == r.commune_code))
+    raise ValueError(f"by must be one of {DIMENSIONS} or None")
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What 'now' means for the metrics: the instant, today's end and one working day ahead (naive UTC)."""
+
+    now: datetime
+    end_of_today: datetime
+    one_working_day: datetime
+    today_through: int  # working days from the calendar's start through today
+
+    @classmethod
+    def at(cls, now: datetime | None = None, calendar: WorkCalendar | None = None) -> Clock:
+        now = now or utc_now()
+        calendar = calendar or default_calendar()
+        today = (now + timedelta(hours=7)).date()
+        index = int((np.datetime64(today) - np.datetime64(calendar.first_day)).astype(int))
+        return cls(now=now, end_of_today=local_to_utc(today + timedelta(days=1)),
+                   one_working_day=calendar.deadline(now, days=1),
+                   today_through=int(calendar.working[:index + 1].sum()))
+
+
+def _counts(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
+    key, label, joined = _group(by)
+    is_open = r.status.in_(OPEN_STATUSES)
+    due = and_(is_open, r.deadline_at >= clock.now)
+    stmt = select(
+        key.label("key"), label.label("name"),
+        func.count().label("received"),
+        _count_if(r.status == "resolved").label("resolved"),
+        _count_if(is_open).label("pending"),
+        _count_if(r.status == "rejected").label("rejected"),
+        _count_if(and_(is_open, r.deadline_at < clock.now)).label("overdue"),
+        _count_if(and_(is_open, r.deadline_at.is_(None))).label("open_no_sla"),
+        _count_if(and_(due, r.deadline_at < clock.end_of_today)).label("due_today"),
+        _count_if(and_(due, r.deadline_at <= clock.one_working_day)).label("due_1wd"),
+        _count_if(and_(r.first_forwarded_at.isnot(None), r.ioc_deadline_at.isnot(None))).label("ioc_judged"),
+        _count_if(r.first_forwarded_at <= r.ioc_deadline_at).label("ioc_on_time"),
+        _count_if(and_(r.status == "resolved", r.agency_deadline_at.isnot(None))).label("agency_judged"),
+        _count_if(and_(r.status == "resolved", r.resolved_at <= r.agency_deadline_at)).label("agency_on_time"),
+        _count_if(and_(r.status == "resolved", r.agency_deadline_at.is_(None))).label("resolved_no_sla"),
+        func.count(r.rating).label("rating_count"),
+        func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
+        *[_count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
+    ).select_from(joined).where(*report_conditions(f)).group_by(key, label)
+    return db.read_frame(stmt)
+
+
+def _durations(f: Filter, by, db: Database) -> pd.DataFrame:
+    key, label, joined = _group(by)
+    frames = []
+    for stage in ("ioc", "agency"):
+        column = r.ioc_work_days if stage == "ioc" else r.agency_work_days
+        inner = (select(key.label("key"), column.label("days")).select_from(joined)
+                 .where(*report_conditions(f), column.isnot(None)).subquery())
+        frame = db.read_frame(percentiles(db.dialect, inner.c.days, [inner.c.key], []))
+        frames.append(frame.rename(columns={"n": f"{stage}_n", "p50": f"{stage}_median_days",
+                                            "p90": f"{stage}_p90_days"}).set_index("key"))
+    return frames[0].join(frames[1], how="outer")
+
+
+def _aging(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
+    key, _label, joined = _group(by)
+    joined = joined.join(work_calendar, work_calendar.c.day == local_bucket(r.deadline_at, "day"))
+    late = and_(r.status.in_(OPEN_STATUSES), r.deadline_at < clock.now)
+    days_over = clock.today_through - work_calendar.c.working_days_through
+    stmt = select(
+        key.label("key"),
+        _count_if(and_(late, days_over <= 5)).label("overdue_1_5"),
+        _count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
+        _count_if(and_(late, days_over > 10)).label("overdue_over_10"),
+    ).select_from(joined).where(*report_conditions(f), late).group_by(key)
+    return db.read_frame(stmt).set_index("key")
+
+
+def _bounces(f: Filter, by, db: Database) -> pd.DataFrame:
+    """Forwardings and returns, per the agency that received / returned them (or per report group)."""
+    e = report_events.c
+    conditions = report_conditions(f)
+    if by == "agency":
+        # Returns count against the agency that returned the report, wherever the report went next.
+        key = agencies.c.code
+        joined = report_events.join(reports, reports.c.id == e.report_id).join(agencies, agencies.c.id == e.agency_id)
+        conditions = report_conditions(replace(f, agencies=(), scope_agency=None))
+        if f.agencies:
+            conditions.append(agencies.c.code.in_(f.agencies))
+        if f.scope_agency is not None:
+            conditions.append(agencies.c.code == f.scope_agency)
+    else:
+        key, _label, joined = _group(by)
+        joined = joined.join(report_events, e.report_id == r.id)
+    returned = and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified")))
+    stmt = select(
+        key.label("key"),
+        _count_if(e.to_status == "forwarded").label("forwardings"),
+        _count_if(returned).label("bounce_backs"),
+    ).select_from(joined).where(*conditions).group_by(key)
+    return db.read_frame(stmt).set_index("key")
+
+
+def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
+                calendar: WorkCalendar | None = None) -> pd.DataFrame:
+    """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric."""
+    db = get_db(db)
+    clock = Clock.at(now, calendar)
+    counts = _counts(f, by, clock, db).set_index("key")
+    out = counts.join(_durations(f, by, db), how="left").join(_aging(f, by, clock, db), how="left") \
+        .join(_bounces(f, by, db), how="left")
+    ints = ["received", "resolved", "pending", "rejected", "overdue", "open_no_sla", "due_today", "due_1wd",
+            "ioc_judged", "ioc_on_time", "agency_judged", "agency_on_time", "resolved_no_sla", "rating_count",
+            "r1", "r2", "r3", "r4", "r5", "ioc_n", "agency_n", "overdue_1_5", "overdue_6_10", "overdue_over_10",
+            "forwardings", "bounce_backs"]
+    for col in ints:
+        out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64") if col in out else 0
+    floats = ["satisfaction_mean", "ioc_median_days", "ioc_p90_days", "agency_median_days", "agency_p90_days"]
+    for col in floats:
+        out[col] = pd.to_numeric(out[col]).astype("float64") if col in out else np.nan
+    out["not_yet_due"] = out["pending"] - out["overdue"] - out["open_no_sla"]
+    out["ioc_on_time_rate"] = _ratio(out["ioc_on_time"], out["ioc_judged"])
+    out["agency_on_time_rate"] = _ratio(out["agency_on_time"], out["agency_judged"])
+    out["bounce_back_rate"] = _ratio(out["bounce_backs"], out["forwardings"])
+    out["share_low"] = _ratio(out["r1"] + out["r2"], out["rating_count"])
+    return out.reset_index().sort_values(["received", "key"], ascending=[False, True], ignore_index=True)
+
+
+def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
+    num, den = num.astype("float64"), den.astype("float64")
+    return (num / den.where(den > 0)).astype("float64")
+
