@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_caching import Cache
 
 from dashboard.auth import current_scope
-from queries import overview
+from queries import overview, scorecard
 from queries.filters import LOCAL_TZ, Filter, FilterError, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -62,3 +62,68 @@ def map_points():
     resp = Response(body, mimetype="application/geo+json")
     resp.headers["Cache-Control"] = f"private, max-age={MAP_CACHE_SECONDS}"
     return resp
+
+
+def frame_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
+    """Rows as plain JSON values: NaN and NA become null, numpy numbers become Python ones."""
+    frame = frame[columns] if columns else frame
+    return orjson.loads(orjson.dumps(frame.astype(object).where(frame.notna(), None).to_dict("records"),
+                                     option=orjson.OPT_SERIALIZE_NUMPY, default=str))
+
+
+SCORECARD_COLUMNS = ["key", "name", "received", "resolved", "pending", "overdue", "agency_on_time_rate",
+                     "agency_median_days", "satisfaction_mean", "rating_count", "bounce_back_rate", "score",
+                     "ranked", "rank"]
+
+
+def _period_json(period) -> dict:
+    return {"kind": period.kind, "label": period.label, "from": period.start.isoformat(),
+            "to": period.end.isoformat()}
+
+
+@bp.get("/scorecard")
+def scorecard_json():
+    """?period=month|quarter|year&date=YYYY-MM-DD plus the filter parameters (dates are set by the period)."""
+    kind = request.args.get("period", "month")
+    if kind not in scorecard.PERIOD_KINDS:
+        return jsonify(error="bad_request", message="period phải là month, quarter hoặc year."), 400
+    day = Filter.from_params({"from": request.args.get("date")}).start
+    table, period = scorecard.scorecard(request_filter(), kind, day)
+    rows = []
+    for row in frame_records(table):
+        entry = {k: row[k] for k in SCORECARD_COLUMNS}
+        entry["code"] = entry.pop("key")
+        entry["previous"] = {c: row[f"{c}_prev"] for c in scorecard.COMPARED}
+        entry["trend"] = {c: row[f"{c}_trend"] for c in scorecard.COMPARED}
+        rows.append(entry)
+    return jsonify(period=_period_json(period), previous_period=_period_json(period.previous()),
+                   min_resolved=scorecard.min_resolved(), agencies=rows,
+                   generated_at=datetime.now(LOCAL_TZ).isoformat(timespec="seconds"))
+
+
+@bp.get("/agencies/<code>")
+def agency_json(code: str):
+    scope = current_scope()
+    if scope is not None and code != scope:
+        return jsonify(error="forbidden", message="Chỉ xem được đơn vị của mình."), 403
+    info = scorecard.agency_info(code)
+    if info is None:
+        return jsonify(error="not_found", message=f"Không có đơn vị mã '{code}'."), 404
+    f = request_filter()
+    compared = scorecard.agency_vs_province(code, f)
+    return jsonify(
+        agency=info,
+        metrics=frame_records(pd.DataFrame([compared["agency"]]))[0] if compared["agency"] else None,
+        province=frame_records(pd.DataFrame([compared["province"]]))[0] if compared["province"] else None,
+        agencies_with_reports=compared["agencies_with_reports"],
+        trend=frame_records(scorecard.monthly_trend(f, code)),
+        province_trend=frame_records(scorecard.monthly_trend(f, None)),
+        worst_rated_categories=frame_records(scorecard.worst_rated_categories(code, f)),
+        overdue=frame_records(scorecard.open_cases(code, f, "overdue"), OPEN_CASE_COLUMNS),
+        due_soon=frame_records(scorecard.open_cases(code, f, "due_soon"), OPEN_CASE_COLUMNS),
+        filter=f.to_params(),
+    )
+
+
+OPEN_CASE_COLUMNS = ["code", "title", "status", "urgent", "category_name", "commune_name", "deadline_at",
+                     "deadline_local", "working_days_left"]

@@ -31,6 +31,13 @@ def fmt_decimal(value, places: int = 1) -> str:
     return f"{whole},{frac}" if places else whole
 
 
+def fmt_number(value) -> str:
+    """As few decimals as the value needs: 2, 0,5, 1,25."""
+    if _missing(value):
+        return "—"
+    return f"{float(value):g}".replace(".", ",")
+
+
 def fmt_pct(share, places: int = 1) -> str:
     """A share in [0, 1] as '87,5 %'."""
     if _missing(share):

@@ -32,3 +32,32 @@ OV_MAP_NOTE = "overview-map-note"
 def kpi(name: str) -> str:
     """Id of one KPI card's value, e.g. kpi-total."""
     return f"kpi-{name}"
+
+# Scorecard
+SC_PERIOD_KIND = "scorecard-period-kind"
+SC_PERIOD = "scorecard-period"
+SC_CATEGORY = "scorecard-category"
+SC_TABLE = "scorecard-table"
+SC_TITLE = "scorecard-title"
+SC_NOTE = "scorecard-note"
+
+# Agency detail
+AG_CODE = "agency-code"
+AG_KPIS = "agency-kpis"
+AG_ON_TIME_TREND = "agency-on-time-trend"
+AG_SATISFACTION_TREND = "agency-satisfaction-trend"
+AG_WORST_CATEGORIES = "agency-worst-categories"
+AG_OVERDUE = "agency-overdue"
+AG_DUE_SOON = "agency-due-soon"
+AG_TITLE = "agency-title"
+
+# SLA policies (admin)
+SLA_TABLE = "sla-table"
+SLA_CATEGORY = "sla-category"
+SLA_URGENT = "sla-urgent"
+SLA_IOC = "sla-ioc"
+SLA_AGENCY = "sla-agency"
+SLA_VALID_FROM = "sla-valid-from"
+SLA_NOTE = "sla-note"
+SLA_SAVE = "sla-save"
+SLA_MESSAGE = "sla-message"

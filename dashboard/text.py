@@ -125,3 +125,85 @@ DEFINITIONS = (
 NOT_FOUND_TITLE = "Không tìm thấy trang"
 NOT_FOUND_BODY = "Trang bạn tìm không tồn tại."
 NOT_FOUND_BACK = "Về trang tổng quan"
+
+# Scorecard
+NAV_SCORECARD = "Xếp hạng đơn vị"
+SCORECARD_TITLE = "Bảng xếp hạng đơn vị xử lý"
+PERIOD_KIND = "Kỳ"
+PERIOD_KINDS = {"month": "Tháng", "quarter": "Quý", "year": "Năm"}
+PERIOD = "Kỳ xếp hạng"
+SCORECARD_NOTE = ("So sánh với {previous}. Đơn vị có dưới {n} phản ánh đã giải quyết trong kỳ được hiển thị "
+                  "nhưng không xếp hạng.")
+NOT_RANKED = "Chưa đủ số liệu"
+COL_RANK = "Hạng"
+COL_AGENCY = "Đơn vị"
+COL_SCORE = "Điểm tổng hợp"
+COL_RECEIVED = "Tiếp nhận"
+COL_RESOLVED = "Đã giải quyết"
+COL_PENDING = "Đang xử lý"
+COL_OVERDUE = "Quá hạn"
+COL_ON_TIME = "Đúng hạn (%)"
+COL_MEDIAN = "Trung vị (ngày LV)"
+COL_SATISFACTION = "Hài lòng (TB)"
+COL_RATINGS = "Số đánh giá"
+COL_BOUNCE = "Trả lại (%)"
+TREND_UP, TREND_DOWN, TREND_SAME = "▲", "▼", "="
+EXPORT_CSV = "Xuất CSV"
+SCORE_FORMULA = ("Điểm tổng hợp (0–100) = 40 × tỷ lệ đúng hạn + 30 × (điểm hài lòng − 1)/4 + 20 × (1 − quá hạn/đang "
+                 "xử lý) + 10 × (1 − tỷ lệ trả lại). Phần không có số liệu được bỏ qua, các trọng số còn lại được "
+                 "quy đổi về 100.")
+SLA_DEFINITIONS = (
+    "Hai giai đoạn: IOC (tiếp nhận → chuyển đơn vị lần đầu) và đơn vị (chuyển → giải quyết); thời hạn tính "
+    "theo ngày làm việc, phản ánh khẩn tính theo giờ làm việc.",
+    "Ngày làm việc: trừ thứ Bảy, Chủ nhật, ngày lễ, Tết; có tính ngày làm bù; giờ hành chính 07:30–11:30, "
+    "13:30–17:00.",
+    "Đúng hạn (đơn vị): tỷ lệ phản ánh đã giải quyết trước hoặc đúng hạn của giai đoạn đơn vị. Phản ánh không "
+    "có hạn được tính là 'không có SLA', không bao giờ tính là đúng hạn.",
+    "Trung vị: số ngày làm việc từ khi chuyển đến khi giải quyết, ở giữa dãy số.",
+    "Trả lại: số lần đơn vị trả phản ánh về IOC (không thuộc thẩm quyền) trên số lần được chuyển đến.",
+    "Quá hạn: đang xử lý và đã qua hạn của giai đoạn hiện tại.",
+)
+
+# Agency detail
+NAV_AGENCY = "Đơn vị"
+AGENCY_PROVINCE = "Toàn tỉnh: {value}"
+AGENCY_PROVINCE_AVG = "TB một đơn vị: {value}"
+PANEL_ON_TIME_TREND = "Tỷ lệ giải quyết đúng hạn theo tháng"
+PANEL_SATISFACTION_TREND = "Mức hài lòng theo tháng"
+PANEL_WORST_CATEGORIES = "Lĩnh vực bị đánh giá thấp nhất"
+PANEL_OVERDUE = "Phản ánh quá hạn"
+PANEL_DUE_SOON = "Sắp đến hạn (trong 2 ngày làm việc)"
+SERIES_AGENCY = "Đơn vị"
+SERIES_PROVINCE = "Toàn tỉnh"
+COL_CODE = "Mã"
+COL_TITLE = "Nội dung"
+COL_CATEGORY = "Lĩnh vực"
+COL_COMMUNE = "Xã, phường"
+COL_DEADLINE = "Hạn xử lý"
+COL_DAYS_OVER = "Quá hạn (ngày LV)"
+COL_DAYS_LEFT = "Còn lại (ngày LV)"
+COL_STATUS = "Trạng thái"
+AGENCY_FORBIDDEN = "Bạn chỉ xem được số liệu của đơn vị mình."
+AGENCY_UNKNOWN = "Không có đơn vị mã '{code}'."
+KPI_IOC_ON_TIME = "Chuyển đúng hạn (IOC)"
+KPI_AGENCY_ON_TIME = "Giải quyết đúng hạn"
+KPI_MEDIAN = "Trung vị thời gian xử lý"
+KPI_BOUNCE = "Tỷ lệ trả lại"
+KPI_DUE_SOON = "Đến hạn trong 1 ngày LV"
+DAYS_UNIT = "{value} ngày LV"
+
+# SLA policies
+NAV_SLA = "Quy định SLA"
+SLA_TITLE = "Quy định thời hạn xử lý (SLA)"
+SLA_INTRO = ("Mỗi lần sửa tạo một phiên bản mới có hiệu lực từ thời điểm chọn; phản ánh đến trước thời điểm đó "
+             "vẫn theo phiên bản cũ.")
+SLA_FORBIDDEN = "Chỉ quản trị viên được xem và sửa quy định SLA."
+SLA_URGENT_LABEL = "Phản ánh khẩn (tính theo giờ làm việc)"
+SLA_IOC_LABEL = "Thời hạn IOC"
+SLA_AGENCY_LABEL = "Thời hạn đơn vị"
+SLA_VALID_FROM_LABEL = "Hiệu lực từ (giờ địa phương, YYYY-MM-DD HH:MM)"
+SLA_NOTE_LABEL = "Ghi chú"
+SLA_SAVE_LABEL = "Lưu phiên bản mới"
+SLA_SAVED = "Đã lưu phiên bản mới cho lĩnh vực {category}."
+SLA_BAD_TIME = "Thời điểm hiệu lực phải có dạng YYYY-MM-DD HH:MM."
+UNIT_LABELS = {"days": "ngày làm việc", "hours": "giờ làm việc"}

@@ -43,6 +43,11 @@ def local_to_utc(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
 
 
+def local_datetime_to_utc(ts: datetime) -> datetime:
+    """A naive local (Asia/Ho_Chi_Minh) datetime as naive UTC."""
+    return ts.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
+
+
 def utc_to_local(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
 

@@ -108,3 +108,43 @@ def channel_figure(channels: pd.DataFrame) -> go.Figure:
                            marker={"colors": ["#145a96", "#1d9bd7", "#4267b2", "#f28e2b"]},
                            texttemplate="%{percent:.1%}", hovertemplate="%{label}: %{value:,d}<extra></extra>"))
     return base_layout(fig)
+
+
+def agency_vs_province_figure(agency: pd.DataFrame, province: pd.DataFrame, column: str, percent: bool,
+                              y_range: list | None = None) -> go.Figure:
+    """Two monthly lines: the agency and the whole province."""
+    if agency.empty and province.empty:
+        return empty_figure(height=300)
+    fig = go.Figure()
+    scale = 100 if percent else 1
+    fmt = ".1f" if percent else ".2f"
+    for frame, name, color, width in ((province, text.SERIES_PROVINCE, "#9aa7b4", 2),
+                                      (agency, text.SERIES_AGENCY, "#145a96", 3)):
+        if frame.empty:
+            continue
+        fig.add_scatter(x=pd.to_datetime(frame["month"]), y=frame[column] * scale, name=name, mode="lines+markers",
+                        line={"color": color, "width": width},
+                        hovertemplate="%{x|%m/%Y}<br>" + name + ": %{y:" + fmt + "}" + (" %" if percent else "")
+                        + "<extra></extra>")
+    fig.update_xaxes(tickformat="%m/%Y")
+    if y_range:
+        fig.update_yaxes(range=y_range)
+    fig.update_yaxes(ticksuffix=" %" if percent else "")
+    return base_layout(fig, 300)
+
+
+def worst_categories_figure(worst: pd.DataFrame) -> go.Figure:
+    """Mean rating per field, worst first, with the share of 1–2 star ratings."""
+    if worst.empty:
+        return empty_figure(height=300)
+    df = worst.head(8).iloc[::-1]
+    colors = ["#198754" if m >= 4 else "#ffc107" if m >= 3 else text.OVERDUE_COLOR for m in df["satisfaction_mean"]]
+    fig = go.Figure(go.Bar(
+        y=df["category_name"], x=df["satisfaction_mean"], orientation="h", marker_color=colors,
+        text=[f"{fmt_decimal(m, 2)} ({text.RATINGS_N.format(n=n)})"
+              for m, n in zip(df["satisfaction_mean"], df["rating_count"], strict=True)],
+        textposition="auto", customdata=df[["share_low"]].to_numpy(),
+        hovertemplate="%{y}: %{x:.2f}<br>Tỷ lệ 1–2 sao: %{customdata[0]:.1%}<extra></extra>"))
+    fig.update_xaxes(range=[0, 5], dtick=1, title_text=text.AXIS_RATING)
+    fig.update_yaxes(automargin=True)
+    return base_layout(fig, 300)

@@ -25,8 +25,10 @@ def _user_badge():
 
 def app_shell():
     """Dash's top-level layout: it runs per request, so the header shows who is signed in."""
+    role = current_user.role if has_request_context() and current_user.is_authenticated else None
     nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
-           for page in dash.page_registry.values() if page.get("nav", True) and page["path"] != "/404"]
+           for page in dash.page_registry.values()
+           if page.get("nav", True) and page["path"] != "/404" and role in page.get("roles", (role,))]
     return html.Div(className="app", children=[
         html.Header(className="topbar", children=[
             html.Div(className="brand", children=[

@@ -18,6 +18,7 @@ from dashboard.components.filter_bar import (
     filter_from_inputs,
     preset_range,
 )
+from dashboard.components.info import info_icon
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.map import commune_markers, points_url, report_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
@@ -84,10 +85,7 @@ def layout(**query):
         html.Div(className="status-row", children=[
             html.Div(id=ids.OV_BANNER, className="banner hidden", role="status"),
             html.Div(id=ids.OV_FRESHNESS, className="freshness"),
-            html.Details(className="definitions", children=[
-                html.Summary([html.Span("i", className="info-icon"), " Cách tính"]),
-                html.Ul([html.Li(d) for d in text.DEFINITIONS]),
-            ]),
+            info_icon(text.DEFINITIONS),
         ]),
         html.Div(id=ids.OV_KPIS, className="kpi-row"),
         html.Div(className="grid-2", children=[

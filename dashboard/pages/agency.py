@@ -1,0 +1,161 @@
+"""Đơn vị: one agency next to the province — KPIs, on-time and satisfaction trends, worst-rated fields, and
+the overdue and due-soon lists with working days over or left. Agency heads see only their own agency
+(the scope is applied in queries/; this page only explains it)."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, callback, dash_table, dcc, html
+from dash.exceptions import PreventUpdate
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard import ids, text
+from dashboard.auth import current_scope
+from dashboard.components import charts
+from dashboard.components.filter_bar import preset_range
+from dashboard.components.info import info_icon
+from dashboard.components.kpi_card import kpi_card
+from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct
+from queries import scorecard
+from queries.filters import Filter
+
+dash.register_page(__name__, path_template="/agency/<code>", title=f"{text.NAV_AGENCY} · {text.APP_TITLE}",
+                   name=text.NAV_AGENCY, nav=False)
+
+PERIOD_ID = ids.AG_CODE + "-period"
+CASE_COLUMNS = [("code", text.COL_CODE), ("title", text.COL_TITLE), ("category_name", text.COL_CATEGORY),
+                ("commune_name", text.COL_COMMUNE), ("status_label", text.COL_STATUS),
+                ("deadline_local", text.COL_DEADLINE)]
+
+
+def _cases_table(table_id: str, days_header: str) -> dash_table.DataTable:
+    columns = [{"id": c, "name": h} for c, h in CASE_COLUMNS] + [
+        {"id": "working_days", "name": days_header, "type": "numeric"}]
+    return dash_table.DataTable(
+        id=table_id, columns=columns, data=[], sort_action="native", page_size=15, export_format="csv",
+        export_headers="display", style_as_list_view=True, style_table={"overflowX": "auto"},
+        style_header={"fontWeight": "700", "backgroundColor": "#eef3f8"},
+        style_cell={"fontFamily": charts.FONT, "fontSize": "13px", "padding": "5px 8px", "textAlign": "left",
+                    "maxWidth": "380px", "overflow": "hidden", "textOverflow": "ellipsis"},
+        style_data_conditional=[{"if": {"filter_query": "{urgent} = 1"}, "fontWeight": "700"}],
+    )
+
+
+def layout(code: str | None = None, **_query):
+    scope = current_scope()
+    if code is None:  # Dash's start-up check of callbacks against layouts: the page's full skeleton
+        return _page(None, "")
+    if scope is not None and code != scope:
+        return html.Div(className="not-found", children=[html.H1(text.AGENCY_FORBIDDEN),
+                                                         dcc.Link(text.NOT_FOUND_BACK, href="/")])
+    try:
+        info = scorecard.agency_info(code)
+    except SQLAlchemyError:
+        info = {"code": code, "name": code}
+    if info is None:
+        return html.Div(className="not-found", children=[html.H1(text.AGENCY_UNKNOWN.format(code=code)),
+                                                         dcc.Link(text.NOT_FOUND_BACK, href="/scorecard")])
+    return _page(code, info["name"])
+
+
+def _page(code: str | None, name: str) -> html.Div:
+    return html.Div(className="agency", children=[
+        dcc.Store(id=ids.AG_CODE, data=code),
+        html.Div(className="page-head", children=[
+            html.H1(name, id=ids.AG_TITLE),
+            dcc.Link("← " + text.NAV_SCORECARD, href="/scorecard", className="back-link"),
+            info_icon(text.SLA_DEFINITIONS),
+        ]),
+        html.Div(className="filter-bar", children=[
+            html.Div(className="filter-field filter-preset", children=[
+                html.Label(text.FILTER_PERIOD, className="filter-label"),
+                dcc.Dropdown(id=PERIOD_ID, value="12m", clearable=False, searchable=False,
+                             options=[{"label": v, "value": k} for k, v in text.PRESETS.items()],
+                             labels=text.DROPDOWN_LABELS),
+            ]),
+        ]),
+        html.Div(id=ids.AG_KPIS, className="kpi-row"),
+        html.Div(className="grid-2", children=[
+            html.Section(className="panel", children=[html.H2(text.PANEL_ON_TIME_TREND),
+                                                      dcc.Graph(id=ids.AG_ON_TIME_TREND)]),
+            html.Section(className="panel", children=[html.H2(text.PANEL_SATISFACTION_TREND),
+                                                      dcc.Graph(id=ids.AG_SATISFACTION_TREND)]),
+        ]),
+        html.Div(className="grid-2", children=[
+            html.Section(className="panel", children=[html.H2(text.PANEL_OVERDUE),
+                                                      _cases_table(ids.AG_OVERDUE, text.COL_DAYS_OVER)]),
+            html.Section(className="panel", children=[html.H2(text.PANEL_WORST_CATEGORIES),
+                                                      dcc.Graph(id=ids.AG_WORST_CATEGORIES)]),
+        ]),
+        html.Section(className="panel", children=[html.H2(text.PANEL_DUE_SOON),
+                                                  _cases_table(ids.AG_DUE_SOON, text.COL_DAYS_LEFT)]),
+    ])
+
+
+def _rate_card(name, label, agency, province, key) -> html.Div:
+    return kpi_card(name, label, fmt_pct(agency.get(key)),
+                    text.AGENCY_PROVINCE.format(value=fmt_pct(province.get(key))), raw=agency.get(key))
+
+
+def agency_kpis(compared: dict) -> list:
+    agency, province = compared["agency"] or {}, compared["province"] or {}
+    n = max(compared["agencies_with_reports"], 1)
+
+    def avg(key):
+        return fmt_decimal((province.get(key) or 0) / n, 1)
+
+    return [
+        kpi_card("ag-received", text.KPI_TOTAL, fmt_int(agency.get("received", 0)),
+                 text.AGENCY_PROVINCE_AVG.format(value=avg("received")), raw=agency.get("received", 0)),
+        kpi_card("ag-pending", text.KPI_PENDING, fmt_int(agency.get("pending", 0)),
+                 text.AGENCY_PROVINCE_AVG.format(value=avg("pending")), "warn", raw=agency.get("pending", 0)),
+        kpi_card("ag-overdue", text.KPI_OVERDUE, fmt_int(agency.get("overdue", 0)),
+                 text.AGENCY_PROVINCE_AVG.format(value=avg("overdue")),
+                 "bad" if agency.get("overdue") else "neutral", raw=agency.get("overdue", 0)),
+        kpi_card("ag-due", text.KPI_DUE_SOON, fmt_int(agency.get("due_1wd", 0)),
+                 text.AGENCY_PROVINCE_AVG.format(value=avg("due_1wd")), raw=agency.get("due_1wd", 0)),
+        _rate_card("ag-on-time", text.KPI_AGENCY_ON_TIME, agency, province, "agency_on_time_rate"),
+        kpi_card("ag-median", text.KPI_MEDIAN,
+                 text.DAYS_UNIT.format(value=fmt_decimal(agency.get("agency_median_days"), 1)),
+                 text.AGENCY_PROVINCE.format(
+                     value=text.DAYS_UNIT.format(value=fmt_decimal(province.get("agency_median_days"), 1))),
+                 raw=agency.get("agency_median_days")),
+        kpi_card("ag-satisfaction", text.KPI_SATISFACTION, fmt_decimal(agency.get("satisfaction_mean"), 2),
+                 text.AGENCY_PROVINCE.format(value=fmt_decimal(province.get("satisfaction_mean"), 2)),
+                 raw=agency.get("satisfaction_mean")),
+        _rate_card("ag-bounce", text.KPI_BOUNCE, agency, province, "bounce_back_rate"),
+    ]
+
+
+def _case_rows(frame, sign: int) -> list[dict]:
+    rows = frame.assign(status_label=frame["status"].map(text.STATUS_LABELS),
+                        working_days=(frame["working_days_left"] * sign) if len(frame) else [])
+    return rows[[c for c, _ in CASE_COLUMNS] + ["working_days", "urgent"]].to_dict("records")
+
+
+@callback(
+    Output(ids.AG_KPIS, "children"),
+    Output(ids.AG_ON_TIME_TREND, "figure"),
+    Output(ids.AG_SATISFACTION_TREND, "figure"),
+    Output(ids.AG_WORST_CATEGORIES, "figure"),
+    Output(ids.AG_OVERDUE, "data"),
+    Output(ids.AG_DUE_SOON, "data"),
+    Input(ids.AG_CODE, "data"),
+    Input(PERIOD_ID, "value"),
+)
+def update_agency(code, preset):
+    if not code:
+        raise PreventUpdate
+    start, end = preset_range(preset or "12m")
+    f = Filter(start=start, end=end).scoped(current_scope())
+    compared = scorecard.agency_vs_province(code, f)
+    trend, province_trend = scorecard.monthly_trend(f, code), scorecard.monthly_trend(f, None)
+    return (
+        agency_kpis(compared),
+        charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),
+        charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
+                                         y_range=[1, 5]),
+        charts.worst_categories_figure(scorecard.worst_rated_categories(code, f)),
+        _case_rows(scorecard.open_cases(code, f, "overdue"), -1),
+        _case_rows(scorecard.open_cases(code, f, "due_soon"), 1),
+    )

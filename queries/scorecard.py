@@ -1,0 +1,241 @@
+"""The agency scorecard and the agency detail: SLA metrics per period, a composite score, ranks, and the
+lists an agency works from.
+
+Composite score (0–100), for the period's reports of one agency:
+    40 × agency-stage on-time rate
+  + 30 × (mean satisfaction − 1) / 4
+  + 20 × (1 − overdue / pending)          (1 when nothing is pending)
+  + 10 × (1 − bounce-back rate)
+A part with no data (no resolved report with a deadline, no rating, no forwarding) is left out and the
+other weights are scaled up to 100. Agencies with fewer resolved reports in the period than
+`scorecard.min_resolved` in config/sla.yaml are shown but not ranked, so one quick case cannot top the
+league.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Float, and_, case, cast, func, select
+
+from queries.db import Database, get_db
+from queries.filters import Filter, local_today, utc_now, utc_to_local
+from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
+from queries.sla import sla_metrics
+from queries.sql import local_bucket, report_conditions
+from queries.workcalendar import default_calendar, load_config
+
+r = reports.c
+PERIOD_KINDS = ("month", "quarter", "year")
+SCORE_WEIGHTS = {"on_time": 40, "satisfaction": 30, "backlog": 20, "bounce": 10}
+COMPARED = ("received", "resolved", "pending", "overdue", "agency_on_time_rate", "agency_median_days",
+            "satisfaction_mean", "rating_count", "bounce_back_rate", "score")
+# Where a higher value is better; for the others (overdue, median days, bounce-backs) lower is better.
+HIGHER_IS_BETTER = {"received": None, "resolved": True, "pending": None, "overdue": False,
+                    "agency_on_time_rate": True, "agency_median_days": False, "satisfaction_mean": True,
+                    "rating_count": None, "bounce_back_rate": False, "score": True}
+
+
+def min_resolved() -> int:
+    return int((load_config().get("scorecard") or {}).get("min_resolved", 20))
+
+
+@dataclass(frozen=True)
+class Period:
+    kind: str
+    start: date
+    end: date  # inclusive
+
+    @property
+    def label(self) -> str:
+        if self.kind == "month":
+            return f"Tháng {self.start.month:02d}/{self.start.year}"
+        if self.kind == "quarter":
+            return f"Quý {(self.start.month - 1) // 3 + 1}/{self.start.year}"
+        return f"Năm {self.start.year}"
+
+    @property
+    def key(self) -> str:
+        return self.start.isoformat()
+
+    def previous(self) -> Period:
+        return period_containing(self.kind, self.start - timedelta(days=1))
+
+
+def period_containing(kind: str, day: date) -> Period:
+    if kind not in PERIOD_KINDS:
+        raise ValueError(f"kỳ phải là một trong {PERIOD_KINDS}")
+    if kind == "month":
+        start = day.replace(day=1)
+        months = 1
+    elif kind == "quarter":
+        start = date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        months = 3
+    else:
+        start = date(day.year, 1, 1)
+        months = 12
+    year, month = divmod(start.month - 1 + months, 12)
+    return Period(kind, start, date(start.year + year, month + 1, 1) - timedelta(days=1))
+
+
+def recent_periods(kind: str, count: int, today: date | None = None) -> list[Period]:
+    period = period_containing(kind, today or local_today())
+    out = []
+    for _ in range(count):
+        out.append(period)
+        period = period.previous()
+    return out
+
+
+def composite_score(frame: pd.DataFrame) -> pd.Series:
+    parts = {
+        "on_time": frame["agency_on_time_rate"],
+        "satisfaction": (frame["satisfaction_mean"] - 1) / 4,
+        "backlog": 1 - frame["overdue"] / frame["pending"].where(frame["pending"] > 0),
+        "bounce": 1 - frame["bounce_back_rate"],
+    }
+    parts["backlog"] = parts["backlog"].where(frame["pending"] > 0, 1.0)
+    weighted = sum(parts[k].fillna(0) * w for k, w in SCORE_WEIGHTS.items())
+    weights = sum(parts[k].notna() * w for k, w in SCORE_WEIGHTS.items())
+    return (100 * weighted / weights.where(weights > 0)).astype("float64")
+
+
+def _period_metrics(f: Filter, period: Period, db, now) -> pd.DataFrame:
+    scoped = replace(f, start=period.start, end=period.end)
+    m = sla_metrics(scoped, "agency", db, now)
+    m["score"] = composite_score(m)
+    return m
+
+
+def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Database | None = None,
+              now: datetime | None = None) -> tuple[pd.DataFrame, Period]:
+    """Every agency with reports in the period (or the previous one): the metrics, score, rank and, for each
+    compared value, `<name>_prev` and `<name>_trend` ('up', 'down', 'same' or '')."""
+    db = get_db(db)
+    period = period_containing(kind, day or local_today())
+    current = _period_metrics(f, period, db, now).set_index("key")
+    previous = _period_metrics(f, period.previous(), db, now).set_index("key")
+    names = pd.concat([current["name"], previous["name"]])
+    out = current.reindex(current.index.union(previous.index))
+    out["name"] = names.groupby(level=0).first()
+    for col in ("received", "resolved", "pending", "overdue", "rating_count", "bounce_backs", "forwardings"):
+        out[col] = out[col].fillna(0).astype("int64")
+    for col in COMPARED:
+        prev = previous[col].reindex(out.index)
+        out[f"{col}_prev"] = prev
+        out[f"{col}_trend"] = [_trend(a, b) for a, b in zip(out[col], prev, strict=True)]
+    threshold = min_resolved()
+    out["ranked"] = (out["resolved"] >= threshold) & out["score"].notna()
+    ranks = out.loc[out["ranked"], "score"].rank(ascending=False, method="min")
+    out["rank"] = ranks.reindex(out.index).astype("Int64")
+    out = out.reset_index().rename(columns={"index": "key"})
+    out = out.sort_values(["ranked", "rank", "received"], ascending=[False, True, False], ignore_index=True)
+    return out, period
+
+
+def _trend(value, previous) -> str:
+    if value is None or previous is None or pd.isna(value) or pd.isna(previous):
+        return ""
+    if np.isclose(value, previous, rtol=1e-9, atol=1e-9):
+        return "same"
+    return "up" if value > previous else "down"
+
+
+# --- the agency detail ---------------------------------------------------------------------------------
+
+def agency_info(code: str, db: Database | None = None) -> dict | None:
+    rows = get_db(db).read_rows(select(agencies.c.code, agencies.c.name, agencies.c.short_name, agencies.c.kind)
+                                .where(agencies.c.code == code))
+    return rows[0] if rows else None
+
+
+def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
+    """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
+    reports. Province-wide totals are what every role compares against, so they ignore the scope."""
+    db = get_db(db)
+    agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
+    whole = replace(f, agencies=(), scope_agency=None)
+    province = sla_metrics(whole, None, db, now)
+    per_agency = sla_metrics(whole, "agency", db, now)
+    return {
+        "agency": agency.iloc[0].to_dict() if not agency.empty else None,
+        "province": province.iloc[0].to_dict() if not province.empty else None,
+        "agencies_with_reports": int(len(per_agency)),
+    }
+
+
+def monthly_trend(f: Filter, code: str | None, db: Database | None = None) -> pd.DataFrame:
+    """Per month of resolution: resolved with an agency deadline, on time, on-time rate, ratings, mean rating.
+    `code` None gives the province line, which (like all province totals) ignores the caller's scope."""
+    month = local_bucket(r.resolved_at, "month").label("month")
+    selection = replace(f, agencies=(code,)) if code else replace(f, agencies=(), scope_agency=None)
+    conds = [*report_conditions(selection), r.status == "resolved"]
+    stmt = (
+        select(month,
+               func.sum(case((r.agency_deadline_at.isnot(None), 1), else_=0)).label("judged"),
+               func.sum(case((r.resolved_at <= r.agency_deadline_at, 1), else_=0)).label("on_time"),
+               func.count(r.rating).label("rating_count"),
+               func.avg(cast(r.rating, Float)).label("satisfaction_mean"))
+        .where(*conds).group_by(month).order_by(month)
+    )
+    df = get_db(db).read_frame(stmt)
+    df[["judged", "on_time", "rating_count"]] = df[["judged", "on_time", "rating_count"]].astype("int64")
+    df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
+    df["on_time_rate"] = (df["on_time"] / df["judged"].where(df["judged"] > 0)).astype("float64")
+    return df
+
+
+def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min_ratings: int = 3) -> pd.DataFrame:
+    """The agency's fields by mean rating, worst first, for fields with at least `min_ratings` ratings."""
+    stmt = (
+        select(categories.c.code.label("category_code"), categories.c.short_name.label("category_name"),
+               func.count(r.rating).label("rating_count"), func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
+               func.sum(case((r.rating <= 2, 1), else_=0)).label("low"))
+        .select_from(reports.join(categories, categories.c.id == r.category_id))
+        .where(*report_conditions(replace(f, agencies=(code,))), r.rating.isnot(None))
+        .group_by(categories.c.code, categories.c.short_name)
+        .having(func.count(r.rating) >= min_ratings)
+    )
+    df = get_db(db).read_frame(stmt)
+    df[["rating_count", "low"]] = df[["rating_count", "low"]].astype("int64")
+    df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
+    df["share_low"] = (df["low"] / df["rating_count"]).astype("float64")
+    return df.sort_values(["satisfaction_mean", "category_code"], ignore_index=True)
+
+
+def open_cases(code: str | None, f: Filter, which: str, db: Database | None = None, now: datetime | None = None,
+               horizon_days: int = 2, limit: int = 200) -> pd.DataFrame:
+    """Open reports of an agency (None: all), `which` = 'overdue' (past deadline, most overdue first) or
+    'due_soon' (due within `horizon_days` working days). With working days over (negative) or left."""
+    now = now or utc_now()
+    calendar = default_calendar()
+    conds = [*report_conditions(replace(f, agencies=(code,) if code else ())), r.status.in_(OPEN_STATUSES)]
+    if which == "overdue":
+        conds.append(r.deadline_at < now)
+        order = r.deadline_at.asc()
+    elif which == "due_soon":
+        conds += [r.deadline_at >= now, r.deadline_at <= calendar.deadline(now, days=horizon_days)]
+        order = r.deadline_at.asc()
+    else:
+        raise ValueError("which must be 'overdue' or 'due_soon'")
+    stmt = (
+        select(r.code, r.title, r.status, r.urgent, r.created_at, r.deadline_at,
+               categories.c.short_name.label("category_name"), admin_units.c.name.label("commune_name"),
+               agencies.c.short_name.label("agency_name"),
+               and_(r.first_forwarded_at.is_(None)).label("at_ioc"))
+        .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
+                     .outerjoin(admin_units, admin_units.c.code == r.commune_code)
+                     .outerjoin(agencies, agencies.c.id == r.agency_id))
+        .where(*conds).order_by(order).limit(limit)
+    )
+    df = get_db(db).read_frame(stmt)
+    deadlines = pd.to_datetime(df["deadline_at"]).to_numpy().astype("datetime64[s]")
+    # Presentation of at most `limit` rows: working days left (positive) or over (negative), 1 decimal.
+    df["working_days_left"] = np.round(calendar.working_days_between(
+        np.full(len(df), np.datetime64(now, "s")), deadlines), 1) if len(df) else []
+    df["deadline_local"] = [utc_to_local(ts).strftime("%H:%M %d/%m/%Y") for ts in
+                            pd.to_datetime(df["deadline_at"]).dt.to_pydatetime()] if len(df) else []
+    return df
