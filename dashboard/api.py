@@ -8,6 +8,7 @@ import orjson
 import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 from flask_caching import Cache
+from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.auth import current_scope
 from queries import overview, scorecard
@@ -127,3 +128,14 @@ def agency_json(code: str):
 
 OPEN_CASE_COLUMNS = ["code", "title", "status", "urgent", "category_name", "commune_name", "deadline_at",
                      "deadline_local", "working_days_left"]
+
+
+@bp.get("/wall/heartbeat")
+def wall_heartbeat():
+    """The wall's own check, every refresh: 200 while signed in (401/403 come from the guard), with the
+    data version so a screen can tell that new data exists."""
+    try:
+        version = overview.data_version()
+    except SQLAlchemyError:
+        return jsonify(ok=True, database="unreachable", version=None)
+    return jsonify(ok=True, database="ok", version=version)

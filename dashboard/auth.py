@@ -3,12 +3,17 @@
 The guard runs before Flask routes *and* Dash's own endpoints (/_dash-layout, /_dash-dependencies,
 /_dash-update-component, component suites, assets): Dash pages alone would leave callbacks open.
 Anonymous XHR and API calls get 401 JSON; anonymous page loads are redirected to the login form.
+
+Wall screens sign in with a display token instead (`/wall?token=…`): a read-only, leader-scope session
+that may reach only the wall. Its token stays in the screen's URL, so a lost session signs in again on
+the next reload, and a revoked token shows the "screen revoked" page, never a login form.
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
@@ -16,9 +21,13 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import text
+from queries import display_tokens
 from queries import users as user_store
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "healthz"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "healthz", "auth.screen_revoked"}
+WALL_PATH = "/wall"
+# What a display session may reach: the wall page, Dash's plumbing and assets, the wall heartbeat.
+DISPLAY_PREFIXES = ("/wall", "/_dash-", "/assets/", "/_favicon", "/api/v1/wall/")
 XHR_PREFIXES = ("/_dash-", "/api/")
 # Machine-facing APIs with their own guard (a logged-in session or an API key), checked in their blueprint.
 SELF_GUARDED_PREFIXES = ("/open311/",)
@@ -57,8 +66,45 @@ class User(UserMixin):
         return self.record.active
 
 
+class DisplayUser(UserMixin):
+    """A wall screen: leader scope, read-only, no personal data."""
+
+    role = "display"
+    agency_code = None
+    agency_name = None
+
+    def __init__(self, screen: display_tokens.Screen):
+        self.screen = screen
+        self.id = f"screen:{screen.id}"
+
+    @property
+    def username(self) -> str:
+        return f"screen:{self.screen.name}"
+
+    @property
+    def display_name(self) -> str:
+        return self.screen.name
+
+
+def _load_screen(screen_id: int):
+    try:
+        screen = display_tokens.screen_by_id(screen_id)
+    except SQLAlchemyError:
+        # Database down: the screen keeps its last data and shows the banner; revocation waits for the database.
+        snapshot = session.get("screen_snapshot")
+        if not snapshot or snapshot["id"] != screen_id:
+            return None
+        settings = display_tokens.ScreenSettings.parse(snapshot["settings"])
+        return DisplayUser(display_tokens.Screen(**{**snapshot, "settings": settings}))
+    if screen is None or not screen.active:
+        return None
+    return DisplayUser(screen)
+
+
 @login_manager.user_loader
 def _load_user(user_id: str):
+    if user_id.startswith("screen:"):
+        return _load_screen(int(user_id.removeprefix("screen:")))
     try:
         record = user_store.get_user(int(user_id))
     except (ValueError, TypeError):
@@ -78,9 +124,40 @@ def current_scope() -> str | None:
     return current_user.agency_code
 
 
-def _guard():
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+def _screen_sign_in():
+    """On /wall?token=…: sign the screen in, or refuse. None when the request is not a screen sign-in."""
+    token = request.args.get("token")
+    if request.path != WALL_PATH or token is None:
         return None
+    screen = display_tokens.verify(token)
+    if screen is None:
+        return _refusal(text.SCREEN_REFUSED, 403)
+    if not screen.active:
+        return redirect(url_for("auth.screen_revoked"))
+    if not (current_user.is_authenticated and current_user.id == f"screen:{screen.id}"):
+        session.clear()
+        login_user(DisplayUser(screen), remember=True, duration=timedelta(days=3650))
+        session["screen_id"] = screen.id
+        session["screen_snapshot"] = asdict(screen)
+    display_tokens.mark_seen(screen)
+    return None
+
+
+def _guard():
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    signed_in = _screen_sign_in()
+    if signed_in is not None:
+        return signed_in
+    if current_user.is_authenticated:
+        if current_user.role == "display" and not request.path.startswith(DISPLAY_PREFIXES):
+            return _refusal(text.SCREEN_ONLY_WALL, 403)
+        return None
+    if session.get("screen_id") is not None:
+        # A screen whose session no longer loads: it was revoked (or the token deleted).
+        if request.path.startswith(XHR_PREFIXES):
+            return jsonify(error="screen_revoked", message=text.SCREEN_REVOKED), 403
+        return redirect(url_for("auth.screen_revoked"))
     if request.path.startswith(SELF_GUARDED_PREFIXES):
         return None
     if request.path.startswith(XHR_PREFIXES) or request.headers.get("X-Requested-With") == "XMLHttpRequest":
@@ -116,6 +193,15 @@ def login():
     status = 401 if error else 200
     return render_template("login.html", text=text, error=error, csrf_token=session["csrf_token"],
                            username=request.form.get("username", "")), status
+
+
+def _refusal(message: str, status: int):
+    return render_template("screen.html", text=text, message=message), status
+
+
+@bp.route("/wall/revoked")
+def screen_revoked():
+    return render_template("screen.html", text=text, message=text.SCREEN_REVOKED), 403
 
 
 @bp.route("/logout", methods=["GET", "POST"])

@@ -217,6 +217,20 @@ api_keys = Table(
     CheckConstraint(_in("channel", CHANNELS), name="channel"),
 )
 
+display_tokens = Table(
+    "display_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(100), nullable=False, unique=True),  # the screen, e.g. "Phòng họp tầng 2"
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256; the token itself is never kept
+    Column("token_prefix", String(8), nullable=False),
+    Column("settings", Text, nullable=False, server_default="{}"),  # JSON: rotate_seconds, refresh_seconds, panels
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(80), nullable=False),
+    Column("revoked_at", DateTime),
+    Column("last_seen_at", DateTime),
+)
+
 media = Table(
     "media",
     metadata,

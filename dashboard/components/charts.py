@@ -84,7 +84,7 @@ def satisfaction_figure(satisfaction: pd.DataFrame) -> go.Figure:
     return base_layout(fig, _bar_height(len(df)))
 
 
-def trend_figure(trend: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
+def trend_figure(trend: pd.DataFrame, colors: dict[str, str], tickformat: str = "%m/%Y") -> go.Figure:
     """Stacked areas of report counts per period, one per category."""
     if trend.empty:
         return empty_figure()
@@ -94,7 +94,7 @@ def trend_figure(trend: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
         fig.add_scatter(x=part["period"], y=part["n"], name=part["name"].iloc[0], mode="lines",
                         stackgroup="one", line={"width": 1, "color": colors.get(key)},
                         hovertemplate="%{x|%d/%m/%Y}<br>" + part["name"].iloc[0] + ": %{y:,d}<extra></extra>")
-    fig.update_xaxes(tickformat="%m/%Y")
+    fig.update_xaxes(tickformat=tickformat)
     fig.update_yaxes(title_text=text.AXIS_REPORTS)
     return base_layout(fig)
 
@@ -148,3 +148,38 @@ def worst_categories_figure(worst: pd.DataFrame) -> go.Figure:
     fig.update_xaxes(range=[0, 5], dtick=1, title_text=text.AXIS_RATING)
     fig.update_yaxes(automargin=True)
     return base_layout(fig, 300)
+
+
+WALL_INK = "#e8eef5"
+
+
+def wall_style(fig: go.Figure, height: int | None = None) -> go.Figure:
+    """The wall's dark look: light ink, large type, no toolbar clutter; sizes follow the screen."""
+    fig.update_layout(
+        height=height, autosize=True, margin={"l": 10, "r": 20, "t": 10, "b": 10},
+        font={"family": FONT, "size": 20, "color": WALL_INK}, separators=",.",
+        paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)", showlegend=True,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0, "font": {"size": 18}},
+        uirevision="wall",  # keep the view steady across refreshes
+    )
+    fig.update_xaxes(gridcolor="#24384d", zerolinecolor="#2d455e", tickfont={"size": 18})
+    fig.update_yaxes(gridcolor="#24384d", zerolinecolor="#2d455e", tickfont={"size": 18}, automargin=True)
+    return fig
+
+
+def wall_ranking_figure(table: pd.DataFrame, column: str, percent: bool) -> go.Figure:
+    """Ranked agencies of the period on one measure, best on top."""
+    df = table[table["ranked"] & table[column].notna()].sort_values(column, ascending=False).head(12).iloc[::-1]
+    if df.empty:
+        return wall_style(empty_figure())
+    values = df[column] * (100 if percent else 1)
+    colors = ["#3fb950" if v >= (90 if percent else 4) else "#d29922" if v >= (75 if percent else 3.5) else "#f85149"
+              for v in values]
+    fig = go.Figure(go.Bar(y=df["name"], x=values, orientation="h", marker_color=colors,
+                           text=[fmt_decimal(v, 1 if percent else 2) + (" %" if percent else "") for v in values],
+                           textposition="inside", insidetextanchor="end", textfont={"size": 20, "color": "#0b1622"},
+                           hoverinfo="skip"))
+    fig.update_xaxes(range=[0, 100] if percent else [0, 5], showticklabels=False)
+    fig = wall_style(fig)
+    fig.update_layout(showlegend=False)
+    return fig

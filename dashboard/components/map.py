@@ -104,3 +104,21 @@ def _blend(low: str, high: str, t: float) -> str:
     a = [int(low[i:i + 2], 16) for i in (1, 3, 5)]
     b = [int(high[i:i + 2], 16) for i in (1, 3, 5)]
     return "#" + "".join(f"{round(x + (y - x) * t):02x}" for x, y in zip(a, b, strict=True))
+
+
+def wall_map(points_url: str | None) -> dl.Map:
+    """The wall's map: no controls, dark outlines, commune circles and clustered report points."""
+    return dl.Map(
+        bounds=[[16.05, 105.55], [18.15, 107.45]], zoomControl=False, attributionControl=False, dragging=False,
+        scrollWheelZoom=False, doubleClickZoom=False, boxZoom=False, keyboard=False, touchZoom=False,
+        style={"height": "100%", "width": "100%", "background": "#0e1c2b"},
+        children=[
+            *_tile_layer(),
+            dl.GeoJSON(url=DISTRICTS_URL, style={"color": "#4f7aa3", "weight": 1.5, "fillColor": "#16293d",
+                                                 "fillOpacity": 0.9}),
+            dl.LayerGroup(id=ids.WALL_MAP_COMMUNES),
+            dl.GeoJSON(id=ids.WALL_MAP_POINTS, url=points_url, cluster=True,
+                       superClusterOptions={"radius": 60, "maxZoom": 14}, pointToLayer=js("pointToLayer"),
+                       hideout={"colors": text.STATUS_COLORS}),
+        ],
+    )

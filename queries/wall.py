@@ -1,0 +1,129 @@
+"""What the leaders' wall screen shows: headline numbers, the newest reports (no personal data) and alerts.
+
+Spike alert method: for each commune and each field, k = reports received in the last 24 hours and
+λ = the average number per 24 hours over the 28 days before that. It is a spike when k ≥ 5, k ≥ 3λ and
+P(X ≥ k) < 0.001 for X ~ Poisson(max(λ, 0.5)) — "far more than usual, and not by chance". The floor
+of 0.5 keeps a place with no history from raising an alert on a couple of reports.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+import pandas as pd
+from sqlalchemy import func, select
+
+from queries import overview
+from queries.db import Database, get_db
+from queries.filters import Filter, utc_now
+from queries.schema import admin_units, agencies, categories, reports
+from queries.scorecard import period_containing
+
+r = reports.c
+SPIKE_MIN_COUNT = 5
+SPIKE_MIN_RATIO = 3.0
+SPIKE_P_VALUE = 0.001
+BASELINE_DAYS = 28
+
+
+def headline(now: datetime | None = None, db: Database | None = None) -> dict:
+    """Today's and this month's numbers for the whole province."""
+    now = now or utc_now()
+    today = (now + timedelta(hours=7)).date()
+    month = period_containing("month", today)
+    today_counts = overview.headline_counts(Filter(start=today, end=today), db, now).iloc[0]
+    month_counts = overview.headline_counts(Filter(start=month.start, end=month.end), db, now).iloc[0]
+    all_open = overview.headline_counts(Filter(statuses=("received", "classified", "forwarded", "in_progress")),
+                                        db, now).iloc[0]
+    return {
+        "today_received": int(today_counts["total"]),
+        "month_received": int(month_counts["total"]),
+        "month_resolved": int(month_counts["resolved"]),
+        "pending": int(all_open["total"]),
+        "overdue": int(all_open["overdue"]),
+        "month_on_time_rate": _num(month_counts["on_time_rate"]),
+        "month_satisfaction": _num(month_counts["satisfaction_mean"]),
+        "month_label": month.label,
+    }
+
+
+def _num(value):
+    return None if pd.isna(value) else float(value)
+
+
+def newest_reports(limit: int = 12, db: Database | None = None) -> pd.DataFrame:
+    """code, created_at, status, urgent, category, commune, agency: nothing about the citizen."""
+    stmt = (
+        select(r.code, r.created_at, r.status, r.urgent, categories.c.short_name.label("category"),
+               admin_units.c.name.label("commune"), agencies.c.short_name.label("agency"))
+        .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
+                     .outerjoin(admin_units, admin_units.c.code == r.commune_code)
+                     .outerjoin(agencies, agencies.c.id == r.agency_id))
+        .order_by(r.created_at.desc(), r.id.desc()).limit(limit)
+    )
+    return get_db(db).read_frame(stmt)
+
+
+def urgent_new(hours: int = 24, now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
+    """Urgent reports received in the last `hours` hours, newest first."""
+    now = now or utc_now()
+    stmt = (
+        select(r.code, r.created_at, r.status, categories.c.short_name.label("category"),
+               admin_units.c.name.label("commune"))
+        .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
+                     .outerjoin(admin_units, admin_units.c.code == r.commune_code))
+        .where(r.urgent == 1, r.created_at >= now - timedelta(hours=hours), r.created_at <= now)
+        .order_by(r.created_at.desc()).limit(20)
+    )
+    return get_db(db).read_frame(stmt)
+
+
+def poisson_tail(k: int, lam: float) -> float:
+    """P(X >= k) for X ~ Poisson(lam)."""
+    if k <= 0:
+        return 1.0
+    term, below = math.exp(-lam), 0.0
+    for i in range(k):
+        below += term
+        term *= lam / (i + 1)
+    return max(0.0, 1.0 - below)
+
+
+def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
+    """kind ('commune' or 'category'), key, name, count (last 24 h), usual (per 24 h), p_value."""
+    now = now or utc_now()
+    db = get_db(db)
+    day_ago, baseline_start = now - timedelta(hours=24), now - timedelta(hours=24) - timedelta(days=BASELINE_DAYS)
+    frames = []
+    for kind, key, label, joined in (
+        ("commune", admin_units.c.code, admin_units.c.name,
+         reports.join(admin_units, admin_units.c.code == r.commune_code)),
+        ("category", categories.c.code, categories.c.short_name,
+         reports.join(categories, categories.c.id == r.category_id)),
+    ):
+        recent = db.read_frame(select(key.label("key"), label.label("name"), func.count().label("count"))
+                               .select_from(joined).where(r.created_at >= day_ago, r.created_at <= now)
+                               .group_by(key, label))
+        usual = db.read_frame(select(key.label("key"), func.count().label("baseline"))
+                              .select_from(joined).where(r.created_at >= baseline_start, r.created_at < day_ago)
+                              .group_by(key))
+        merged = recent.merge(usual, on="key", how="left").fillna({"baseline": 0})
+        merged["usual"] = merged["baseline"].astype(float) / BASELINE_DAYS
+        merged["kind"] = kind
+        frames.append(merged)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if out.empty:
+        return pd.DataFrame(columns=["kind", "key", "name", "count", "usual", "p_value"])
+    out["count"] = out["count"].astype("int64")
+    out["p_value"] = [poisson_tail(int(k), max(lam, 0.5)) for k, lam in zip(out["count"], out["usual"], strict=True)]
+    flagged = out[(out["count"] >= SPIKE_MIN_COUNT) & (out["count"] >= SPIKE_MIN_RATIO * out["usual"])
+                  & (out["p_value"] < SPIKE_P_VALUE)]
+    return flagged[["kind", "key", "name", "count", "usual", "p_value"]].sort_values(
+        ["p_value", "count"], ascending=[True, False], ignore_index=True)
+
+
+def top_overdue_agencies(n: int = 5, now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
+    backlog = overview.backlog_by_agency(Filter(), db, now)
+    backlog = backlog[backlog["agency_code"].notna() & (backlog["overdue"] > 0)]
+    return backlog.sort_values(["overdue", "pending"], ascending=False).head(n).reset_index(drop=True)
