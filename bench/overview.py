@@ -29,6 +29,7 @@ def parse_args():
     p.add_argument("--seed", type=int, default=2026)
     p.add_argument("--db", type=Path, default=None, help="SQLite file (default bench/results/overview-N.sqlite3)")
     p.add_argument("--url", default=None, help="Any SQLAlchemy URL instead of the SQLite file")
+    p.add_argument("--events", action="store_true", help="Seed the status history too (bounce-back metrics)")
     return p.parse_args()
 
 
@@ -42,8 +43,8 @@ def timed(fn, runs: int) -> tuple[float, float]:
     return statistics.median(samples), max(samples)
 
 
-def main() -> None:
-    args = parse_args()
+def prepare(args):
+    """The seeded database (seeded once per size) and a logged-in test client of the app on it."""
     path = args.db or ROOT / "bench" / "results" / f"overview-{args.reports}.sqlite3"
     url = args.url or f"sqlite:///{path}"
     os.environ["DATABASE_URL"] = url
@@ -62,10 +63,11 @@ def main() -> None:
     upgrade(db)
     load_reference_data(db)
     have = db.scalar(select(func.count()).select_from(reports))
-    if have != args.reports:
+    stale = db.scalar(select(func.count()).select_from(reports).where(reports.c.sla_policy_id.isnot(None))) == 0
+    if have != args.reports or stale:
         print(f"seeding {args.reports:,} reports into {url} …", flush=True)
         t0 = time.perf_counter()
-        seed_demo(db, n=args.reports, seed=args.seed, with_events=False, replace=True)
+        seed_demo(db, n=args.reports, seed=args.seed, with_events=args.events, replace=True)
         print(f"  seeded in {time.perf_counter() - t0:.1f} s", flush=True)
         with db.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
@@ -73,9 +75,6 @@ def main() -> None:
         create_user("bench", "bench-password", "leader", db=db)
 
     from app import create_app
-    from dashboard.components.filter_bar import preset_range
-    from queries import overview
-    from queries.filters import Filter
 
     server = create_app()
     client = server.test_client()
@@ -84,7 +83,16 @@ def main() -> None:
         token = sess["csrf_token"]
     client.post("/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
     client.get("/")  # Dash imports and registers the page modules on its first request
+    return db, client
+
+
+def main() -> None:
+    args = parse_args()
+    db, client = prepare(args)
+    from dashboard.components.filter_bar import preset_range
     from dashboard.pages.overview import build_overview, trend_grain
+    from queries import overview
+    from queries.filters import Filter
 
     start, end = preset_range("12m")
     scenarios = {

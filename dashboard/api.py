@@ -67,7 +67,7 @@ def map_points():
 
 def frame_records(frame: pd.DataFrame, columns: list[str] | None = None) -> list[dict]:
     """Rows as plain JSON values: NaN and NA become null, numpy numbers become Python ones."""
-    frame = frame[columns] if columns else frame
+    frame = (frame[columns] if columns else frame).rename(columns=str)  # SQL labels come as quoted_name
     return orjson.loads(orjson.dumps(frame.astype(object).where(frame.notna(), None).to_dict("records"),
                                      option=orjson.OPT_SERIALIZE_NUMPY, default=str))
 

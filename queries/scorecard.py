@@ -113,11 +113,13 @@ def _period_metrics(f: Filter, period: Period, db, now) -> pd.DataFrame:
 def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Database | None = None,
               now: datetime | None = None) -> tuple[pd.DataFrame, Period]:
     """Every agency with reports in the period (or the previous one): the metrics, score, rank and, for each
-    compared value, `<name>_prev` and `<name>_trend` ('up', 'down', 'same' or '')."""
+    compared value, `<name>_prev` and `<name>_trend` ('up', 'down', 'same' or ''). An agency head gets only
+    their own row, ranked among all agencies."""
     db = get_db(db)
     period = period_containing(kind, day or local_today())
-    current = _period_metrics(f, period, db, now).set_index("key")
-    previous = _period_metrics(f, period.previous(), db, now).set_index("key")
+    everyone = replace(f, scope_agency=None)
+    current = _period_metrics(everyone, period, db, now).set_index("key")
+    previous = _period_metrics(everyone, period.previous(), db, now).set_index("key")
     names = pd.concat([current["name"], previous["name"]])
     out = current.reindex(current.index.union(previous.index))
     out["name"] = names.groupby(level=0).first()
@@ -132,6 +134,8 @@ def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Datab
     ranks = out.loc[out["ranked"], "score"].rank(ascending=False, method="min")
     out["rank"] = ranks.reindex(out.index).astype("Int64")
     out = out.reset_index().rename(columns={"index": "key"})
+    if f.scope_agency is not None:
+        out = out[out["key"] == f.scope_agency]
     out = out.sort_values(["ranked", "rank", "received"], ascending=[False, True, False], ignore_index=True)
     return out, period
 
@@ -160,10 +164,12 @@ def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: da
     whole = replace(f, agencies=(), scope_agency=None)
     province = sla_metrics(whole, None, db, now)
     per_agency = sla_metrics(whole, "agency", db, now)
+    numeric = per_agency.select_dtypes("number")
     return {
         "agency": agency.iloc[0].to_dict() if not agency.empty else None,
         "province": province.iloc[0].to_dict() if not province.empty else None,
         "agencies_with_reports": int(len(per_agency)),
+        "agency_average": numeric.mean().to_dict() if len(per_agency) else {},
     }
 
 

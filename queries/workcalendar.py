@@ -128,7 +128,9 @@ class WorkCalendar:
         if np.any(span < 0):
             raise CalendarError("thời hạn không được âm")
         start = self.work_seconds(start_utc)
-        return self.at_work_seconds(np.maximum(start, 0) + span)
+        due = self.at_work_seconds(np.maximum(start, 0) + span)
+        # A zero limit outside office hours would otherwise land on the last closing time before arrival.
+        return np.maximum(np.asarray(start_utc, dtype="datetime64[s]"), due)
 
     def working_days_between(self, start_utc, end_utc) -> np.ndarray:
         """(W(end) - W(start)) in working days; NaN where either end is missing."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dash
 from dash import Input, Output, callback, dash_table, dcc, html
+from dash.dash_table.Format import Format, Scheme
 from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -30,7 +31,8 @@ CASE_COLUMNS = [("code", text.COL_CODE), ("title", text.COL_TITLE), ("category_n
 
 def _cases_table(table_id: str, days_header: str) -> dash_table.DataTable:
     columns = [{"id": c, "name": h} for c, h in CASE_COLUMNS] + [
-        {"id": "working_days", "name": days_header, "type": "numeric"}]
+        {"id": "working_days", "name": days_header, "type": "numeric",
+         "format": Format(decimal_delimiter=",", precision=1, scheme=Scheme.fixed)}]
     return dash_table.DataTable(
         id=table_id, columns=columns, data=[], sort_action="native", page_size=15, export_format="csv",
         export_headers="display", style_as_list_view=True, style_table={"overflowX": "auto"},
@@ -99,10 +101,10 @@ def _rate_card(name, label, agency, province, key) -> html.Div:
 
 def agency_kpis(compared: dict) -> list:
     agency, province = compared["agency"] or {}, compared["province"] or {}
-    n = max(compared["agencies_with_reports"], 1)
+    average = compared.get("agency_average") or {}
 
     def avg(key):
-        return fmt_decimal((province.get(key) or 0) / n, 1)
+        return fmt_decimal(average.get(key, 0), 1)
 
     return [
         kpi_card("ag-received", text.KPI_TOTAL, fmt_int(agency.get("received", 0)),

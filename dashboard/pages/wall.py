@@ -149,7 +149,8 @@ def build_wall(previous_version: str | None) -> dict:
     return {
         "kpis": _kpi_values(numbers),
         "points_url": points_url(last_30, version=version) if version != previous_version else no_update,
-        "communes": commune_markers(overview.commune_counts(last_30, now=now)),
+        "communes": commune_markers(overview.commune_counts(last_30, now=now))
+        if version != previous_version else no_update,
         "rank_on_time": charts.wall_ranking_figure(table, "agency_on_time_rate", percent=True),
         "rank_on_time_title": text.WALL_RANK_ON_TIME.format(month=month),
         "rank_satisfaction": charts.wall_ranking_figure(table, "satisfaction_mean", percent=False),

@@ -1,0 +1,277 @@
+"""The scorecard, the agency page and the SLA admin page in real Chromium (Playwright driving Debian's
+chromium), served by `python app.py` on its own copy of the seeded database.
+
+tests/test_browser.py keeps a sync Playwright open for the whole session, and a second one cannot start on the
+same thread, so this module drives its own Chromium from a dedicated worker thread. Expected numbers come from
+the independent pandas computations of tests/test_scorecard.py and tests/test_sla_metrics.py.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+import requests
+from playwright.sync_api import expect, sync_playwright
+
+from dashboard.components.filter_bar import preset_range
+from queries.db import Database
+from queries.filters import Filter, local_today, utc_now
+from tests.conftest import ARTIFACTS, PASSWORD, ROOT, read_raw
+from tests.test_browser import FLAGS, _free_port
+from tests.test_scorecard import expected_scorecard
+from tests.test_sla_metrics import expected_metrics
+
+pytestmark = pytest.mark.browser
+NOT_RANKED = "Chưa đủ số liệu"
+SLA_FORBIDDEN = "Chỉ quản trị viên được xem và sửa quy định SLA."
+
+
+@pytest.fixture(scope="module")
+def live_sc(app_env, tmp_root):
+    """`python app.py` on its own copy of the seeded database with the test users."""
+    db_path = tmp_root / "browser-scorecard.sqlite3"
+    shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
+    port = _free_port()
+    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(port), "HOST": "127.0.0.1"}
+    log_path = tmp_root / "live-scorecard-server.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if requests.get(base + "/healthz", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.3)
+    else:
+        proc.terminate()
+        raise RuntimeError(log_path.read_text())
+    db = Database(f"sqlite:///{db_path}")
+    yield {"base": base, "db": db, "raw": read_raw(db)}
+    db.dispose()
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    """(worker thread, browser): every Playwright call of this module runs on that one thread."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
+
+    def start():
+        pw = sync_playwright().start()
+        return pw, pw.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+
+    pw, browser = pool.submit(start).result()
+    yield pool, browser
+    pool.submit(lambda: (browser.close(), pw.stop())).result()
+    pool.shutdown()
+
+
+def in_browser(chromium, steps):
+    """Run steps(page) on the Playwright thread in a fresh context; returns the console errors."""
+    pool, browser = chromium
+
+    def body():
+        context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN",
+                                      timezone_id="Asia/Ho_Chi_Minh")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            steps(page)
+        finally:
+            context.close()
+        return errors
+
+    return pool.submit(body).result()
+
+
+def log_in(page, base: str, username: str, path: str):
+    page.goto(base + path)
+    expect(page).to_have_url(re.compile(r"/login\?next="))
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("#login-submit")
+
+
+def cells(page, column: str) -> list[str]:
+    return [t.strip() for t in page.locator(f'#scorecard-table td[data-dash-column="{column}"]').all_inner_texts()]
+
+
+def vn_int(text: str) -> int:
+    return int(text.replace(".", ""))
+
+
+def test_scorecard_table_sorting_and_agency_page(chromium, live_sc):
+    now = utc_now()
+    want = expected_scorecard(live_sc["raw"], Filter(), "month", local_today(), now)
+    assert len(want) > 5 and want["ranked"].any() and not want["ranked"].all()
+    want_rank = {row["name"]: (str(int(row["rank"])) if row["ranked"] else NOT_RANKED)
+                 for _, row in want.iterrows()}
+    start, end = preset_range("12m")
+    agency = expected_metrics(live_sc["raw"], Filter(start=start, end=end, agencies=("SXD",)), "agency",
+                              now).loc["SXD"]
+    sxd_name = want.loc["SXD", "name"]
+
+    def steps(page):
+        log_in(page, live_sc["base"], "leader", "/scorecard")
+        expect(page).to_have_url(re.compile(r"/scorecard$"))
+        names = page.locator('#scorecard-table td[data-dash-column="name"]')
+        expect(names).to_have_count(len(want), timeout=20_000)
+        shown = dict(zip(cells(page, "name"), cells(page, "rank"), strict=True))
+        assert shown == want_rank
+        # Ranked agencies first, in rank order.
+        ranks = [r for r in cells(page, "rank") if r != NOT_RANKED]
+        assert [int(r) for r in ranks] == sorted(int(r) for r in ranks)
+        expect(page.locator("#scorecard-note")).to_contain_text("So sánh với")
+        page.wait_for_timeout(500)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "scorecard.png"), full_page=True)
+
+        # Sort by "received" with the header's toggle: the column becomes ordered, one way then the other.
+        before = cells(page, "name")
+        toggle = page.locator('#scorecard-table th[data-dash-column="received"] .column-header--sort')
+        toggle.click()
+        first = [vn_int(v) for v in cells(page, "received")]
+        assert first in (sorted(first), sorted(first, reverse=True))
+        assert cells(page, "name") != before
+        toggle.click()
+        second = [vn_int(v) for v in cells(page, "received")]
+        assert sorted(first) == sorted(second) and first != second
+        assert second == (sorted(second, reverse=True) if first == sorted(first) else sorted(second))
+        # The received numbers on screen are the expected ones.
+        assert dict(zip(cells(page, "name"), second, strict=True)) == {
+            row["name"]: int(row["received"]) for _, row in want.iterrows()}
+
+        # A click on an agency's name (in the sorted table) opens that agency.
+        page.locator('#scorecard-table td[data-dash-column="name"]', has_text=re.compile(
+            rf"^\s*{re.escape(sxd_name)}\s*$")).click()
+        expect(page).to_have_url(re.compile(r"/agency/SXD$"), timeout=15_000)
+        expect(page.locator("#agency-title")).to_have_text("Sở Xây dựng")
+        for card, key in (("ag-received", "received"), ("ag-pending", "pending"), ("ag-overdue", "overdue"),
+                          ("ag-due", "due_1wd")):
+            expect(page.locator(f"#kpi-{card}")).to_have_attribute("data-value", str(int(agency[key])),
+                                                                   timeout=20_000)
+        for card, key in (("ag-on-time", "agency_on_time_rate"), ("ag-median", "agency_median_days"),
+                          ("ag-satisfaction", "satisfaction_mean"), ("ag-bounce", "bounce_back_rate")):
+            value = page.locator(f"#kpi-{card}").get_attribute("data-value")
+            assert float(value) == pytest.approx(float(agency[key]), abs=2e-6), card  # stored to 6 decimals
+        received_text = f"{int(agency['received']):,}".replace(",", ".")
+        expect(page.locator("#kpi-ag-received")).to_have_text(received_text)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(ARTIFACTS / "agency.png"), full_page=True)
+
+    errors = in_browser(chromium, steps)
+    assert errors == []
+
+
+def test_admin_saves_a_policy_version_through_the_form(chromium, live_sc):
+    db = live_sc["db"]
+
+    def count():
+        with db.engine.connect() as conn:
+            return pd.read_sql("SELECT COUNT(*) AS n FROM sla_policies", conn)["n"].iloc[0]
+
+    before = count()
+
+    def steps(page):
+        log_in(page, live_sc["base"], "admin", "/admin/sla")
+        expect(page).to_have_url(re.compile(r"/admin/sla$"))
+        expect(page.locator("#sla-table")).to_contain_text("Mặc định", timeout=20_000)
+        page.fill("#sla-ioc", "0.75")
+        page.fill("#sla-agency", "4")
+        page.fill("#sla-valid-from", "2027-03-01 08:00")
+        page.fill("#sla-note", "Thử nghiệm trình duyệt")
+        page.click("#sla-save")
+        expect(page.locator("#sla-message")).to_have_text(re.compile(r"^Đã lưu phiên bản mới cho lĩnh vực \w+\.$"),
+                                                          timeout=15_000)
+        expect(page.locator("#sla-table")).to_contain_text("Thử nghiệm trình duyệt")
+        # Saving the same form again is refused with the duplicate message.
+        page.click("#sla-save")
+        expect(page.locator("#sla-message")).to_contain_text("phiên bản", timeout=15_000)
+        expect(page.locator("#sla-message")).to_have_class(re.compile("error"))
+
+    errors = in_browser(chromium, steps)
+    assert errors == []
+    assert count() == before + 1
+    with db.engine.connect() as conn:
+        row = pd.read_sql("SELECT * FROM sla_policies WHERE note = 'Thử nghiệm trình duyệt'", conn).iloc[0]
+    assert (row["ioc_limit"], row["agency_limit"], row["created_by"], row["unit"]) == (0.75, 4, "admin", "days")
+    assert pd.Timestamp(row["valid_from"]) == pd.Timestamp("2027-03-01 01:00")  # 08:00 local
+
+
+@pytest.mark.parametrize("username", ["leader", "agency_a"])
+def test_non_admins_see_the_forbidden_message(chromium, live_sc, username):
+    def steps(page):
+        log_in(page, live_sc["base"], username, "/admin/sla")
+        expect(page).to_have_url(re.compile(r"/admin/sla$"))
+        expect(page.get_by_text(SLA_FORBIDDEN)).to_be_visible(timeout=20_000)
+        expect(page.locator("#sla-save")).to_be_hidden()
+        expect(page.locator("#sla-table td")).to_have_count(0)
+        # The navigation offers the page to admins only.
+        expect(page.locator(".nav a", has_text="Quy định SLA")).to_have_count(0)
+
+    assert in_browser(chromium, steps) == []
+
+
+def test_an_agency_head_sees_only_their_row(chromium, live_sc):
+    now = utc_now()
+    want = expected_scorecard(live_sc["raw"], Filter().scoped("CAT"), "month", local_today(), now)
+    start, end = preset_range("12m")
+    own = expected_metrics(live_sc["raw"], replace(Filter(start=start, end=end), agencies=("CAT",)), "agency",
+                           now).loc["CAT"]
+
+    def steps(page):
+        log_in(page, live_sc["base"], "agency_b", "/scorecard")
+        names = page.locator('#scorecard-table td[data-dash-column="name"]')
+        expect(names).to_have_count(len(want), timeout=20_000)
+        assert cells(page, "name") == want["name"].tolist()
+        # Another agency's page is refused; their own opens.
+        page.goto(live_sc["base"] + "/agency/SXD")
+        expect(page.get_by_text("Bạn chỉ xem được số liệu của đơn vị mình.")).to_be_visible(timeout=20_000)
+        page.goto(live_sc["base"] + "/agency/CAT")
+        expect(page.locator("#kpi-ag-received")).to_have_attribute("data-value", str(int(own["received"])),
+                                                                   timeout=20_000)
+
+    assert in_browser(chromium, steps) == []
+
+
+def test_year_table_ranks_and_rank_sorting(chromium, live_sc):
+    now = utc_now()
+    want = expected_scorecard(live_sc["raw"], Filter(), "year", local_today(), now)
+    assert want["ranked"].sum() >= 10  # two-digit ranks, so a text sort would show
+    want_rank = {row["name"]: (str(int(row["rank"])) if row["ranked"] else NOT_RANKED)
+                 for _, row in want.iterrows()}
+    n_ranked = int(want["ranked"].sum())
+
+    def steps(page):
+        log_in(page, live_sc["base"], "leader", "/scorecard")
+        expect(page.locator('#scorecard-table td[data-dash-column="name"]')).not_to_have_count(0, timeout=20_000)
+        page.get_by_label("Năm").check()
+        expect(page.locator("#scorecard-note")).to_contain_text(f"Năm {local_today().year}", timeout=20_000)
+        expect(page.locator('#scorecard-table td[data-dash-column="name"]')).to_have_count(len(want), timeout=20_000)
+        assert dict(zip(cells(page, "name"), cells(page, "rank"), strict=True)) == want_rank
+        toggle = page.locator('#scorecard-table th[data-dash-column="rank"] .column-header--sort')
+        toggle.click()
+        first = cells(page, "rank")
+        toggle.click()
+        second = cells(page, "rank")
+        for shown, descending in ((first, False), (second, True)):
+            numbers = [int(r) for r in shown[:n_ranked]]
+            assert numbers == sorted(numbers, reverse=descending)
+            assert set(shown[n_ranked:]) <= {NOT_RANKED}
+        assert first != second
+
+    assert in_browser(chromium, steps) == []
