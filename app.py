@@ -20,11 +20,12 @@ import dash
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import api, auth, text
+from dashboard import api, auth, display, open311, text
 from dashboard.components.shell import app_shell
 from queries import db as database
-from queries import importers
+from queries import importers, sla
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
+from queries.filters import local_datetime_to_utc, utc_to_local
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
 from queries.users import UserError, create_user, get_user_by_name
@@ -89,8 +90,11 @@ def create_app(first_start: bool = False) -> Flask:
     auth.init_auth(server)
     api.cache.init_app(server)
     server.register_blueprint(api.bp)
+    server.register_blueprint(open311.bp)
     _register_health_and_errors(server)
     _register_cli(server)
+    display.register_cli(server)
+    open311.register_cli(server)
 
     app = dash.Dash(
         __name__,
@@ -172,6 +176,20 @@ def _register_cli(server: Flask) -> None:
         click.echo(importers.summary_text(summary, file))
         if not summary.adds_up:
             raise click.ClickException("Số dòng không khớp: đọc ≠ nhập + cập nhật + không đổi + loại")
+
+    @server.cli.command("deadline")
+    @click.option("--category", "category_code", required=True, help="Field code, e.g. MT.")
+    @click.option("--stage", type=click.Choice(["ioc", "agency"]), required=True)
+    @click.option("--urgent", is_flag=True, help="Urgent report: limits in working hours.")
+    @click.option("--from", "start", required=True, type=click.DateTime(formats=["%Y-%m-%d %H:%M"]),
+                  help='Local time the stage starts, "YYYY-MM-DD HH:MM".')
+    def deadline_command(category_code, stage, urgent, start):
+        """Print when a stage is due (local time), by the policy in force at --from."""
+        try:
+            due = sla.deadline_for(category_code, stage, urgent, local_datetime_to_utc(start))
+        except sla.PolicyError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(utc_to_local(due).strftime("%Y-%m-%d %H:%M"))
 
     @server.cli.command("create-user")
     @click.option("--username", required=True)

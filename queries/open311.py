@@ -1,0 +1,390 @@
+"""Open311 GeoReport v2 on our data: services (the categories), reading requests (the reports, addressed by
+their public code), the intake of new reports, and the API keys that may submit and read them.
+
+Times are naive UTC here; dashboard/open311.py presents them in local time. The reporter's phone is
+written by the intake and never selected by anything in this module, so no response can carry it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import secrets
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
+
+from queries import sla
+from queries.db import Database, get_db
+from queries.filters import Filter, utc_now, utc_to_local
+from queries.schema import (
+    CHANNELS,
+    CLOSED_STATUSES,
+    OPEN_STATUSES,
+    admin_units,
+    agencies,
+    api_keys,
+    categories,
+    media,
+    report_events,
+    reports,
+)
+from queries.sql import report_conditions
+
+r = reports.c
+SOURCE = "open311-api"  # reports submitted to our API; the importer's open311 profile pulls from other servers
+STATUS_GROUPS = {"open": OPEN_STATUSES, "closed": CLOSED_STATUSES}
+MAX_PAGE_SIZE = 1000  # the spec's default limit is 1,000 requests
+CODE_ATTEMPTS = 10  # submissions racing for the same public code retry, with a random pause
+# Without commune polygons, "inside the province" means the box around the commune centroids, widened by
+# about the radius of the largest commune (Trường Sơn, ~17 km).
+PROVINCE_MARGIN_DEG = 0.15
+# last_used_at is refreshed at most this often, so that reading with a key is not a write every time.
+KEY_USE_RESOLUTION = timedelta(minutes=1)
+TITLE_FROM_DESCRIPTION = 120  # characters of the description that make a title when none is sent
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v", ".3gp")
+
+
+class UnknownService(LookupError):
+    """A service_code that is not one of our categories."""
+
+
+class ApiKeyError(ValueError):
+    """An API key operation that cannot be done, with a message fit to show the user."""
+
+
+# --- services -------------------------------------------------------------------------------------
+
+def _services_select():
+    return select(categories.c.code, categories.c.name, categories.c.short_name).order_by(categories.c.sort_order,
+                                                                                          categories.c.code)
+
+
+def list_services(db: Database | None = None) -> list[dict]:
+    """The categories in display order: code, name, short_name."""
+    return get_db(db).read_rows(_services_select())
+
+
+def get_service(code: str, db: Database | None = None) -> dict | None:
+    rows = get_db(db).read_rows(_services_select().where(categories.c.code == code))
+    return rows[0] if rows else None
+
+
+# --- reading requests -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RequestSearch:
+    """GET requests: created_at in [start, end] (naive UTC, both inclusive), newest first. `codes`
+    (service_request_id) overrides every other criterion but the caller's agency scope."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+    service_codes: tuple[str, ...] = ()
+    status_groups: tuple[str, ...] = ()  # 'open', 'closed'
+    codes: tuple[str, ...] = ()
+    page: int = 1
+    page_size: int = MAX_PAGE_SIZE
+    scope_agency: str | None = None
+
+
+def _scope(scope_agency: str | None) -> list:
+    return report_conditions(Filter(scope_agency=scope_agency))
+
+
+def _search_conditions(search: RequestSearch) -> list:
+    if search.codes:
+        return [*_scope(search.scope_agency), r.code.in_(search.codes)]
+    statuses = tuple(s for group in search.status_groups for s in STATUS_GROUPS[group])
+    conds = report_conditions(Filter(categories=search.service_codes, statuses=statuses,
+                                     scope_agency=search.scope_agency))
+    if search.start is not None:
+        conds.append(r.created_at >= search.start)
+    if search.end is not None:
+        conds.append(r.created_at <= search.end)
+    return conds
+
+
+def _request_select():
+    """The columns the API shows. The reporter's phone is deliberately not among them."""
+    return select(
+        r.id, r.code, r.title, r.description, r.status, r.channel, r.lat, r.lon, r.address, r.reply,
+        r.created_at, r.updated_at, r.deadline_at,
+        categories.c.code.label("service_code"), categories.c.name.label("service_name"),
+        agencies.c.code.label("agency_code"), agencies.c.name.label("agency_name"),
+    ).select_from(
+        reports.outerjoin(categories, categories.c.id == r.category_id)
+        .outerjoin(agencies, agencies.c.id == r.agency_id)
+    )
+
+
+def search_requests(search: RequestSearch, db: Database | None = None) -> tuple[list[dict], int]:
+    """One page of matching requests, newest first, each with `events` and `media_url`; and how many
+    match in all."""
+    db = get_db(db)
+    conds = _search_conditions(search)
+    total = db.scalar(select(func.count()).select_from(reports).where(*conds))
+    page = (_request_select().where(*conds).order_by(r.created_at.desc(), r.id.desc())
+            .limit(search.page_size).offset((search.page - 1) * search.page_size))
+    return _with_history(db, db.read_rows(page)), int(total or 0)
+
+
+def get_request(code: str, scope_agency: str | None = None, db: Database | None = None) -> dict | None:
+    """One request by its public code, with `events` and `media_url`; None if unknown or out of scope."""
+    db = get_db(db)
+    rows = db.read_rows(_request_select().where(*_scope(scope_agency), r.code == code))
+    return _with_history(db, rows)[0] if rows else None
+
+
+def code_for_token(token: str, scope_agency: str | None = None, db: Database | None = None) -> str | None:
+    """The public code of the report submitted with this intake token."""
+    stmt = select(r.code).where(*_scope(scope_agency), r.intake_token == token)
+    return get_db(db).scalar(stmt)
+
+
+def _with_history(db: Database, rows: list[dict]) -> list[dict]:
+    """Attach each report's status history (`events`, in time order) and its first media URL."""
+    ids = [row["id"] for row in rows]
+    if not ids:
+        return rows
+    ev = report_events.c
+    events = db.read_rows(
+        select(ev.report_id, ev.at, ev.from_status, ev.to_status, ev.note,
+               agencies.c.code.label("agency_code"), agencies.c.name.label("agency_name"))
+        .select_from(report_events.outerjoin(agencies, agencies.c.id == ev.agency_id))
+        .where(ev.report_id.in_(ids))
+        .order_by(ev.report_id, ev.at, ev.id)
+    )
+    by_report = defaultdict(list)
+    for event in events:
+        by_report[event.pop("report_id")].append(event)
+    urls = {}
+    # Only absolute URLs can be shown: other media paths point into a folder the API does not serve.
+    for row in db.read_rows(select(media.c.report_id, media.c.path)
+                            .where(media.c.report_id.in_(ids),
+                                   or_(media.c.path.startswith("http://"), media.c.path.startswith("https://")))
+                            .order_by(media.c.report_id, media.c.id)):
+        urls.setdefault(row["report_id"], row["path"])
+    for row in rows:
+        row["events"] = by_report.get(row["id"], [])
+        row["media_url"] = urls.get(row["id"])
+    return rows
+
+
+# --- API keys -------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    name: str
+    channel: str
+    key_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+def _hash(plain: str) -> str:
+    return hashlib.sha256(plain.encode("utf-8")).hexdigest()
+
+
+def _key_select():
+    k = api_keys.c
+    return select(k.id, k.name, k.channel, k.key_prefix, k.created_at, k.revoked_at, k.last_used_at)
+
+
+def create_api_key(name: str, channel: str, db: Database | None = None,
+                   now: datetime | None = None) -> tuple[ApiKey, str]:
+    """A new key for `channel`. Returns the record and the key itself, which is stored only as a hash."""
+    db = get_db(db)
+    name = (name or "").strip()
+    if not name or len(name) > api_keys.c.name.type.length:
+        raise ApiKeyError(f"Tên khóa không được để trống và dài tối đa {api_keys.c.name.type.length} ký tự.")
+    if channel not in CHANNELS:
+        raise ApiKeyError(f"Kênh phải là một trong: {', '.join(CHANNELS)}.")
+    plain = secrets.token_urlsafe(32)
+    with db.begin() as conn:
+        if conn.execute(select(api_keys.c.id).where(api_keys.c.name == name)).first():
+            raise ApiKeyError(f"Đã có khóa tên '{name}'.")
+        conn.execute(insert(api_keys).values(name=name, channel=channel, key_prefix=plain[:8],
+                                             key_hash=_hash(plain), created_at=now or utc_now()))
+    return get_api_key(name, db), plain
+
+
+def get_api_key(name: str, db: Database | None = None) -> ApiKey | None:
+    rows = get_db(db).read_rows(_key_select().where(api_keys.c.name == name))
+    return ApiKey(**rows[0]) if rows else None
+
+
+def list_api_keys(db: Database | None = None) -> list[ApiKey]:
+    return [ApiKey(**row) for row in get_db(db).read_rows(_key_select().order_by(api_keys.c.created_at,
+                                                                                 api_keys.c.id))]
+
+
+def revoke_api_key(name: str, db: Database | None = None, now: datetime | None = None) -> ApiKey:
+    """Revoke a key by name; a key revoked before keeps its first revocation time."""
+    db = get_db(db)
+    with db.begin() as conn:
+        found = conn.execute(update(api_keys).where(api_keys.c.name == name, api_keys.c.revoked_at.is_(None))
+                             .values(revoked_at=now or utc_now())).rowcount
+        if not found and not conn.execute(select(api_keys.c.id).where(api_keys.c.name == name)).first():
+            raise ApiKeyError(f"Không có khóa tên '{name}'.")
+    return get_api_key(name, db)
+
+
+def verify_api_key(plain: str, db: Database | None = None, now: datetime | None = None) -> ApiKey | None:
+    """The key's record if `plain` is a key that exists and is not revoked, else None. Notes the use."""
+    if not plain:
+        return None
+    db = get_db(db)
+    now = now or utc_now()
+    rows = db.read_rows(_key_select().where(api_keys.c.key_hash == _hash(plain), api_keys.c.revoked_at.is_(None)))
+    if not rows:
+        return None
+    key = ApiKey(**rows[0])
+    if key.last_used_at is None or now - key.last_used_at >= KEY_USE_RESOLUTION:
+        with db.begin() as conn:
+            conn.execute(update(api_keys).where(api_keys.c.id == key.id).values(last_used_at=now))
+        key = replace(key, last_used_at=now)
+    return key
+
+
+# --- intake ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class NewReport:
+    """A submission as the API accepted it (already checked for shape and length)."""
+
+    service_code: str
+    description: str = ""
+    title: str = ""
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    phone: str | None = None
+    media_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Submission:
+    code: str
+    token: str
+    created_at: datetime
+    deadline_at: datetime | None
+    commune_code: str | None
+
+
+def submit_report(new: NewReport, key: ApiKey, db: Database | None = None,
+                  now: datetime | None = None) -> Submission:
+    """Insert a received report, its 'received' event and its media URL in one transaction. The public code
+    is the next in the local year; two submissions racing for it make one retry. Raises UnknownService."""
+    db = get_db(db)
+    now = now or utc_now()
+    deadline = _ioc_deadline(new.service_code, now, db)
+    for attempt in range(CODE_ATTEMPTS):
+        try:
+            with db.begin() as conn:
+                return _insert_report(conn, new, key, now, deadline)
+        except IntegrityError:
+            if attempt == CODE_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0, 0.01 * (attempt + 1)))
+    raise AssertionError("unreachable")
+
+
+def _ioc_deadline(service_code: str, now: datetime, db: Database) -> datetime | None:
+    """A new report is in the IOC stage: its deadline by the SLA policy in force on arrival (Open311 has no
+    urgency, so the normal limit). None, "no SLA", for a field without a policy."""
+    try:
+        return sla.deadline_for(service_code, "ioc", False, now, db)
+    except sla.PolicyError:
+        return None
+
+
+def _insert_report(conn: Connection, new: NewReport, key: ApiKey, now: datetime,
+                   deadline: datetime | None) -> Submission:
+    category = conn.execute(select(categories.c.id, categories.c.name)
+                            .where(categories.c.code == new.service_code)).first()
+    if category is None:
+        raise UnknownService(new.service_code)
+    code = _next_public_code(conn, now)
+    token = secrets.token_hex(16)
+    commune = _commune_at(conn, new.lat, new.lon)
+    report_id = conn.execute(insert(reports).values(
+        code=code, title=_title(new, category.name), description=new.description, category_id=category.id,
+        commune_code=commune, channel=key.channel, lat=new.lat, lon=new.lon, reporter_phone=new.phone,
+        status="received", created_at=now, deadline_at=deadline, ioc_deadline_at=deadline, address=new.address,
+        source=SOURCE,
+        intake_token=token, updated_at=now, version=1,
+    )).inserted_primary_key[0]
+    conn.execute(insert(report_events).values(
+        report_id=report_id, at=now, actor=key.name, from_status=None, to_status="received",
+        note=f"Tiếp nhận qua API Open311, kênh {key.channel}",
+    ))
+    if new.media_url:
+        kind = "video" if new.media_url.lower().split("?")[0].endswith(VIDEO_SUFFIXES) else "photo"
+        conn.execute(insert(media).values(report_id=report_id, kind=kind, path=new.media_url, created_at=now))
+    return Submission(code=code, token=token, created_at=now, deadline_at=deadline, commune_code=commune)
+
+
+def _title(new: NewReport, service_name: str) -> str:
+    if new.title:
+        return new.title
+    first_line = new.description.strip().split("\n", 1)[0].strip()
+    if len(first_line) > TITLE_FROM_DESCRIPTION:
+        first_line = first_line[:TITLE_FROM_DESCRIPTION - 1].rstrip() + "…"
+    return first_line or service_name
+
+
+def _public_code_shape(dialect: str, prefix: str) -> list:
+    """code is `prefix` and exactly six digits (imported codes of other shapes must not count). The range
+    lets both databases read the year's codes from the code index instead of scanning every report."""
+    in_range = r.code.between(prefix + "000000", prefix + "999999")
+    if dialect == "postgresql":
+        return [in_range, r.code.regexp_match(f"^{prefix}[0-9]{{6}}$")]
+    return [in_range, r.code.op("GLOB")(prefix + "[0-9]" * 6)]
+
+
+def _next_public_code(conn: Connection, now: datetime) -> str:
+    """PA-<local year>-<six digits>: one more than the year's highest code."""
+    prefix = f"PA-{utc_to_local(now).year}-"
+    # Same prefix and length, digits only: the greatest string is the greatest number.
+    highest = conn.execute(select(func.max(r.code)).where(*_public_code_shape(conn.dialect.name, prefix))).scalar()
+    number = int(highest[len(prefix):]) + 1 if highest else 1
+    if number > 999_999:
+        raise RuntimeError(f"No public code left for {prefix}")
+    return f"{prefix}{number:06d}"
+
+
+def _commune_at(conn: Connection, lat: float | None, lon: float | None) -> str | None:
+    if lat is None or lon is None:
+        return None
+    units = conn.execute(select(admin_units.c.code, admin_units.c.lat, admin_units.c.lon)
+                         .where(admin_units.c.level == "commune", admin_units.c.lat.isnot(None),
+                                admin_units.c.lon.isnot(None))
+                         .order_by(admin_units.c.code)).all()
+    return nearest_commune([(u.code, u.lat, u.lon) for u in units], lat, lon)
+
+
+def nearest_commune(centroids: list[tuple[str, float, float]], lat: float, lon: float) -> str | None:
+    """The code of the centroid nearest (great-circle) to the point, or None when the point lies outside
+    the province's box (see PROVINCE_MARGIN_DEG) or there are no centroids."""
+    if not centroids:
+        return None
+    lats = [c[1] for c in centroids]
+    lons = [c[2] for c in centroids]
+    if not (min(lats) - PROVINCE_MARGIN_DEG <= lat <= max(lats) + PROVINCE_MARGIN_DEG
+            and min(lons) - PROVINCE_MARGIN_DEG <= lon <= max(lons) + PROVINCE_MARGIN_DEG):
+        return None
+    return min(centroids, key=lambda c: _haversine_km(lat, lon, c[1], c[2]))[0]
+
+
+def _haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(a))
