@@ -26,8 +26,10 @@ from queries import users as user_store
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "healthz", "auth.screen_revoked"}
 WALL_PATH = "/wall"
-# What a display session may reach: the wall page, Dash's plumbing and assets, the wall heartbeat.
-DISPLAY_PREFIXES = ("/wall", "/_dash-", "/assets/", "/_favicon", "/api/v1/wall/")
+# What a display session may reach: the wall page, Dash's plumbing and assets, the wall heartbeat and the
+# (lean, personal-data-free) map points; of the Dash callbacks only the wall's and the page router's.
+DISPLAY_PREFIXES = ("/wall", "/_dash-", "/assets/", "/_favicon", "/api/v1/wall/", "/api/v1/map/points")
+DISPLAY_CALLBACK_PREFIXES = ("wall-", "_pages_")
 XHR_PREFIXES = ("/_dash-", "/api/")
 # Machine-facing APIs with their own guard (a logged-in session or an API key), checked in their blueprint.
 SELF_GUARDED_PREFIXES = ("/open311/",)
@@ -143,6 +145,17 @@ def _screen_sign_in():
     return None
 
 
+def _display_may(req) -> bool:
+    if not req.path.startswith(DISPLAY_PREFIXES):
+        return False
+    if req.path != "/_dash-update-component":
+        return True
+    body = req.get_json(silent=True) or {}
+    parts = [p for p in str(body.get("output", "")).split("...") if p.strip(".")]
+    ids = [p.strip(".").split(".")[0] for p in parts]
+    return bool(ids) and all(i.startswith(DISPLAY_CALLBACK_PREFIXES) for i in ids)
+
+
 def _guard():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -150,7 +163,9 @@ def _guard():
     if signed_in is not None:
         return signed_in
     if current_user.is_authenticated:
-        if current_user.role == "display" and not request.path.startswith(DISPLAY_PREFIXES):
+        if current_user.role == "display" and not _display_may(request):
+            if request.path.startswith(XHR_PREFIXES):
+                return jsonify(error="forbidden", message=text.SCREEN_ONLY_WALL), 403
             return _refusal(text.SCREEN_ONLY_WALL, 403)
         return None
     if session.get("screen_id") is not None:

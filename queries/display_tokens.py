@@ -21,6 +21,7 @@ from queries.schema import display_tokens
 
 MIN_REFRESH_SECONDS = 10
 MIN_ROTATE_SECONDS = 8
+MAX_SECONDS = 3600  # browsers' timers overflow past ~24 days and then fire continuously
 DEFAULT_REFRESH_SECONDS = 30
 DEFAULT_ROTATE_SECONDS = 20
 PANELS = ("kpis", "ranking", "trends", "ticker", "alerts")
@@ -40,15 +41,15 @@ class ScreenSettings:
 
     @classmethod
     def parse(cls, raw: dict | None) -> ScreenSettings:
-        """Unknown panels are dropped; intervals below the minimum are raised to it."""
+        """Unknown panels are dropped; intervals are kept between the minimum and an hour."""
         raw = raw or {}
 
         def seconds(key, default, minimum):
             try:
                 value = int(float(raw.get(key, default)))
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):  # None, "abc", "inf"
                 value = default
-            return max(value, minimum)
+            return min(max(value, minimum), MAX_SECONDS)
 
         panels = tuple(p for p in (raw.get("panels") or PANELS) if p in PANELS) or PANELS
         return cls(refresh_seconds=seconds("refresh_seconds", DEFAULT_REFRESH_SECONDS, MIN_REFRESH_SECONDS),

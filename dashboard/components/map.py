@@ -109,7 +109,9 @@ def _blend(low: str, high: str, t: float) -> str:
 def wall_map(points_url: str | None) -> dl.Map:
     """The wall's map: no controls, dark outlines, commune circles and clustered report points."""
     return dl.Map(
-        bounds=[[16.05, 105.55], [18.15, 107.45]], zoomControl=False, attributionControl=False, dragging=False,
+        # dash-leaflet's viewport tracking needs a center even when bounds decide the view.
+        center=CENTER, zoom=ZOOM, bounds=[[16.05, 105.55], [18.15, 107.45]],
+        zoomControl=False, attributionControl=False, dragging=False,
         scrollWheelZoom=False, doubleClickZoom=False, boxZoom=False, keyboard=False, touchZoom=False,
         style={"height": "100%", "width": "100%", "background": "#0e1c2b"},
         children=[

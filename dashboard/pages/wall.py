@@ -52,7 +52,9 @@ def _panel(name: str, body, active: bool) -> html.Section:
 def layout(**query):
     settings = screen_settings(query)
     first = settings.panels[0]
-    return html.Div(id=ids.WALL_ROOT, className="wall", children=[
+    # data-refresh tells assets/wall.js how often to check that the screen may still show.
+    return html.Div(id=ids.WALL_ROOT, className="wall", **{"data-refresh": str(settings.refresh_seconds)},
+                    children=[
         dcc.Store(id=ids.WALL_SETTINGS, data={"panels": list(settings.panels), "all": list(PANELS),
                                               "refresh_seconds": settings.refresh_seconds}),
         dcc.Store(id=ids.WALL_VERSION),
