@@ -68,7 +68,10 @@ class Database:
             pool_pre_ping=True,
             pool_size=5,
             max_overflow=5,
-            connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
+            # prepare_threshold=None: psycopg's server-side prepared statements get generic plans, which for
+            # the importer's `source = $1 AND external_id IN (...)` lookup scan every row of the source.
+            connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                          "prepare_threshold": None},
         )
 
     def read_frame(self, stmt: Executable, params: dict | None = None) -> pd.DataFrame:

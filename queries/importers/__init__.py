@@ -191,10 +191,10 @@ class _Writer:
         self.unknown_channels: Counter = Counter()
         for target in [*mapping.category.values.values(), mapping.category.default or "KHAC"]:
             if target not in self.category_ids:
-                raise MappingError(f"{mapping.path}: lĩnh vực '{target}' không có trong cơ sở dữ liệu")
+                raise MappingError(f"{mapping.path}: category.values: lĩnh vực '{target}' không có trong cơ sở dữ liệu")
         for target in mapping.agency.values.values():
             if target not in self.agency_ids:
-                raise MappingError(f"{mapping.path}: đơn vị '{target}' không có trong cơ sở dữ liệu")
+                raise MappingError(f"{mapping.path}: agency.values: đơn vị '{target}' không có trong cơ sở dữ liệu")
         if mapping.agency_unknown not in ("create", "reject") and mapping.agency_unknown not in self.agency_ids:
             raise MappingError(f"{mapping.path}: agency.unknown phải là create, reject hoặc một mã đơn vị có sẵn")
 

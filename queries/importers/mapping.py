@@ -88,6 +88,17 @@ def _value_map(raw, where: str, allowed: tuple[str, ...] | None = None) -> Value
 
 
 def parse_mapping(data: dict, path: str = "") -> Mapping:
+    try:
+        return _parse_mapping(data, path)
+    except MappingError:
+        raise
+    except (AttributeError, TypeError, ValueError) as err:
+        # A key with the wrong YAML shape (a list where a mapping belongs, text for a number, …).
+        raise MappingError(f"{path or 'mapping'}: một khóa có kiểu dữ liệu sai ({err}); xem ví dụ trong README") \
+            from None
+
+
+def _parse_mapping(data: dict, path: str = "") -> Mapping:
     where = path or "mapping"
     if not isinstance(data, dict):
         raise MappingError(f"{where}: tệp ánh xạ phải là một từ điển YAML")
@@ -134,7 +145,7 @@ def parse_mapping(data: dict, path: str = "") -> Mapping:
         encoding=str(data.get("encoding", "utf-8")),
         delimiter=str(data.get("delimiter", ",")),
         timezone=str(data.get("timezone", "Asia/Ho_Chi_Minh")),
-        date_formats=tuple(str(f) for f in (data.get("date_formats") or ["iso"])),
+        date_formats=_columns(data.get("date_formats") or ["iso"], f"{where}.date_formats"),
         external_id=_columns(data.get("external_id"), f"{where}.external_id"),
         fields=fields,
         status=status,
