@@ -5,31 +5,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from datetime import date
 
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
 from dashboard.components.filter_bar import preset_range
 from queries import overview
 from queries.db import Database
 from queries.filters import Filter
-from tests.conftest import ARTIFACTS, PASSWORD, ROOT
+from tests.conftest import ARTIFACTS, PASSWORD
+from tests.live_server import LiveApp, free_port
 
 pytestmark = pytest.mark.browser
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
@@ -37,25 +27,11 @@ def live(app_env, tmp_root):
     """`python app.py` on its own copy of the seeded database with the test users."""
     db_path = tmp_root / "browser.sqlite3"
     shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
-    port = _free_port()
-    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(port), "HOST": "127.0.0.1"}
-    log_path = tmp_root / "live-server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError(log_path.read_text())
-    yield {"base": base, "db": Database(f"sqlite:///{db_path}")}
-    proc.terminate()
-    proc.wait(timeout=10)
+    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(free_port()),
+           "HOST": "127.0.0.1"}
+    app = LiveApp(env, tmp_root / "live-server.log").start()
+    yield {"base": app.base, "db": Database(f"sqlite:///{db_path}")}
+    app.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,22 +11,19 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pandas as pd
 import pytest
-import requests
 from playwright.sync_api import expect, sync_playwright
 
 from dashboard.components.filter_bar import preset_range
 from queries.db import Database
 from queries.filters import Filter, local_today, utc_now
-from tests.conftest import ARTIFACTS, PASSWORD, ROOT, read_raw
-from tests.test_browser import FLAGS, _free_port
+from tests.conftest import ARTIFACTS, PASSWORD, read_raw
+from tests.live_server import LiveApp, free_port
+from tests.test_browser import FLAGS
 from tests.test_scorecard import expected_scorecard
 from tests.test_sla_metrics import expected_metrics
 
@@ -40,27 +37,14 @@ def live_sc(app_env, tmp_root):
     """`python app.py` on its own copy of the seeded database with the test users."""
     db_path = tmp_root / "browser-scorecard.sqlite3"
     shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
-    port = _free_port()
-    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(port), "HOST": "127.0.0.1"}
-    log_path = tmp_root / "live-scorecard-server.log"
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        proc.terminate()
-        raise RuntimeError(log_path.read_text())
+    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(free_port()),
+           "HOST": "127.0.0.1"}
+    app = LiveApp(env, tmp_root / "live-scorecard-server.log").start()
+    base = app.base
     db = Database(f"sqlite:///{db_path}")
     yield {"base": base, "db": db, "raw": read_raw(db)}
     db.dispose()
-    proc.terminate()
-    proc.wait(timeout=10)
+    app.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,11 @@ import os
 import re
 import secrets
 import shutil
-import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
 from playwright.sync_api import Browser, expect, sync_playwright
 from sqlalchemy import create_engine, func, insert, select, text
 
@@ -27,7 +23,8 @@ from queries.demo import seed_demo
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
 from queries.schema import OPEN_STATUSES, categories, reports
-from tests.conftest import ARTIFACTS, ROOT, create_pg_database
+from tests.conftest import ARTIFACTS, create_pg_database
+from tests.live_server import LiveApp, free_port
 
 pytestmark = pytest.mark.browser
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -41,40 +38,6 @@ REVOKED = "Màn hình này đã bị thu hồi quyền hiển thị."
 KNOWN_ERRORS: tuple = ()  # console errors tolerated on load: none
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveApp:
-    """`python app.py` on a fixed port, which can be stopped and started again like a real restart."""
-
-    def __init__(self, env: dict, log_path):
-        self.env, self.log_path, self.proc = env, log_path, None
-        self.base = f"http://127.0.0.1:{env['PORT']}"
-
-    def start(self):
-        with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            try:
-                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(self.log_path.read_text())
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def wall_live(tmp_path_factory, pg_server_url):
     """A fresh PostgreSQL database seeded up to yesterday (so nothing lies in the future of the real clock and
@@ -86,7 +49,7 @@ def wall_live(tmp_path_factory, pg_server_url):
     upgrade(db)
     load_reference_data(db)
     seed_demo(db, n=3000, seed=11, end=datetime.now(LOCAL).date() - timedelta(days=1))
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(_free_port()), "HOST": "127.0.0.1",
+    env = {**os.environ, "DATABASE_URL": url, "PORT": str(free_port()), "HOST": "127.0.0.1",
            "SECRET_KEY": "wall-browser-test", "INSTANCE_DIR": str(tmp), "SEED_DEMO_IF_EMPTY": "0"}
     app = LiveApp(env, tmp / "server.log")
     app.start()
