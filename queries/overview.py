@@ -13,20 +13,16 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, func, select
+from sqlalchemy import Float, and_, cast, func, select
 
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
-from queries.sql import days_between, local_bucket, percentiles, report_conditions, where
+from queries.sql import count_if, days_between, local_bucket, percentiles, ratio, report_conditions, where
 
 r = reports.c
 IOC_QUEUE_NAME = "Trung tâm IOC (chưa chuyển xử lý)"
 DIMENSIONS = ("category", "channel", "commune", "agency")
-
-
-def _count_if(cond):
-    return func.sum(case((cond, 1), else_=0))
 
 
 def _is_pending():
@@ -45,24 +41,18 @@ def _rated_resolved_with_deadline():
     return and_(r.status == "resolved", r.deadline_at.isnot(None))
 
 
-def _rate(numerator: pd.Series, denominator: pd.Series) -> pd.Series:
-    num = pd.to_numeric(numerator, errors="coerce").astype("float64")
-    den = pd.to_numeric(denominator, errors="coerce").astype("float64")
-    return (num / den.where(den > 0)).astype("float64")
-
-
 def headline_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
     """One row: total, resolved, pending, overdue, rejected, on_time, resolved_with_deadline,
     on_time_rate, rating_count, satisfaction_mean, located (reports with coordinates)."""
     now = now or utc_now()
     stmt = select(
         func.count().label("total"),
-        _count_if(r.status == "resolved").label("resolved"),
-        _count_if(_is_pending()).label("pending"),
-        _count_if(_is_overdue(now)).label("overdue"),
-        _count_if(r.status == "rejected").label("rejected"),
-        _count_if(_on_time()).label("on_time"),
-        _count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
+        count_if(r.status == "resolved").label("resolved"),
+        count_if(_is_pending()).label("pending"),
+        count_if(_is_overdue(now)).label("overdue"),
+        count_if(r.status == "rejected").label("rejected"),
+        count_if(_on_time()).label("on_time"),
+        count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         func.count(r.lat).label("located"),
@@ -72,7 +62,7 @@ def headline_counts(f: Filter, db: Database | None = None, now: datetime | None 
               "rating_count", "located"]
     df[counts] = df[counts].fillna(0).astype("int64")
     df["satisfaction_mean"] = pd.to_numeric(df["satisfaction_mean"]).astype("float64")
-    df["on_time_rate"] = _rate(df["on_time"], df["resolved_with_deadline"])
+    df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
     return df
 
 
@@ -88,10 +78,10 @@ def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | Non
         select(
             *_agency_names(),
             func.count().label("total"),
-            _count_if(r.status == "resolved").label("resolved"),
-            _count_if(_is_pending()).label("pending"),
-            _count_if(_is_overdue(now)).label("overdue"),
-            _count_if(r.status == "rejected").label("rejected"),
+            count_if(r.status == "resolved").label("resolved"),
+            count_if(_is_pending()).label("pending"),
+            count_if(_is_overdue(now)).label("overdue"),
+            count_if(r.status == "rejected").label("rejected"),
         )
         .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
         .where(where(f))
@@ -110,8 +100,8 @@ def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
     stmt = (
         select(
             *_agency_names(),
-            _count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
-            _count_if(_on_time()).label("on_time"),
+            count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
+            count_if(_on_time()).label("on_time"),
         )
         .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
         .where(where(f), r.status == "resolved")
@@ -119,7 +109,7 @@ def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
     )
     df = get_db(db).read_frame(stmt)
     df[["resolved_with_deadline", "on_time"]] = df[["resolved_with_deadline", "on_time"]].astype("int64")
-    df["on_time_rate"] = _rate(df["on_time"], df["resolved_with_deadline"])
+    df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
     return df.sort_values(["on_time_rate", "agency_name"], ascending=[False, True], ignore_index=True)
 
 
@@ -157,7 +147,7 @@ def satisfaction_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
             *_agency_names(),
             func.count(r.rating).label("rating_count"),
             func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-            *[_count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
+            *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
         )
         .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
         .where(where(f), r.rating.isnot(None))
@@ -167,7 +157,7 @@ def satisfaction_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
     dist = [f"r{k}" for k in range(1, 6)]
     df[["rating_count", *dist]] = df[["rating_count", *dist]].astype("int64")
     df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
-    df["share_low"] = _rate(df["r1"] + df["r2"], df["rating_count"])
+    df["share_low"] = ratio(df["r1"] + df["r2"], df["rating_count"])
     return df.sort_values(["satisfaction_mean", "agency_name"], ascending=[False, True], ignore_index=True)
 
 
@@ -224,8 +214,8 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
         select(
             r.commune_code.label("code"),
             func.count().label("n"),
-            _count_if(_is_pending()).label("pending"),
-            _count_if(_is_overdue(now)).label("overdue"),
+            count_if(_is_pending()).label("pending"),
+            count_if(_is_overdue(now)).label("overdue"),
         )
         .where(where(f), r.commune_code.isnot(None))
         .group_by(r.commune_code)

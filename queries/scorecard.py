@@ -19,13 +19,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, func, select
+from sqlalchemy import Float, and_, cast, func, select
 
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics
-from queries.sql import local_bucket, report_conditions
+from queries.sql import count_if, local_bucket, ratio, report_conditions
 from queries.workcalendar import default_calendar, load_config
 
 r = reports.c
@@ -181,8 +181,8 @@ def monthly_trend(f: Filter, code: str | None, db: Database | None = None) -> pd
     conds = [*report_conditions(selection), r.status == "resolved"]
     stmt = (
         select(month,
-               func.sum(case((r.agency_deadline_at.isnot(None), 1), else_=0)).label("judged"),
-               func.sum(case((r.resolved_at <= r.agency_deadline_at, 1), else_=0)).label("on_time"),
+               count_if(r.agency_deadline_at.isnot(None)).label("judged"),
+               count_if(r.resolved_at <= r.agency_deadline_at).label("on_time"),
                func.count(r.rating).label("rating_count"),
                func.avg(cast(r.rating, Float)).label("satisfaction_mean"))
         .where(*conds).group_by(month).order_by(month)
@@ -190,7 +190,7 @@ def monthly_trend(f: Filter, code: str | None, db: Database | None = None) -> pd
     df = get_db(db).read_frame(stmt)
     df[["judged", "on_time", "rating_count"]] = df[["judged", "on_time", "rating_count"]].astype("int64")
     df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
-    df["on_time_rate"] = (df["on_time"] / df["judged"].where(df["judged"] > 0)).astype("float64")
+    df["on_time_rate"] = ratio(df["on_time"], df["judged"])
     return df
 
 
@@ -199,7 +199,7 @@ def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min
     stmt = (
         select(categories.c.code.label("category_code"), categories.c.short_name.label("category_name"),
                func.count(r.rating).label("rating_count"), func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-               func.sum(case((r.rating <= 2, 1), else_=0)).label("low"))
+               count_if(r.rating <= 2).label("low"))
         .select_from(reports.join(categories, categories.c.id == r.category_id))
         .where(*report_conditions(replace(f, agencies=(code,))), r.rating.isnot(None))
         .group_by(categories.c.code, categories.c.short_name)

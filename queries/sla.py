@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, delete, func, insert, literal, select
+from sqlalchemy import Float, and_, cast, delete, func, insert, literal, select
 
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
@@ -40,7 +40,7 @@ from queries.schema import (
     sla_policies,
     work_calendar,
 )
-from queries.sql import local_bucket, percentiles, report_conditions
+from queries.sql import count_if, local_bucket, percentiles, ratio, report_conditions
 from queries.workcalendar import WorkCalendar, default_calendar, load_config
 
 r = reports.c
@@ -227,10 +227,6 @@ def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, 
 
 # --- metrics ------------------------------------------------------------------------------------------
 
-def _count_if(cond):
-    return func.sum(case((cond, 1), else_=0))
-
-
 def _group(by: str | None):
     """(key column, label column, the FROM with the join) for a dimension; None = the whole selection."""
     if by is None:
@@ -272,21 +268,21 @@ def _counts(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
     stmt = select(
         key.label("key"), label.label("name"),
         func.count().label("received"),
-        _count_if(r.status == "resolved").label("resolved"),
-        _count_if(is_open).label("pending"),
-        _count_if(r.status == "rejected").label("rejected"),
-        _count_if(and_(is_open, r.deadline_at < clock.now)).label("overdue"),
-        _count_if(and_(is_open, r.deadline_at.is_(None))).label("open_no_sla"),
-        _count_if(and_(due, r.deadline_at < clock.end_of_today)).label("due_today"),
-        _count_if(and_(due, r.deadline_at <= clock.one_working_day)).label("due_1wd"),
-        _count_if(and_(r.first_forwarded_at.isnot(None), r.ioc_deadline_at.isnot(None))).label("ioc_judged"),
-        _count_if(r.first_forwarded_at <= r.ioc_deadline_at).label("ioc_on_time"),
-        _count_if(and_(r.status == "resolved", r.agency_deadline_at.isnot(None))).label("agency_judged"),
-        _count_if(and_(r.status == "resolved", r.resolved_at <= r.agency_deadline_at)).label("agency_on_time"),
-        _count_if(and_(r.status == "resolved", r.agency_deadline_at.is_(None))).label("resolved_no_sla"),
+        count_if(r.status == "resolved").label("resolved"),
+        count_if(is_open).label("pending"),
+        count_if(r.status == "rejected").label("rejected"),
+        count_if(and_(is_open, r.deadline_at < clock.now)).label("overdue"),
+        count_if(and_(is_open, r.deadline_at.is_(None))).label("open_no_sla"),
+        count_if(and_(due, r.deadline_at < clock.end_of_today)).label("due_today"),
+        count_if(and_(due, r.deadline_at <= clock.one_working_day)).label("due_1wd"),
+        count_if(and_(r.first_forwarded_at.isnot(None), r.ioc_deadline_at.isnot(None))).label("ioc_judged"),
+        count_if(r.first_forwarded_at <= r.ioc_deadline_at).label("ioc_on_time"),
+        count_if(and_(r.status == "resolved", r.agency_deadline_at.isnot(None))).label("agency_judged"),
+        count_if(and_(r.status == "resolved", r.resolved_at <= r.agency_deadline_at)).label("agency_on_time"),
+        count_if(and_(r.status == "resolved", r.agency_deadline_at.is_(None))).label("resolved_no_sla"),
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-        *[_count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
+        *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
     ).select_from(joined).where(*report_conditions(f)).group_by(key, label)
     return db.read_frame(stmt)
 
@@ -311,9 +307,9 @@ def _aging(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
     days_over = clock.today_through - work_calendar.c.working_days_through
     stmt = select(
         key.label("key"),
-        _count_if(and_(late, days_over <= 5)).label("overdue_1_5"),
-        _count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
-        _count_if(and_(late, days_over > 10)).label("overdue_over_10"),
+        count_if(and_(late, days_over <= 5)).label("overdue_1_5"),
+        count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
+        count_if(and_(late, days_over > 10)).label("overdue_over_10"),
     ).select_from(joined).where(*report_conditions(f), late).group_by(key)
     return db.read_frame(stmt).set_index("key")
 
@@ -337,8 +333,8 @@ def _bounces(f: Filter, by, db: Database) -> pd.DataFrame:
     returned = and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified")))
     stmt = select(
         key.label("key"),
-        _count_if(e.to_status == "forwarded").label("forwardings"),
-        _count_if(returned).label("bounce_backs"),
+        count_if(e.to_status == "forwarded").label("forwardings"),
+        count_if(returned).label("bounce_backs"),
     ).select_from(joined).where(*conditions).group_by(key)
     return db.read_frame(stmt).set_index("key")
 
@@ -361,14 +357,10 @@ def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None
     for col in floats:
         out[col] = pd.to_numeric(out[col]).astype("float64") if col in out else np.nan
     out["not_yet_due"] = out["pending"] - out["overdue"] - out["open_no_sla"]
-    out["ioc_on_time_rate"] = _ratio(out["ioc_on_time"], out["ioc_judged"])
-    out["agency_on_time_rate"] = _ratio(out["agency_on_time"], out["agency_judged"])
-    out["bounce_back_rate"] = _ratio(out["bounce_backs"], out["forwardings"])
-    out["share_low"] = _ratio(out["r1"] + out["r2"], out["rating_count"])
+    out["ioc_on_time_rate"] = ratio(out["ioc_on_time"], out["ioc_judged"])
+    out["agency_on_time_rate"] = ratio(out["agency_on_time"], out["agency_judged"])
+    out["bounce_back_rate"] = ratio(out["bounce_backs"], out["forwardings"])
+    out["share_low"] = ratio(out["r1"] + out["r2"], out["rating_count"])
     return out.reset_index().sort_values(["received", "key"], ascending=[False, True], ignore_index=True)
 
-
-def _ratio(num: pd.Series, den: pd.Series) -> pd.Series:
-    num, den = num.astype("float64"), den.astype("float64")
-    return (num / den.where(den > 0)).astype("float64")
 

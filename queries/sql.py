@@ -3,6 +3,7 @@ durations and percentiles, each compiled for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pandas as pd
 from sqlalchemy import Float, Integer, String, and_, case, cast, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -13,6 +14,18 @@ from queries.schema import agencies, categories, reports
 # Asia/Ho_Chi_Minh has had no daylight saving since 1975, so local time is UTC + 7 h exactly.
 LOCAL_OFFSET_HOURS = 7
 GRAINS = ("day", "week", "month")
+
+
+def count_if(cond) -> ColumnElement:
+    """How many rows of the group meet `cond` (portable: SUM of CASE)."""
+    return func.sum(case((cond, 1), else_=0))
+
+
+def ratio(numerator, denominator):
+    """numerator / denominator as float64, NaN where the denominator is 0 (pandas Series in and out)."""
+    num = pd.to_numeric(numerator, errors="coerce").astype("float64")
+    den = pd.to_numeric(denominator, errors="coerce").astype("float64")
+    return (num / den.where(den > 0)).astype("float64")
 
 
 def report_conditions(f: Filter) -> list[ColumnElement]:

@@ -7,6 +7,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html
 from flask_login import current_user
 
 from dashboard import ids, text
+from dashboard.components.admin import admin_only, is_admin
 from dashboard.components.charts import FONT
 from dashboard.display import screen_url
 from dashboard.formatting import fmt_local_datetime
@@ -15,9 +16,6 @@ from queries import display_tokens
 dash.register_page(__name__, path="/admin/screens", title=f"{text.NAV_SCREENS} · {text.APP_TITLE}",
                    name="Mã màn hình", order=10, roles=("admin",))
 
-
-def _is_admin() -> bool:
-    return current_user.is_authenticated and current_user.role == "admin"
 
 
 def screen_rows() -> list[dict]:
@@ -29,11 +27,8 @@ def screen_rows() -> list[dict]:
 
 
 def layout(**_query):
-    # Always built (Dash checks callbacks against it at start-up); hidden and empty for non-admins.
-    admin = _is_admin()
-    return html.Div(children=[
-        html.Div(className="not-found", hidden=admin, children=[html.H1(text.SCREENS_FORBIDDEN)]),
-        html.Div(className="screens-admin", hidden=not admin, children=[
+    admin = is_admin()
+    return admin_only(text.SCREENS_FORBIDDEN, "screens-admin", [
             html.H1(text.SCREENS_TITLE),
             html.P(text.SCREENS_INTRO, className="note"),
             html.Section(className="panel", children=[
@@ -57,7 +52,6 @@ def layout(**_query):
                 data=screen_rows() if admin else [], style_as_list_view=True,
                 style_header={"fontWeight": "700", "backgroundColor": "#eef3f8"},
                 style_cell={"fontFamily": FONT, "fontSize": "14px", "padding": "6px 8px", "textAlign": "left"}),
-        ]),
     ])
 
 
@@ -75,7 +69,7 @@ def layout(**_query):
     State(ids.SCR_REVOKE_NAME, "value"),
 )
 def manage_screens(create_clicks, revoke_clicks, name, rotate, refresh, revoke_name):
-    if not _is_admin():
+    if not is_admin():
         return text.SCREENS_FORBIDDEN, "form-message error", "", [], []
     message, css, url = "", "form-message", ""
     trigger = dash.ctx.triggered_id

@@ -10,6 +10,7 @@ from dash import Input, Output, State, callback, dash_table, dcc, html
 from flask_login import current_user
 
 from dashboard import ids, text
+from dashboard.components.admin import admin_only, is_admin
 from dashboard.components.charts import FONT
 from dashboard.formatting import fmt_local_datetime, fmt_number
 from queries import options, sla
@@ -22,9 +23,6 @@ COLUMNS = [("category_name", "Lĩnh vực"), ("kind", "Loại"), ("ioc", text.SL
            ("agency", text.SLA_AGENCY_LABEL), ("valid_from_local", "Hiệu lực từ"), ("created_by", "Người tạo"),
            ("note", text.SLA_NOTE_LABEL)]
 
-
-def _is_admin() -> bool:
-    return current_user.is_authenticated and current_user.role == "admin"
 
 
 def policy_rows() -> list[dict]:
@@ -40,14 +38,10 @@ def policy_rows() -> list[dict]:
 
 
 def layout(**_query):
-    # Dash checks callbacks against every page's layout() at start-up, whoever is signed in then, so the
-    # form is always built; a non-admin gets it hidden and empty (and queries/sla.py refuses their saves).
-    admin = _is_admin()
+    admin = is_admin()
     categories = options.category_options()
     now_local = datetime.now(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
-    return html.Div(children=[
-        html.Div(className="not-found", hidden=admin, children=[html.H1(text.SLA_FORBIDDEN)]),
-        html.Div(className="sla-admin", hidden=not admin, children=[
+    return admin_only(text.SLA_FORBIDDEN, "sla-admin", [
         html.H1(text.SLA_TITLE),
         html.P(text.SLA_INTRO, className="note"),
         html.Section(className="panel sla-form", children=[
@@ -74,7 +68,7 @@ def layout(**_query):
             data=policy_rows() if admin else [], sort_action="native", page_size=40, style_as_list_view=True,
             style_header={"fontWeight": "700", "backgroundColor": "#eef3f8"},
             style_cell={"fontFamily": FONT, "fontSize": "14px", "padding": "6px 8px", "textAlign": "left"}),
-    ])])
+    ])
 
 
 @callback(
