@@ -21,7 +21,6 @@ Generation is vectorised with numpy, so a million reports take seconds to build.
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -31,9 +30,9 @@ from sqlalchemy import delete, func, insert, select
 from queries.db import Database, get_db
 from queries.filters import UTC, local_today
 from queries.reference import CATEGORIES, read_communes
-from queries.schema import agencies, categories, media, report_events, reports
+from queries.schema import agencies, categories, media, report_events, reports, routing_rules
 from queries.sla import stage_times
-from queries.users import create_user
+from queries.users import create_user, generate_password
 from queries.workcalendar import load_config
 
 DEFAULT_REPORTS = 20_000
@@ -174,6 +173,26 @@ def seed_agencies(db: Database | None = None) -> None:
             conn.execute(agencies.insert(), rows)
 
 
+def seed_routing(db: Database | None = None) -> None:
+    """The routing table the demo agencies imply: each field's main agency, and for fields handled by
+    communes, each taking-part commune's own people's committee. Only into an empty table."""
+    db = get_db(db)
+    with db.begin() as conn:
+        if conn.execute(select(func.count()).select_from(routing_rules)).scalar():
+            return
+        agency_id = dict(conn.execute(select(agencies.c.code, agencies.c.id)).all())
+        category_id = dict(conn.execute(select(categories.c.code, categories.c.id)).all())
+        rows = []
+        for code, targets in ROUTES.items():
+            main = max(targets, key=lambda t: t[1])[0]
+            default = {"COMMUNE": FALLBACK.get(code, "SNV"), "WATER": "CNQT"}.get(main, main)
+            rows.append({"category_id": category_id[code], "commune_code": None, "agency_id": agency_id[default]})
+            if main == "COMMUNE":
+                rows += [{"category_id": category_id[code], "commune_code": commune, "agency_id": agency_id[a.code]}
+                         for a, commune in commune_agencies()]
+        conn.execute(insert(routing_rules), rows)
+
+
 class DemoDataExists(RuntimeError):
     pass
 
@@ -192,6 +211,7 @@ def seed_demo(db: Database | None = None, n: int = DEFAULT_REPORTS, seed: int = 
             for table in (media, report_events, reports):
                 conn.execute(delete(table))
     seed_agencies(db)
+    seed_routing(db)
     end = end or local_today()
     batch = _generate(db, n, seed, end, months)
     _insert(db, batch, with_events)
@@ -477,7 +497,7 @@ def create_demo_accounts(db: Database | None = None) -> list[tuple[str, str, str
     """Create the demo users with fresh random passwords; returns (username, password, role, agency)."""
     created = []
     for username, full_name, role, agency in DEMO_ACCOUNTS:
-        password = secrets.token_urlsafe(9)
+        password = generate_password()
         create_user(username, password, role, agency, full_name=full_name, db=db)
         created.append((username, password, role, agency))
     return created

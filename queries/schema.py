@@ -37,6 +37,9 @@ OPEN_STATUSES = ("received", "classified", "forwarded", "in_progress")
 CLOSED_STATUSES = ("resolved", "rejected")
 ROLES = ("admin", "leader", "operator", "agency")
 MEDIA_KINDS = ("photo", "video")
+MEDIA_ROLES = ("citizen", "proof")  # what the citizen sent, or the agency's proof of resolution
+# Why a report was closed without being resolved; the labels live in dashboard/text.py.
+CLOSE_REASONS = ("out_of_scope", "duplicate", "insufficient_info", "untrue", "not_in_province")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -169,7 +172,9 @@ reports = Table(
     Column("source_hash", String(40)),  # digest of the imported row: a re-import updates only what changed
     Column("intake_token", String(40), unique=True),  # Open311 token handed back on submission
     Column("updated_at", DateTime, nullable=False),
-    Column("version", Integer, nullable=False, server_default="1"),
+    Column("version", Integer, nullable=False, server_default="1"),  # optimistic locking: +1 on every change
+    Column("close_reason", String(30)),  # why a rejected report was closed (CLOSE_REASONS)
+    Column("duplicate_of_id", Integer, ForeignKey("reports.id")),
     CheckConstraint(_in("channel", CHANNELS), name="channel"),
     CheckConstraint(_in("status", STATUSES), name="status"),
     CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating"),
@@ -240,6 +245,48 @@ media = Table(
     Column("path", String(500), nullable=False),  # relative to the configured media folder
     Column("caption", String(300), nullable=False, server_default=""),
     Column("created_at", DateTime, nullable=False),
+    Column("role", String(10), nullable=False, server_default="citizen"),
     CheckConstraint(_in("kind", MEDIA_KINDS), name="kind"),
     Index("ix_media_report", "report_id"),
+)
+
+# Who did what, for the admin's audit log: every write, every phone reveal, sign-ins and refusals.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", DateTime, nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id")),
+    Column("username", String(80), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("action", String(40), nullable=False),  # e.g. report.forward, phone.reveal, user.create
+    Column("target", String(100), nullable=False, server_default=""),  # a report code, a username, ...
+    Column("detail", Text, nullable=False, server_default=""),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Index("ix_audit_log_at", "at"),
+    Index("ix_audit_log_action_at", "action", "at"),
+    Index("ix_audit_log_target", "target"),
+)
+
+# Which agency the queue suggests for a field, optionally per commune (the commune rule wins).
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("category_id", Integer, ForeignKey("categories.id"), nullable=False),
+    Column("commune_code", String(10), ForeignKey("admin_units.code")),  # NULL: any commune
+    Column("agency_id", Integer, ForeignKey("agencies.id"), nullable=False),
+    Index("ix_routing_rules_category_commune", "category_id", "commune_code", unique=True),
+)
+
+# Failed sign-ins, shared by every worker: enough of them in a window locks the name (or address) for a while.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(80), nullable=False),
+    Column("ip", String(64), nullable=False),
+    Column("at", DateTime, nullable=False),
+    Index("ix_login_failures_username_at", "username", "at"),
+    Index("ix_login_failures_ip_at", "ip", "at"),
 )

@@ -207,22 +207,32 @@ def stage_times(created, category_ids, urgent, first_forwarded, forwarded, resol
     )
 
 
+def policy_at(category_code: str, urgent: bool, at: datetime, db: Database | None = None) -> dict | None:
+    """The policy version for a field and urgency in force at `at` (naive UTC), or None."""
+    versions = policy_versions(db)
+    versions = versions[(versions["category_code"] == category_code) & (versions["urgent"] == int(bool(urgent)))
+                        & (pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(at))]
+    return None if versions.empty else versions.iloc[0].to_dict()  # newest first
+
+
+def stage_deadline(policy: dict, stage: str, start: datetime, calendar: WorkCalendar | None = None) -> datetime:
+    """When a stage that starts at `start` is due under `policy` (a row of policy_versions)."""
+    limit = float(policy["ioc_limit"] if stage == "ioc" else policy["agency_limit"])
+    calendar = calendar or default_calendar()
+    if policy["unit"] == "hours":
+        return calendar.deadline(start, hours=limit)
+    return calendar.deadline(start, days=limit)
+
+
 def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, db: Database | None = None,
                  calendar: WorkCalendar | None = None) -> datetime:
     """One deadline (naive UTC) for the `deadline` command: the policy in force at `start`."""
     if stage not in ("ioc", "agency"):
         raise PolicyError("stage phải là 'ioc' hoặc 'agency'.")
-    versions = policy_versions(db)
-    versions = versions[(versions["category_code"] == category_code) & (versions["urgent"] == int(urgent))
-                        & (pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(start))]
-    if versions.empty:
+    policy = policy_at(category_code, urgent, start, db)
+    if policy is None:
         raise PolicyError(f"Không có quy định SLA cho lĩnh vực '{category_code}'.")
-    policy = versions.iloc[0]  # newest first
-    limit = policy["ioc_limit"] if stage == "ioc" else policy["agency_limit"]
-    calendar = calendar or default_calendar()
-    if policy["unit"] == "hours":
-        return calendar.deadline(start, hours=limit)
-    return calendar.deadline(start, days=limit)
+    return stage_deadline(policy, stage, start, calendar)
 
 
 # --- metrics ------------------------------------------------------------------------------------------

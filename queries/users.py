@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from queries.db import Database, get_db
 from queries.filters import utc_now
-from queries.schema import ROLES, agencies, users
+from queries.schema import ROLES, agencies, login_failures, users
 
-MIN_PASSWORD_LENGTH = 8
+MIN_PASSWORD_LENGTH = 10
+PASSPHRASE_LENGTH = 16  # long passphrases need no character mix
+COMMON_PASSWORDS = frozenset({
+    "1234567890", "12345678910", "0123456789", "1234567890a", "password123", "password1234", "matkhau123",
+    "matkhau1234", "abc1234567", "qwertyuiop", "qwerty12345", "admin12345", "administrator", "iloveyou123",
+    "anhyeuem123", "vietnam123", "quangtri123", "1111111111", "a123456789", "123456789a",
+})
 # Checked against when the username is unknown, so a wrong username costs as long as a wrong password.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
@@ -51,8 +59,9 @@ def create_user(username: str, password: str, role: str, agency_code: str | None
         raise UserError("Tên đăng nhập không được để trống và dài tối đa 80 ký tự.")
     if role not in ROLES:
         raise UserError(f"Vai trò phải là một trong: {', '.join(ROLES)}.")
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise UserError(f"Mật khẩu phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự.")
+    problem = password_problem(password, username)
+    if problem:
+        raise UserError(problem)
     if (role == "agency") != bool(agency_code):
         raise UserError("Tài khoản đơn vị (agency) phải gắn với đúng một đơn vị (--agency MÃ); vai trò khác thì không.")
     with db.begin() as conn:
@@ -68,6 +77,35 @@ def create_user(username: str, password: str, role: str, agency_code: str | None
             role=role, agency_id=agency_id, active=1, created_at=utc_now(),
         ))
     return get_user_by_name(username, db)
+
+
+def password_problem(password: str | None, username: str = "") -> str | None:
+    """Why a password is too weak, or None. At least 10 characters with three of: lower case, upper case,
+    digits, symbols; or a passphrase of 16 or more. Never a common password or one containing the username."""
+    password = password or ""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"Mật khẩu phải có ít nhất {MIN_PASSWORD_LENGTH} ký tự."
+    if len(password) > 200:
+        return "Mật khẩu dài tối đa 200 ký tự."
+    lowered = password.lower()
+    if lowered in COMMON_PASSWORDS or len(set(password)) < 4:
+        return "Mật khẩu quá phổ biến hoặc quá đơn giản; hãy chọn mật khẩu khác."
+    if username and len(username) >= 3 and username.lower() in lowered:
+        return "Mật khẩu không được chứa tên đăng nhập."
+    classes = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
+                   any(c.isdigit() for c in password), any(not c.isalnum() for c in password)))
+    if classes < 3 and len(password) < PASSPHRASE_LENGTH:
+        return ("Mật khẩu cần ít nhất 3 trong 4 loại ký tự (chữ thường, chữ hoa, chữ số, ký hiệu), "
+                f"hoặc dài từ {PASSPHRASE_LENGTH} ký tự trở lên.")
+    return None
+
+
+def generate_password() -> str:
+    """A random password that meets the policy (demo accounts, admin resets)."""
+    while True:
+        candidate = secrets.token_urlsafe(12)
+        if password_problem(candidate) is None:
+            return candidate
 
 
 def get_user(user_id: int, db: Database | None = None) -> UserRecord | None:
@@ -90,3 +128,42 @@ def authenticate(username: str, password: str, db: Database | None = None) -> Us
     if not check_password_hash(row["password_hash"], password or "") or not row["active"]:
         return None
     return _record(row)
+
+
+# --- sign-in throttling ---------------------------------------------------------------------------------
+# Failures live in the database so every gunicorn worker sees the same count.
+FAILURE_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_NAME = 5
+MAX_FAILURES_PER_IP = 30
+
+
+def locked_out(username: str, ip: str, db: Database | None = None, now: datetime | None = None) -> int:
+    """Minutes until this name (or address) may try again; 0 when it may try now."""
+    now = now or utc_now()
+    since = now - FAILURE_WINDOW
+    f = login_failures.c
+    db = get_db(db)
+    waits = []
+    for column, value, limit in ((f.username, (username or "").strip().lower()[:80], MAX_FAILURES_PER_NAME),
+                                 (f.ip, (ip or "")[:64], MAX_FAILURES_PER_IP)):
+        times = db.read_rows(select(f.at).where(column == value, f.at >= since).order_by(f.at.desc()).limit(limit))
+        if len(times) >= limit:
+            # Free again when the oldest of the last `limit` failures leaves the window.
+            waits.append(times[-1]["at"] + FAILURE_WINDOW - now)
+    if not waits:
+        return 0
+    return max(1, -(-int(max(waits).total_seconds()) // 60))
+
+
+def record_failure(username: str, ip: str, db: Database | None = None) -> None:
+    db = get_db(db)
+    f = login_failures.c
+    with db.begin() as conn:
+        conn.execute(insert(login_failures).values(username=(username or "").strip().lower()[:80], ip=(ip or "")[:64],
+                                                   at=utc_now()))
+        conn.execute(delete(login_failures).where(f.at < utc_now() - 4 * FAILURE_WINDOW))
+
+
+def clear_failures(username: str, db: Database | None = None) -> None:
+    with get_db(db).begin() as conn:
+        conn.execute(delete(login_failures).where(login_failures.c.username == (username or "").strip().lower()))

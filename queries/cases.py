@@ -1,0 +1,232 @@
+"""Reads of single reports and short work lists: the triage queue, search, a report's detail with its
+timeline and media, duplicate candidates, the routing suggestion, and phone reveals.
+
+Every function takes the `Viewer` and applies its scope here: an agency head gets only reports currently
+forwarded to their agency, and a report out of scope reads exactly like an unknown one. Phone numbers leave
+this module masked; the full number only through `reveal_phone`, which writes an audit row.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import func, or_, select
+
+from queries import audit, settings
+from queries.access import AccessDenied, Viewer, WorkflowError, require
+from queries.db import Database, get_db
+from queries.filters import utc_now
+from queries.schema import admin_units, agencies, categories, media, report_events, reports, routing_rules
+from queries.workcalendar import default_calendar
+
+r = reports.c
+QUEUE_STATUSES = ("received", "classified")
+EARTH_RADIUS_M = 6_371_000
+_DIGITS = re.compile(r"\D+")
+
+
+def mask_phone(phone: str | None) -> str:
+    """09xx xxx 123: the first two and last three digits stay, enough to tell numbers apart on a call."""
+    digits = _DIGITS.sub("", phone or "")
+    if not digits:
+        return ""
+    if len(digits) < 6:
+        return "x" * (len(digits) - 2) + digits[-2:]
+    return f"{digits[:2]}xx xxx {digits[-3:]}"
+
+
+def can_reveal_phone(viewer: Viewer, db: Database | None = None) -> bool:
+    if viewer.role in ("admin", "operator"):
+        return True
+    return viewer.role == "agency" and settings.get_flag("agency_sees_phone", db)
+
+
+def _scope_conditions(viewer: Viewer) -> list:
+    require(viewer.sees_details, "Tài khoản này không xem được chi tiết phản ánh.")
+    if viewer.scope is None:
+        return []
+    return [r.agency_id.in_(select(agencies.c.id).where(agencies.c.code == viewer.scope))]
+
+
+def _list_select():
+    return (select(r.id, r.code, r.title, r.status, r.urgent, r.channel, r.created_at, r.deadline_at, r.version,
+                   r.commune_code, r.lat, r.lon, r.first_forwarded_at,
+                   categories.c.code.label("category_code"), categories.c.short_name.label("category_name"),
+                   admin_units.c.name.label("commune_name"), agencies.c.code.label("agency_code"),
+                   agencies.c.short_name.label("agency_name"))
+            .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
+                         .outerjoin(admin_units, admin_units.c.code == r.commune_code)
+                         .outerjoin(agencies, agencies.c.id == r.agency_id)))
+
+
+def with_countdown(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
+    """Add working hours left to each row's deadline (negative when overdue). Presentation of a short list."""
+    now = now or utc_now()
+    calendar = default_calendar()
+    frame = frame.copy()
+    if frame.empty:
+        frame["work_hours_left"] = pd.Series(dtype="float64")
+        return frame
+    deadlines = pd.to_datetime(frame["deadline_at"]).to_numpy().astype("datetime64[s]")
+    days = calendar.working_days_between(np.full(len(frame), np.datetime64(now, "s")), deadlines)
+    frame["work_hours_left"] = np.round(days * calendar.config.seconds_per_day / 3600, 1)
+    return frame
+
+
+def triage_queue(viewer: Viewer, limit: int = 300, db: Database | None = None,
+                 now: datetime | None = None) -> tuple[pd.DataFrame, int]:
+    """New and returned reports waiting at the IOC, oldest first, with the working-time countdown;
+    and how many there are in all."""
+    require(viewer.triages, "Chỉ điều hành viên IOC xem hàng chờ phân loại.")
+    db = get_db(db)
+    waiting = r.status.in_(QUEUE_STATUSES)
+    total = db.scalar(select(func.count()).select_from(reports).where(waiting))
+    frame = db.read_frame(_list_select().where(waiting).order_by(r.created_at.asc(), r.id.asc()).limit(limit))
+    frame["returned"] = frame["first_forwarded_at"].notna()
+    return with_countdown(frame, now), int(total or 0)
+
+
+def open_reports(viewer: Viewer, statuses: tuple[str, ...] = ("forwarded", "in_progress"), limit: int = 500,
+                 db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, int]:
+    """Open reports in the viewer's scope (an agency head: their agency's), soonest deadline first."""
+    conds = [*_scope_conditions(viewer), r.status.in_(statuses)]
+    db = get_db(db)
+    total = db.scalar(select(func.count()).select_from(reports).where(*conds))
+    stmt = _list_select().where(*conds).order_by(r.deadline_at.is_(None), r.deadline_at.asc(), r.id).limit(limit)
+    return with_countdown(db.read_frame(stmt), now), int(total or 0)
+
+
+def search_reports(viewer: Viewer, query: str, limit: int = 50, db: Database | None = None) -> pd.DataFrame:
+    """Reports in scope whose code, title or description contains `query`, or, for IOC roles, whose phone
+    number ends with the digits typed (at least 6). Newest first. Phone searches are audited."""
+    conds = _scope_conditions(viewer)
+    query = (query or "").strip()[:100]
+    if len(query) < 2:
+        raise WorkflowError("Nhập ít nhất 2 ký tự để tìm.")
+    digits = _DIGITS.sub("", query)
+    pattern = f"%{query.lower()}%"
+    matches = [func.lower(r.code).like(pattern), func.lower(r.title).like(pattern),
+               func.lower(r.description).like(pattern)]
+    by_phone = viewer.searches_phone and len(digits) >= 6 and len(digits) >= len(query.replace(" ", "")) - 1
+    if by_phone:
+        matches.append(r.reporter_phone.like(f"%{digits}"))
+    stmt = _list_select().where(*conds, or_(*matches)).order_by(r.created_at.desc()).limit(limit)
+    db = get_db(db)
+    frame = db.read_frame(stmt)
+    if by_phone:
+        audit.write(viewer, "phone.search", "", f"Tìm theo số điện thoại …{digits[-3:]}: {len(frame)} kết quả", db)
+    return frame
+
+
+def report_detail(viewer: Viewer, code: str, db: Database | None = None) -> dict | None:
+    """Everything the detail page shows, or None when the report is unknown or out of the viewer's scope.
+    The phone number is masked (`phone_masked`); `can_reveal` says whether the viewer may reveal it."""
+    conds = _scope_conditions(viewer)
+    db = get_db(db)
+    duplicate_of = reports.alias("duplicate_of")
+    stmt = (select(reports, categories.c.code.label("category_code"),
+                   categories.c.short_name.label("category_name"), admin_units.c.name.label("commune_name"),
+                   agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name"),
+                   duplicate_of.c.code.label("duplicate_of_code"))
+            .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
+                         .outerjoin(admin_units, admin_units.c.code == r.commune_code)
+                         .outerjoin(agencies, agencies.c.id == r.agency_id)
+                         .outerjoin(duplicate_of, duplicate_of.c.id == r.duplicate_of_id))
+            .where(r.code == (code or "").strip(), *conds))
+    rows = db.read_rows(stmt)
+    if not rows:
+        return None
+    detail = rows[0]
+    detail["phone_masked"] = mask_phone(detail.pop("reporter_phone"))
+    detail["can_reveal"] = bool(detail["phone_masked"]) and can_reveal_phone(viewer, db)
+    e = report_events.c
+    detail["events"] = db.read_frame(
+        select(e.at, e.actor, e.from_status, e.to_status, e.note, agencies.c.short_name.label("agency_name"))
+        .select_from(report_events.outerjoin(agencies, agencies.c.id == e.agency_id))
+        .where(e.report_id == detail["id"]).order_by(e.at, e.id))
+    detail["media"] = db.read_rows(select(media.c.id, media.c.kind, media.c.caption, media.c.role)
+                                   .where(media.c.report_id == detail["id"]).order_by(media.c.id))
+    detail["duplicates"] = [row["code"] for row in db.read_rows(
+        select(r.code).where(r.duplicate_of_id == detail["id"]).order_by(r.created_at))]
+    return detail
+
+
+def reveal_phone(viewer: Viewer, code: str, reason: str, db: Database | None = None) -> str:
+    """The full phone number, for a viewer allowed to see it and a stated reason; the reveal is audited."""
+    db = get_db(db)
+    if not can_reveal_phone(viewer, db):
+        audit.write(viewer, "phone.refused", (code or "")[:100], "Không có quyền xem số điện thoại", db)
+        raise AccessDenied("Vai trò của bạn không được xem số điện thoại của người dân.")
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise WorkflowError("Hãy ghi lý do xem số điện thoại (ít nhất 5 ký tự).")
+    stmt = select(r.reporter_phone).where(r.code == (code or "").strip(), *_scope_conditions(viewer))
+    with db.begin() as conn:
+        row = conn.execute(stmt).first()
+        if row is None:
+            raise WorkflowError(f"Không tìm thấy phản ánh {code}.")
+        if not row.reporter_phone:
+            raise WorkflowError("Phản ánh này không có số điện thoại.")
+        audit.record(conn, viewer, "phone.reveal", code.strip(), reason[:500])
+    return row.reporter_phone
+
+
+def media_path(viewer: Viewer, media_id: int, db: Database | None = None) -> str | None:
+    """The stored relative path of one media file, if its report is in the viewer's scope."""
+    stmt = (select(media.c.path).join_from(media, reports, reports.c.id == media.c.report_id)
+            .where(media.c.id == media_id, *_scope_conditions(viewer)))
+    return get_db(db).scalar(stmt)
+
+
+def duplicate_candidates(viewer: Viewer, code: str, radius_m: int | None = None, days: int | None = None,
+                         limit: int = 10, db: Database | None = None) -> pd.DataFrame:
+    """Other reports of the same field within `radius_m` metres and `days` days of this one (settings give
+    the defaults), nearest first, with their distance. Only reports that are not duplicates themselves."""
+    require(viewer.triages, "Chỉ điều hành viên IOC đánh dấu phản ánh trùng.")
+    db = get_db(db)
+    radius_m = radius_m or settings.get_int("duplicate_radius_m", db)
+    days = days or settings.get_int("duplicate_days", db)
+    this = db.read_rows(select(r.id, r.category_id, r.lat, r.lon, r.created_at).where(r.code == code))
+    columns = ["code", "title", "status", "created_at", "distance_m"]
+    if not this or this[0]["lat"] is None or this[0]["category_id"] is None:
+        return pd.DataFrame(columns=columns)
+    me = this[0]
+    dlat = radius_m / 111_320
+    dlon = radius_m / (111_320 * max(math.cos(math.radians(me["lat"])), 0.01))
+    window = timedelta(days=days)
+    stmt = (select(r.code, r.title, r.status, r.created_at, r.lat, r.lon)
+            .where(r.id != me["id"], r.category_id == me["category_id"], r.duplicate_of_id.is_(None),
+                   r.lat.between(me["lat"] - dlat, me["lat"] + dlat), r.lon.between(me["lon"] - dlon, me["lon"] + dlon),
+                   r.created_at.between(me["created_at"] - window, me["created_at"] + window))
+            .order_by(r.created_at).limit(500))
+    frame = db.read_frame(stmt)
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    frame["distance_m"] = haversine_m(me["lat"], me["lon"], frame["lat"].to_numpy(), frame["lon"].to_numpy())
+    frame = frame[frame["distance_m"] <= radius_m].sort_values(["distance_m", "created_at"]).head(limit)
+    return frame[columns].reset_index(drop=True)
+
+
+def haversine_m(lat, lon, lats, lons) -> np.ndarray:
+    p1, p2 = np.radians(lat), np.radians(lats)
+    dp, dl = p2 - p1, np.radians(np.asarray(lons) - lon)
+    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+    return np.round(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h)), 0)
+
+
+def suggest_agency(category_code: str | None, commune_code: str | None, db: Database | None = None) -> str | None:
+    """The routing table's agency for a field in a commune: the commune's own rule, else the field's."""
+    if not category_code:
+        return None
+    rr = routing_rules.c
+    stmt = (select(agencies.c.code)
+            .select_from(routing_rules.join(categories, categories.c.id == rr.category_id)
+                         .join(agencies, agencies.c.id == rr.agency_id))
+            .where(categories.c.code == category_code, agencies.c.active == 1,
+                   or_(rr.commune_code == commune_code, rr.commune_code.is_(None)))
+            .order_by(rr.commune_code.is_(None)).limit(1))
+    return get_db(db).scalar(stmt)
