@@ -20,7 +20,7 @@ import dash
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import api, auth, display, open311, text
+from dashboard import api, auth, display, files, open311, text
 from dashboard.components.shell import app_shell
 from queries import db as database
 from queries import importers, sla
@@ -91,6 +91,7 @@ def create_app(first_start: bool = False) -> Flask:
     api.cache.init_app(server)
     server.register_blueprint(api.bp)
     server.register_blueprint(open311.bp)
+    server.register_blueprint(files.bp)
     _register_health_and_errors(server)
     _register_cli(server)
     display.register_cli(server)

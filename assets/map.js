@@ -20,7 +20,7 @@ window.dashExtensions = Object.assign({}, window.dashExtensions, {
       };
       var name = function (table, key, fallback) { return (h[table] && h[table][key]) || fallback; };
       layer.bindPopup(
-        "<div class='popup'><b>" + esc(p.c) + "</b><br>" +
+        "<div class='popup'><b><a href='/report/" + encodeURIComponent(p.c) + "'>" + esc(p.c) + "</a></b><br>" +
         esc(name("category", p.k, "")) + "<br>" +
         "<span class='popup-status' style='color:" + esc(name("colors", p.s, "#333")) + "'>" +
         esc(name("status", p.s, p.s)) + "</span><br>" +

@@ -11,7 +11,9 @@ the next reload, and a revoked token shows the "screen revoked" page, never a lo
 
 from __future__ import annotations
 
+import os
 import secrets
+import time
 from dataclasses import asdict
 from datetime import timedelta
 from urllib.parse import urlparse
@@ -21,8 +23,9 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import text
-from queries import display_tokens
+from queries import audit, display_tokens
 from queries import users as user_store
+from queries.access import Viewer
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "healthz", "auth.screen_revoked"}
 WALL_PATH = "/wall"
@@ -33,6 +36,9 @@ DISPLAY_CALLBACK_PREFIXES = ("wall-", "_pages_")
 XHR_PREFIXES = ("/_dash-", "/api/")
 # Machine-facing APIs with their own guard (a logged-in session or an API key), checked in their blueprint.
 SELF_GUARDED_PREFIXES = ("/open311/",)
+STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
+# Signed-in people are signed out after this long without doing anything; wall screens never are.
+IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30")))
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
@@ -119,6 +125,17 @@ def _load_user(user_id: str):
     return User(record) if record and record.active else None
 
 
+def current_viewer() -> Viewer:
+    """The signed-in person as queries/ sees them: rights and scope are decided there, from this."""
+    ip = request.remote_addr or "" if request else ""
+    if not current_user or not current_user.is_authenticated:
+        return Viewer(user_id=None, username="anonymous", role="anonymous", ip=ip)
+    if current_user.role == "display":
+        return Viewer(user_id=None, username=current_user.username, role="display", ip=ip)
+    return Viewer(user_id=current_user.record.id, username=current_user.username, role=current_user.role,
+                  agency_code=current_user.agency_code, display_name=current_user.display_name, ip=ip)
+
+
 def current_scope() -> str | None:
     """The agency code an agency head is limited to; None for province-wide roles."""
     if not current_user or not current_user.is_authenticated:
@@ -156,7 +173,44 @@ def _display_may(req) -> bool:
     return bool(ids) and all(i.startswith(DISPLAY_CALLBACK_PREFIXES) for i in ids)
 
 
+def _same_origin(req) -> bool:
+    """CSRF: a state-changing request must come from our own pages. Browsers always send Origin on
+    fetch POSTs (Dash callbacks) and cross-site forms cannot fake it; Referer is the fallback."""
+    expected = f"{req.scheme}://{req.host}"
+    origin = req.headers.get("Origin")
+    if origin:
+        return origin == expected
+    referer = req.headers.get("Referer", "")
+    return referer == expected or referer.startswith(expected + "/")
+
+
+def _background(req) -> bool:
+    """A timer's refresh (dcc.Interval) is not the person doing something: it must not keep a session alive."""
+    if req.path != "/_dash-update-component":
+        return False
+    changed = (req.get_json(silent=True) or {}).get("changedPropIds") or []
+    return bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
+
+
+def _idle_expired() -> bool:
+    """Sign out a person idle for longer than IDLE_TIMEOUT; note activity otherwise."""
+    now = time.time()
+    last = session.get("last_active")
+    if last is not None and now - last > IDLE_TIMEOUT.total_seconds():
+        audit.write(current_viewer(), "auth.idle_timeout", current_user.username)
+        logout_user()
+        session.clear()
+        session["expired"] = True
+        return True
+    if last is None or not _background(request):
+        session["last_active"] = now
+    return False
+
+
 def _guard():
+    if request.method in STATE_CHANGING and request.endpoint != "auth.login" and not request.values.get(
+            "api_key") and not _same_origin(request):
+        return jsonify(error="csrf", message=text.CSRF_REFUSED), 403
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     signed_in = _screen_sign_in()
@@ -167,6 +221,10 @@ def _guard():
             if request.path.startswith(XHR_PREFIXES):
                 return jsonify(error="forbidden", message=text.SCREEN_ONLY_WALL), 403
             return _refusal(text.SCREEN_ONLY_WALL, 403)
+        if current_user.role != "display" and _idle_expired():
+            if request.path.startswith(XHR_PREFIXES):
+                return jsonify(error="session_expired", message=text.SESSION_EXPIRED), 401
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return None
     if session.get("screen_id") is not None:
         # A screen whose session no longer loads: it was revoked (or the token deleted).
@@ -192,20 +250,32 @@ def _safe_next(target: str | None) -> str:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    error = None
+    error, status = None, 200
+    if request.method == "GET" and session.pop("expired", None):
+        error = text.SESSION_EXPIRED
     if request.method == "POST":
+        username, ip = request.form.get("username", "").strip(), request.remote_addr or ""
+        attempt = Viewer(user_id=None, username=username[:80] or "?", role="anonymous", ip=ip)
+        wait = user_store.locked_out(username, ip)
         if not secrets.compare_digest(request.form.get("csrf_token", ""), session.get("csrf_token", "")):
-            error = text.LOGIN_EXPIRED
+            error, status = text.LOGIN_EXPIRED, 401
+        elif wait:
+            audit.write(attempt, "auth.locked", username[:100])
+            error, status = text.LOGIN_LOCKED.format(minutes=wait), 429
         else:
-            record = user_store.authenticate(request.form.get("username", ""), request.form.get("password", ""))
+            record = user_store.authenticate(username, request.form.get("password", ""))
             if record:
+                user_store.clear_failures(username)
                 session.clear()
                 login_user(User(record), remember=bool(request.form.get("remember")))
                 session["user_snapshot"] = asdict(record)
+                session["last_active"] = time.time()
+                audit.write(current_viewer(), "auth.login", record.username)
                 return redirect(_safe_next(request.args.get("next")))
-            error = text.LOGIN_FAILED
+            user_store.record_failure(username, ip)
+            audit.write(attempt, "auth.failed", username[:100])
+            error, status = text.LOGIN_FAILED, 401
     session.setdefault("csrf_token", secrets.token_urlsafe(24))
-    status = 401 if error else 200
     return render_template("login.html", text=text, error=error, csrf_token=session["csrf_token"],
                            username=request.form.get("username", "")), status
 
@@ -219,8 +289,10 @@ def screen_revoked():
     return render_template("screen.html", text=text, message=text.SCREEN_REVOKED), 403
 
 
-@bp.route("/logout", methods=["GET", "POST"])
+@bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated and current_user.role != "display":
+        audit.write(current_viewer(), "auth.logout", current_user.username)
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

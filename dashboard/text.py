@@ -248,3 +248,188 @@ SCREENS_CREATED = "Đã tạo. Mở địa chỉ sau trên màn hình (chỉ hi�
 SCREENS_REVOKED = "Đã thu hồi màn hình '{name}'."
 SCREENS_COLUMNS = {"name": "Màn hình", "prefix": "Mã", "state": "Trạng thái", "settings": "Cài đặt",
                    "created": "Tạo lúc", "last_seen": "Lần cuối kết nối"}
+
+# Security
+CSRF_REFUSED = "Yêu cầu bị từ chối: không xuất phát từ trang của hệ thống (chống giả mạo yêu cầu)."
+SESSION_EXPIRED = "Phiên làm việc đã hết hạn do không hoạt động. Vui lòng đăng nhập lại."
+LOGIN_LOCKED = "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."
+
+# Work: queue, report detail, agency workspace
+NAV_QUEUE = "Hàng chờ IOC"
+NAV_MY_AGENCY = "Đơn vị của tôi"
+QUEUE_TITLE = "Hàng chờ điều hành"
+QUEUE_FORBIDDEN = "Chỉ điều hành viên IOC và quản trị viên dùng hàng chờ."
+QUEUE_NEW = "Chờ phân loại và chuyển xử lý ({n})"
+QUEUE_NEW_NOTE = "Cũ nhất trước. Chọn một dòng để phân loại, chuyển, từ chối hoặc đánh dấu trùng."
+QUEUE_PICK = "Chọn một phản ánh trong hàng chờ để xử lý."
+QUEUE_EMPTY = "Không còn phản ánh nào chờ phân loại."
+QUEUE_SEARCH = "Tìm phản ánh"
+QUEUE_SEARCH_HINT = "Mã, nội dung hoặc số điện thoại (ít nhất 6 số cuối)"
+QUEUE_SEARCH_BUTTON = "Tìm"
+QUEUE_SEARCH_RESULTS = "{n} kết quả"
+PANEL_OVERDUE_ALL = "Quá hạn — mọi đơn vị"
+PANEL_DUE_SOON_ALL = "Sắp đến hạn (2 ngày làm việc) — mọi đơn vị"
+COL_RECEIVED = "Tiếp nhận"
+COL_CHANNEL = "Kênh"
+COL_AGENCY = "Đơn vị"
+COL_COUNTDOWN = "Thời hạn"
+COL_FLAGS = "Ghi chú"
+FLAG_URGENT = "Khẩn"
+FLAG_RETURNED = "Bị trả lại"
+COUNTDOWN_LEFT = "còn {hours} giờ LV"
+COUNTDOWN_LEFT_DAYS = "còn {days} ngày LV"
+COUNTDOWN_OVER = "quá {hours} giờ LV"
+COUNTDOWN_OVER_DAYS = "quá {days} ngày LV"
+COUNTDOWN_NONE = "chưa có hạn"
+WORK_TITLE = "Việc của đơn vị"
+WORK_TO_ACCEPT = "Chờ tiếp nhận ({n})"
+WORK_IN_PROGRESS = "Đang xử lý ({n})"
+WORK_NOTE = "Hạn gần nhất trước. Mở một phản ánh để tiếp nhận, trả lời hoặc trả lại IOC."
+
+REPORT_TITLE = "Phản ánh {code}"
+REPORT_NOT_FOUND = "Không tìm thấy phản ánh {code}, hoặc phản ánh không thuộc phạm vi của bạn."
+REPORT_BACK_QUEUE = "← Hàng chờ"
+REPORT_BACK = "← Quay lại"
+REPORT_FIELDS = {
+    "category": "Lĩnh vực", "commune": "Xã, phường", "address": "Địa chỉ", "channel": "Kênh tiếp nhận",
+    "received": "Tiếp nhận lúc", "agency": "Đơn vị xử lý", "ioc_deadline": "Hạn IOC chuyển xử lý",
+    "agency_deadline": "Hạn đơn vị giải quyết", "deadline": "Hạn hiện tại", "phone": "Điện thoại người phản ánh",
+    "status": "Trạng thái", "urgency": "Mức độ", "resolved": "Giải quyết lúc", "duplicate_of": "Trùng với",
+    "duplicates": "Các phản ánh trùng", "close_reason": "Lý do đóng",
+}
+REPORT_URGENT = "Khẩn"
+REPORT_NORMAL = "Thường"
+REPORT_OVERDUE = "Quá hạn"
+REPORT_DESCRIPTION = "Nội dung phản ánh"
+REPORT_MEDIA = "Hình ảnh, video"
+REPORT_NO_MEDIA = "Không có hình ảnh hay video."
+REPORT_PROOF = "Ảnh minh chứng của đơn vị"
+REPORT_TIMELINE = "Diễn biến xử lý"
+REPORT_REPLY = "Trả lời của đơn vị"
+REPORT_NO_REPLY = "Chưa có trả lời."
+REPORT_RATING = "Đánh giá của người dân"
+REPORT_NO_RATING = "Người dân chưa đánh giá."
+REPORT_RATING_VALUE = "{stars} ({rating}/5)"
+REPORT_MAP = "Vị trí"
+REPORT_NO_LOCATION = "Phản ánh không có tọa độ."
+REPORT_NO_PHONE = "Không có"
+REPORT_ACTIONS = "Xử lý phản ánh"
+REPORT_NO_ACTIONS = "Không có thao tác nào bạn có thể làm với phản ánh ở trạng thái này."
+TIMELINE_SYSTEM = "Hệ thống"
+PHONE_REVEAL_REASON = "Lý do xem số (ghi vào nhật ký)"
+PHONE_REVEAL = "Xem số điện thoại"
+PHONE_REVEALED = "Đã ghi nhật ký lần xem số này."
+PHONE_HIDDEN_NOTE = "Số điện thoại được che theo quy định bảo vệ dữ liệu cá nhân."
+
+ACT_CATEGORY = "Lĩnh vực"
+ACT_URGENT = "Phản ánh khẩn"
+ACT_AGENCY = "Chuyển đến đơn vị"
+ACT_SUGGESTED = "Gợi ý theo bảng phân công: {agency}"
+ACT_NO_SUGGESTION = "Bảng phân công chưa có gợi ý cho lĩnh vực và xã, phường này."
+ACT_NOTE = "Ghi chú kèm theo (không bắt buộc)"
+ACT_CLASSIFY = "Lưu phân loại"
+ACT_FORWARD = "Chuyển xử lý"
+ACT_REJECT_REASON = "Lý do từ chối"
+ACT_REJECT = "Từ chối"
+ACT_DUPLICATE_OF = "Trùng với phản ánh"
+ACT_DUPLICATE_HINT = "Gợi ý: cùng lĩnh vực, trong {radius} m và {days} ngày"
+ACT_DUPLICATE_NONE = "Không có phản ánh gần giống; có thể nhập mã."
+ACT_DUPLICATE_CODE = "hoặc nhập mã phản ánh gốc"
+ACT_DUPLICATE = "Đánh dấu trùng"
+ACT_ACCEPT = "Tiếp nhận xử lý"
+ACT_REPLY = "Nội dung trả lời người dân"
+ACT_PROOF = "Ảnh minh chứng (không bắt buộc): kéo thả hoặc bấm để chọn"
+ACT_PROOF_CHOSEN = "Đã chọn: {name}"
+ACT_RESOLVE = "Trả lời và hoàn thành"
+ACT_RETURN_REASON = "Lý do trả lại IOC"
+ACT_RETURN = "Trả lại IOC (không thuộc thẩm quyền)"
+ACT_TRIAGE_TITLE = "Phân loại và chuyển xử lý"
+ACT_CLOSE_TITLE = "Từ chối hoặc đánh dấu trùng"
+ACT_AGENCY_TITLE = "Đơn vị xử lý"
+ACT_DONE = {
+    "classify": "Đã lưu phân loại phản ánh {code}.",
+    "forward": "Đã chuyển phản ánh {code} đến đơn vị.",
+    "reject": "Đã từ chối phản ánh {code}.",
+    "mark_duplicate": "Đã đánh dấu phản ánh {code} là trùng.",
+    "accept": "Đã tiếp nhận xử lý phản ánh {code}.",
+    "resolve": "Đã trả lời và hoàn thành phản ánh {code}.",
+    "return": "Đã trả lại phản ánh {code} cho IOC.",
+}
+ACT_BAD_UPLOAD = "Không đọc được tệp ảnh đã chọn."
+ACT_RELOAD = "Tải lại"
+
+# Administration
+NAV_ADMIN = "Quản trị"
+NAV_USERS = "Người dùng"
+NAV_CATALOG = "Danh mục"
+NAV_AUDIT = "Nhật ký"
+ADMIN_FORBIDDEN = "Chỉ quản trị viên được dùng trang này."
+USERS_TITLE = "Người dùng"
+USERS_COLUMNS = {"username": "Tên đăng nhập", "full_name": "Họ tên", "role_label": "Vai trò",
+                 "agency_name": "Đơn vị", "state": "Trạng thái", "created": "Tạo lúc"}
+USER_ACTIVE = "Đang hoạt động"
+USER_DISABLED = "Đã khoá"
+USER_NEW = "Tạo tài khoản"
+USER_EDIT = "Sửa tài khoản đã chọn"
+USER_USERNAME = "Tên đăng nhập"
+USER_FULL_NAME = "Họ tên"
+USER_ROLE = "Vai trò"
+USER_AGENCY = "Đơn vị (chỉ với vai trò Đơn vị xử lý)"
+USER_PASSWORD = "Mật khẩu"
+USER_PASSWORD_RULE = ("Ít nhất 10 ký tự, gồm 3 trong 4 loại: chữ thường, chữ hoa, chữ số, ký hiệu; hoặc cụm từ dài từ "
+                      "16 ký tự. Không chứa tên đăng nhập.")
+USER_CREATE = "Tạo tài khoản"
+USER_SAVE_ROLE = "Lưu vai trò"
+USER_DISABLE = "Khoá tài khoản"
+USER_ENABLE = "Mở khoá"
+USER_RESET = "Đặt lại mật khẩu"
+USER_PICK = "Chọn một tài khoản trong bảng để sửa."
+USER_DONE = {"create": "Đã tạo tài khoản {name}.", "role": "Đã lưu vai trò của {name}.",
+             "disable": "Đã khoá tài khoản {name}.", "enable": "Đã mở khoá tài khoản {name}.",
+             "reset": "Đã đặt mật khẩu mới cho {name}."}
+CATALOG_TITLE = "Danh mục: đơn vị, lĩnh vực, phân công, cấu hình"
+AGENCIES_TITLE = "Đơn vị xử lý"
+AGENCY_COLUMNS = {"code": "Mã", "name": "Tên đơn vị", "short_name": "Tên ngắn", "kind_label": "Loại",
+                  "commune_code": "Mã xã", "state": "Trạng thái"}
+AGENCY_KIND_LABELS = {"department": "Sở, ngành", "police": "Công an", "commune": "UBND xã, phường",
+                      "utility": "Doanh nghiệp dịch vụ", "other": "Khác"}
+AGENCY_FORM = "Thêm hoặc sửa đơn vị (theo mã)"
+AGENCY_SAVE = "Lưu đơn vị"
+AGENCY_ACTIVE = "Đang hoạt động"
+AGENCY_DONE = {"created": "Đã thêm đơn vị {code}.", "updated": "Đã cập nhật đơn vị {code}."}
+CATEGORIES_TITLE = "Lĩnh vực"
+CATEGORY_COLUMNS = {"code": "Mã", "name": "Tên lĩnh vực", "short_name": "Tên ngắn", "color": "Màu"}
+CATEGORY_FORM = "Thêm hoặc sửa lĩnh vực (theo mã); thời hạn xử lý đặt ở trang Quy định SLA"
+CATEGORY_SAVE = "Lưu lĩnh vực"
+CATEGORY_DONE = {"created": "Đã thêm lĩnh vực {code}.", "updated": "Đã cập nhật lĩnh vực {code}."}
+ROUTING_TITLE = "Bảng phân công (gợi ý đơn vị khi chuyển)"
+ROUTING_COLUMNS = {"category_name": "Lĩnh vực", "commune_name": "Xã, phường", "agency_name": "Đơn vị"}
+ROUTING_ANY_COMMUNE = "Mọi xã, phường"
+ROUTING_FORM = "Đặt đơn vị cho lĩnh vực (tại một xã, phường, hoặc để trống là mọi nơi); bỏ trống đơn vị để xoá"
+ROUTING_SAVE = "Lưu phân công"
+ROUTING_DONE = {"set": "Đã lưu phân công.", "deleted": "Đã xoá dòng phân công."}
+SETTINGS_TITLE = "Cấu hình"
+SETTING_LABELS = {"agency_sees_phone": "Cho phép đơn vị xử lý xem số điện thoại người dân (có ghi nhật ký)",
+                  "duplicate_radius_m": "Gợi ý trùng: khoảng cách tối đa (m)",
+                  "duplicate_days": "Gợi ý trùng: cách nhau tối đa (ngày)"}
+SETTINGS_SAVE = "Lưu cấu hình"
+SETTINGS_DONE = "Đã lưu cấu hình."
+AUDIT_TITLE = "Nhật ký thao tác"
+AUDIT_COLUMNS = {"at_local": "Thời điểm", "username": "Người dùng", "role": "Vai trò", "action": "Thao tác",
+                 "target": "Đối tượng", "detail": "Chi tiết", "ip": "Địa chỉ IP"}
+AUDIT_USER = "Người dùng"
+AUDIT_ACTION = "Thao tác"
+AUDIT_TARGET = "Đối tượng (mã phản ánh, tài khoản…)"
+AUDIT_SHOWN = "{n} dòng gần nhất"
+AUDIT_ACTION_LABELS = {
+    "report.classify": "Phân loại", "report.forward": "Chuyển xử lý", "report.reject": "Từ chối",
+    "report.mark_duplicate": "Đánh dấu trùng", "report.accept": "Tiếp nhận xử lý", "report.resolve": "Hoàn thành",
+    "report.return": "Trả lại IOC", "phone.reveal": "Xem số điện thoại", "phone.refused": "Bị từ chối xem số",
+    "phone.search": "Tìm theo số điện thoại", "auth.login": "Đăng nhập", "auth.failed": "Đăng nhập sai",
+    "auth.locked": "Đăng nhập bị tạm khoá", "auth.logout": "Đăng xuất",
+    "auth.idle_timeout": "Hết phiên (không hoạt động)",
+    "user.create": "Tạo tài khoản", "user.role": "Đổi vai trò", "user.disable": "Khoá tài khoản",
+    "user.enable": "Mở khoá tài khoản", "user.reset_password": "Đặt lại mật khẩu", "agency.create": "Thêm đơn vị",
+    "agency.update": "Sửa đơn vị", "category.create": "Thêm lĩnh vực", "category.update": "Sửa lĩnh vực",
+    "routing.set": "Đặt phân công", "routing.delete": "Xoá phân công", "settings.set": "Đổi cấu hình",
+}

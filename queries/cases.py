@@ -63,17 +63,20 @@ def _list_select():
                          .outerjoin(agencies, agencies.c.id == r.agency_id)))
 
 
-def with_countdown(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
-    """Add working hours left to each row's deadline (negative when overdue). Presentation of a short list."""
+def work_hours_until(deadlines, now: datetime | None = None) -> np.ndarray:
+    """Working hours from now to each deadline (negative when past; NaN without one), to 0.1 h."""
     now = now or utc_now()
     calendar = default_calendar()
+    deadlines = pd.to_datetime(pd.Series(deadlines, dtype="object")).to_numpy().astype("datetime64[s]")
+    days = calendar.working_days_between(np.full(len(deadlines), np.datetime64(now, "s")), deadlines)
+    return np.round(days * calendar.config.seconds_per_day / 3600, 1)
+
+
+def with_countdown(frame: pd.DataFrame, now: datetime | None = None) -> pd.DataFrame:
+    """Add working hours left to each row's deadline. Presentation of a short list."""
     frame = frame.copy()
-    if frame.empty:
-        frame["work_hours_left"] = pd.Series(dtype="float64")
-        return frame
-    deadlines = pd.to_datetime(frame["deadline_at"]).to_numpy().astype("datetime64[s]")
-    days = calendar.working_days_between(np.full(len(frame), np.datetime64(now, "s")), deadlines)
-    frame["work_hours_left"] = np.round(days * calendar.config.seconds_per_day / 3600, 1)
+    frame["work_hours_left"] = work_hours_until(frame["deadline_at"], now) if len(frame) else pd.Series(
+        dtype="float64")
     return frame
 
 
@@ -90,10 +93,13 @@ def triage_queue(viewer: Viewer, limit: int = 300, db: Database | None = None,
     return with_countdown(frame, now), int(total or 0)
 
 
-def open_reports(viewer: Viewer, statuses: tuple[str, ...] = ("forwarded", "in_progress"), limit: int = 500,
+def open_reports(viewer: Viewer, agency_code: str | None = None,
+                 statuses: tuple[str, ...] = ("forwarded", "in_progress"), limit: int = 500,
                  db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, int]:
-    """Open reports in the viewer's scope (an agency head: their agency's), soonest deadline first."""
+    """Open reports of an agency (None: all) within the viewer's scope, soonest deadline first; and how many."""
     conds = [*_scope_conditions(viewer), r.status.in_(statuses)]
+    if agency_code:
+        conds.append(r.agency_id.in_(select(agencies.c.id).where(agencies.c.code == agency_code)))
     db = get_db(db)
     total = db.scalar(select(func.count()).select_from(reports).where(*conds))
     stmt = _list_select().where(*conds).order_by(r.deadline_at.is_(None), r.deadline_at.asc(), r.id).limit(limit)

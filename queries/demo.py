@@ -92,6 +92,8 @@ CATEGORY_SHARE = {"XD": 0.14, "MT": 0.22, "GT": 0.17, "DT": 0.15, "AN": 0.09, "D
                   "KHAC": 0.08}
 STORM_BOOST = {"MT": 1.9, "GT": 1.8, "DT": 1.7}
 URGENT_SHARE = {"AN": 0.15, "GT": 0.06, "DT": 0.06, "MT": 0.03}
+CHANNEL_NAMES = {"app": "ứng dụng di động", "portal": "cổng thông tin", "fanpage": "fanpage Facebook",
+                 "hotline": "tổng đài AI"}
 CHANNEL_SHARE = {"app": 0.47, "portal": 0.21, "fanpage": 0.17, "hotline": 0.15}
 PHONE_SHARE = {"app": 1.0, "portal": 0.8, "fanpage": 0.35, "hotline": 1.0}
 MOBILE_PREFIXES = ("032", "033", "034", "035", "036", "037", "038", "039", "086", "096", "097", "098",
@@ -437,7 +439,7 @@ def _events_for(row: dict, extra: dict, i: int) -> list[dict]:
     """The status history of one demo report, consistent with its timestamps."""
     op = OPERATORS[extra["operator"][i]] + " (IOC)"
     ev = [{"report_id": row["id"], "at": row["created_at"], "actor": "Hệ thống tiếp nhận", "from_status": None,
-           "to_status": "received", "agency_id": None, "note": f"Tiếp nhận qua kênh {row['channel']}"}]
+           "to_status": "received", "agency_id": None, "note": f"Tiếp nhận qua {CHANNEL_NAMES[row['channel']]}"}]
     if row["classified_at"]:
         ev.append({"report_id": row["id"], "at": row["classified_at"], "actor": op, "from_status": "received",
                    "to_status": "classified", "agency_id": None, "note": "Phân loại lĩnh vực"})

@@ -31,8 +31,7 @@ def get_flag(key: str, db: Database | None = None) -> bool:
     return get(key, db) == "1"
 
 
-def set_value(viewer: Viewer, key: str, value, db: Database | None = None) -> str:
-    require(viewer.is_admin, "Chỉ quản trị viên được đổi cấu hình.")
+def _checked(key: str, value) -> str:
     if key not in SETTINGS:
         raise WorkflowError(f"Không có tham số cấu hình '{key}'.")
     _default, kind, low, high = SETTINGS[key]
@@ -42,8 +41,20 @@ def set_value(viewer: Viewer, key: str, value, db: Database | None = None) -> st
         raise WorkflowError(f"'{key}' phải là số nguyên.") from None
     if not low <= number <= high:
         raise WorkflowError(f"'{key}' phải từ {low} đến {high}.")
-    with get_db(db).begin() as conn:
-        conn.execute(delete(app_settings).where(app_settings.c.key == key))
-        conn.execute(insert(app_settings).values(key=key, value=str(number)))
-        audit.record(conn, viewer, "settings.set", key, str(number))
     return str(number)
+
+
+def set_values(viewer: Viewer, values: dict, db: Database | None = None) -> dict[str, str]:
+    """Check every value, then save them all in one transaction (all or none)."""
+    require(viewer.is_admin, "Chỉ quản trị viên được đổi cấu hình.")
+    checked = {key: _checked(key, value) for key, value in values.items()}
+    with get_db(db).begin() as conn:
+        for key, value in checked.items():
+            conn.execute(delete(app_settings).where(app_settings.c.key == key))
+            conn.execute(insert(app_settings).values(key=key, value=value))
+            audit.record(conn, viewer, "settings.set", key, value)
+    return checked
+
+
+def set_value(viewer: Viewer, key: str, value, db: Database | None = None) -> str:
+    return set_values(viewer, {key: value}, db)[key]

@@ -124,3 +124,19 @@ def wall_map(points_url: str | None) -> dl.Map:
                        hideout={"colors": text.STATUS_COLORS}),
         ],
     )
+
+
+def small_map(lat: float, lon: float, color: str) -> dl.Map:
+    """One report's place: the district outlines and a dot, zoomed in (a tile layer only if configured)."""
+    return dl.Map(
+        center=[lat, lon], zoom=14, minZoom=7, maxZoom=18, scrollWheelZoom=False,
+        style={"height": "260px", "width": "100%"},
+        children=[
+            *_tile_layer(),
+            dl.GeoJSON(url=DISTRICTS_URL, style={"color": "#145a96", "weight": 1.2, "fillColor": "#ffffff",
+                                                 "fillOpacity": 0.55}),
+            dl.CircleMarker(center=[lat, lon], radius=11, color="#1b2733", weight=3, fillColor=color,
+                            fillOpacity=0.95),
+            dl.ScaleControl(position="bottomleft", imperial=False),
+        ],
+    )

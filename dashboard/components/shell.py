@@ -8,6 +8,7 @@ from flask import has_request_context
 from flask_login import current_user
 
 from dashboard import ids, text
+from dashboard.components.admin import ADMIN_PREFIX
 
 
 def _user_badge():
@@ -19,7 +20,9 @@ def _user_badge():
     return html.Div(id=ids.USER_BADGE, className="user-badge", children=[
         html.Span(current_user.display_name, className="user-name"),
         html.Span(role, className="user-role"),
-        html.A(text.LOGOUT, href="/logout", className="logout-link"),
+        # A form, not a link: signing out changes state, so it is a POST (checked against CSRF like the rest).
+        html.Form(action="/logout", method="POST", className="logout-form", children=[
+            html.Button(text.LOGOUT, type="submit", className="logout-link")]),
     ])
 
 
@@ -28,7 +31,12 @@ def app_shell():
     role = current_user.role if has_request_context() and current_user.is_authenticated else None
     nav = [dcc.Link(page["name"], href=page["relative_path"], className="nav-link")
            for page in dash.page_registry.values()
-           if page.get("nav", True) and page["path"] != "/404" and role in page.get("roles", (role,))]
+           if page.get("nav", True) and page["path"] != "/404" and role in page.get("roles", (role,))
+           and not page["path"].startswith(ADMIN_PREFIX)]
+    if role == "admin":
+        nav.append(dcc.Link(text.NAV_ADMIN, href="/admin/users", className="nav-link"))
+    if role == "agency":
+        nav.insert(1, dcc.Link(text.NAV_MY_AGENCY, href=f"/agency/{current_user.agency_code}", className="nav-link"))
     return html.Div(className="app", children=[
         html.Header(className="topbar", children=[
             html.Div(className="brand", children=[

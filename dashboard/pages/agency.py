@@ -11,19 +11,22 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
-from dashboard.auth import current_scope
+from dashboard.auth import current_scope, current_viewer
 from dashboard.components import charts
+from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.filter_bar import preset_range
 from dashboard.components.info import info_icon
 from dashboard.components.kpi_card import kpi_card
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct
-from queries import scorecard
+from queries import cases, scorecard
 from queries.filters import Filter
 
 dash.register_page(__name__, path_template="/agency/<code>", title=f"{text.NAV_AGENCY} · {text.APP_TITLE}",
                    name=text.NAV_AGENCY, nav=False)
 
 PERIOD_ID = ids.AG_CODE + "-period"
+WORK_COLUMNS = ["link", "received", "title", "category_name", "commune_name", "status_label", "deadline",
+                "countdown", "flags"]
 CASE_COLUMNS = [("code", text.COL_CODE), ("title", text.COL_TITLE), ("category_name", text.COL_CATEGORY),
                 ("commune_name", text.COL_COMMUNE), ("status_label", text.COL_STATUS),
                 ("deadline_local", text.COL_DEADLINE)]
@@ -77,6 +80,11 @@ def _page(code: str | None, name: str) -> html.Div:
             ]),
         ]),
         html.Div(id=ids.AG_KPIS, className="kpi-row"),
+        html.Section(id=ids.AG_WORK, className="panel", children=[
+            html.H2(id=ids.AG_WORK_TITLE, children=text.WORK_TITLE),
+            html.P(text.WORK_NOTE, className="note"),
+            case_table(ids.AG_WORK_TABLE, WORK_COLUMNS, page_size=15),
+        ]),
         html.Div(className="grid-2", children=[
             html.Section(className="panel", children=[html.H2(text.PANEL_ON_TIME_TREND),
                                                       dcc.Graph(id=ids.AG_ON_TIME_TREND)]),
@@ -161,3 +169,20 @@ def update_agency(code, preset):
         _case_rows(scorecard.open_cases(code, f, "overdue"), -1),
         _case_rows(scorecard.open_cases(code, f, "due_soon"), 1),
     )
+
+
+@callback(
+    Output(ids.AG_WORK_TABLE, "data"),
+    Output(ids.AG_WORK_TITLE, "children"),
+    Input(ids.AG_CODE, "data"),
+)
+def agency_work(code):
+    """The agency's open reports: waiting to be accepted first, then in progress, each by deadline."""
+    if not code:
+        raise PreventUpdate
+    viewer = current_viewer()
+    to_accept, n_new = cases.open_reports(viewer, code, ("forwarded",))
+    in_progress, n_doing = cases.open_reports(viewer, code, ("in_progress",))
+    title = (f"{text.WORK_TITLE}: {text.WORK_TO_ACCEPT.format(n=fmt_int(n_new))} · "
+             f"{text.WORK_IN_PROGRESS.format(n=fmt_int(n_doing))}")
+    return case_rows(to_accept) + case_rows(in_progress), title

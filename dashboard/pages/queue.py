@@ -1,0 +1,133 @@
+"""Hàng chờ IOC: what needs the operator now. New and returned reports waiting to be classified and
+forwarded (oldest first, with the working-time countdown) and the action panel for the one selected;
+overdue and due-soon reports across all agencies; search by code, text or phone number."""
+
+from __future__ import annotations
+
+import dash
+from dash import Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
+
+from dashboard import ids, text
+from dashboard.auth import current_viewer
+from dashboard.components.case_table import case_rows, case_table
+from dashboard.components.report_actions import action_panel, outcome_area
+from queries import cases, scorecard
+from queries.access import WorkflowError
+from queries.filters import Filter
+
+PAGE = "queue"
+REFRESH_MS = 60_000
+QUEUE_COLUMNS = ["link", "received", "title", "category_name", "commune_name", "channel", "countdown", "flags"]
+ATTENTION_COLUMNS = ["link", "title", "agency_name", "status_label", "deadline", "countdown"]
+SEARCH_COLUMNS = ["link", "received", "title", "agency_name", "status_label"]
+
+dash.register_page(__name__, path="/queue", title=f"{text.NAV_QUEUE} · {text.APP_TITLE}", name=text.NAV_QUEUE,
+                   order=1, roles=("admin", "operator"))
+
+
+def layout(**_query):
+    viewer = current_viewer()
+    return html.Div(className="queue", children=[
+        html.Div(className="not-found", hidden=viewer.triages, children=[html.H1(text.QUEUE_FORBIDDEN)]),
+        html.Div(hidden=not viewer.triages, children=[
+            dcc.Interval(id=ids.QU_REFRESH, interval=REFRESH_MS),
+            html.H1(text.QUEUE_TITLE),
+            html.Div(className="grid-queue", children=[
+                html.Section(className="panel", children=[
+                    html.H2(id=ids.QU_TITLE),
+                    html.P(text.QUEUE_NEW_NOTE, className="note"),
+                    case_table(ids.QU_TABLE, QUEUE_COLUMNS, page_size=12, selectable=True, export=False),
+                ]),
+                html.Section(className="panel", children=[
+                    html.H2(text.REPORT_ACTIONS),
+                    *outcome_area(PAGE),
+                    html.Div(id=ids.QU_PANEL, children=html.P(text.QUEUE_PICK, className="note")),
+                ]),
+            ]),
+            html.Section(className="panel", children=[
+                html.H2(text.QUEUE_SEARCH),
+                html.Div(className="search-row", children=[
+                    dcc.Input(id=ids.QU_SEARCH, type="search", placeholder=text.QUEUE_SEARCH_HINT, value="",
+                              debounce=True, maxLength=100),
+                    html.Button(text.QUEUE_SEARCH_BUTTON, id=ids.QU_SEARCH_GO, n_clicks=0, className="btn-primary"),
+                ]),
+                html.Div(id=ids.QU_SEARCH_NOTE, className="note", role="status"),
+                case_table(ids.QU_SEARCH_TABLE, SEARCH_COLUMNS, page_size=10, export=False),
+            ]),
+            html.Div(className="grid-2", children=[
+                html.Section(className="panel", children=[html.H2(text.PANEL_OVERDUE_ALL),
+                                                          case_table(ids.QU_OVERDUE, ATTENTION_COLUMNS)]),
+                html.Section(className="panel", children=[html.H2(text.PANEL_DUE_SOON_ALL),
+                                                          case_table(ids.QU_DUE_SOON, ATTENTION_COLUMNS)]),
+            ]),
+        ]),
+    ])
+
+
+@callback(
+    Output(ids.QU_TABLE, "data"),
+    Output(ids.QU_TITLE, "children"),
+    Output(ids.QU_OVERDUE, "data"),
+    Output(ids.QU_DUE_SOON, "data"),
+    Output(ids.QU_TABLE, "selected_rows"),
+    Input(ids.QU_REFRESH, "n_intervals"),
+    Input(ids.act("done", PAGE), "data"),
+    State(ids.QU_TABLE, "data"),
+    State(ids.QU_TABLE, "selected_rows"),
+)
+def refresh_queue(_tick, _done, old_rows, selected):
+    viewer = current_viewer()
+    if not viewer.triages:
+        raise PreventUpdate
+    waiting, total = cases.triage_queue(viewer)
+    rows = case_rows(waiting)
+    f = Filter()
+    overdue = case_rows(scorecard.open_cases(None, f, "overdue"))
+    due_soon = case_rows(scorecard.open_cases(None, f, "due_soon"))
+    # Keep the operator's selection on the same report when the list moves under it.
+    chosen = old_rows[selected[0]]["code"] if old_rows and selected and selected[0] < len(old_rows) else None
+    keep = [i for i, row in enumerate(rows) if row["code"] == chosen]
+    return rows, text.QUEUE_NEW.format(n=total), overdue, due_soon, keep
+
+
+@callback(
+    Output(ids.QU_PANEL, "children"),
+    Input(ids.QU_TABLE, "selected_rows"),
+    State(ids.QU_TABLE, "data"),
+)
+def show_panel(selected, rows):
+    if not rows:
+        return html.P(text.QUEUE_EMPTY, className="note")
+    if not selected or selected[0] >= len(rows):
+        return html.P(text.QUEUE_PICK, className="note")
+    viewer = current_viewer()
+    code = rows[selected[0]]["code"]
+    try:
+        detail = cases.report_detail(viewer, code)
+    except WorkflowError as err:
+        return html.P(str(err), className="form-message error")
+    if detail is None:
+        return html.P(text.REPORT_NOT_FOUND.format(code=code), className="form-message error")
+    return [
+        html.H3(dcc.Link(f"{detail['code']} · {detail['title']}", href=f"/report/{detail['code']}")),
+        html.P(detail["description"], className="description clamp"),
+        action_panel(PAGE, detail, viewer),
+    ]
+
+
+@callback(
+    Output(ids.QU_SEARCH_TABLE, "data"),
+    Output(ids.QU_SEARCH_NOTE, "children"),
+    Input(ids.QU_SEARCH_GO, "n_clicks"),
+    Input(ids.QU_SEARCH, "value"),
+    prevent_initial_call=True,
+)
+def search(_clicks, query):
+    if not (query or "").strip():
+        return [], ""
+    try:
+        found = cases.search_reports(current_viewer(), query)
+    except WorkflowError as err:
+        return [], str(err)
+    return case_rows(found), text.QUEUE_SEARCH_RESULTS.format(n=len(found))
