@@ -10,8 +10,9 @@ from flask import Blueprint, Response, jsonify, request
 from flask_caching import Cache
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.auth import current_scope
-from queries import overview, scorecard
+from dashboard.auth import current_scope, current_viewer
+from queries import cases, overview, scorecard
+from queries.access import WorkflowError
 from queries.filters import LOCAL_TZ, Filter, FilterError, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -139,3 +140,42 @@ def wall_heartbeat():
     except SQLAlchemyError:
         return jsonify(ok=True, database="unreachable", version=None)
     return jsonify(ok=True, database="ok", version=version)
+
+
+CASE_COLUMNS = ["code", "title", "status", "urgent", "channel", "category_code", "category_name", "commune_code",
+                "commune_name", "agency_code", "agency_name", "created_at", "deadline_at", "work_hours_left",
+                "version"]
+
+
+def _refused(err: WorkflowError):
+    return jsonify(error="forbidden", message=str(err)), 403
+
+
+@bp.get("/queue")
+def queue_json():
+    """The IOC queue: reports waiting to be classified and forwarded, oldest first (IOC roles only)."""
+    try:
+        waiting, total = cases.triage_queue(current_viewer())
+    except WorkflowError as err:
+        return _refused(err)
+    return jsonify(total=total, reports=frame_records(waiting, CASE_COLUMNS + ["returned"]),
+                   generated_at=datetime.now(LOCAL_TZ).isoformat(timespec="seconds"))
+
+
+@bp.get("/reports/<code>")
+def report_json(code: str):
+    """One report as its page shows it: the phone number masked; unknown and out-of-scope read alike."""
+    try:
+        detail = cases.report_detail(current_viewer(), code)
+    except WorkflowError as err:
+        return _refused(err)
+    if detail is None:
+        return jsonify(error="not_found", message=f"Không tìm thấy phản ánh {code}."), 404
+    events = detail.pop("events")
+    body = frame_records(pd.DataFrame([{k: v for k, v in detail.items() if k not in ("media", "duplicates")}]))[0]
+    body.pop("id", None)
+    body.update(events=frame_records(events), media=[{"id": m["id"], "kind": m["kind"], "role": m["role"],
+                                                      "caption": m["caption"], "url": f"/media/{m['id']}"}
+                                                     for m in detail["media"]],
+                duplicates=detail["duplicates"])
+    return jsonify(body)

@@ -13,7 +13,7 @@ from queries import audit
 from queries.access import Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.schema import ROLES, admin_units, agencies, categories, routing_rules, users
-from queries.users import UserError, create_user, password_problem
+from queries.users import UserError, insert_user, password_problem
 
 AGENCY_KINDS = ("department", "police", "commune", "utility", "other")
 _CODE = re.compile(r"^[A-Z0-9_\-]{2,30}$")
@@ -40,11 +40,12 @@ def add_user(viewer: Viewer, username: str, password: str, role: str, agency_cod
              full_name: str = "", db: Database | None = None) -> None:
     _admin(viewer)
     try:
-        user = create_user(username, password, role, agency_code or None, full_name=full_name, db=db)
+        with get_db(db).begin() as conn:
+            insert_user(conn, username, password, role, agency_code or None, full_name)
+            audit.record(conn, viewer, "user.create", (username or "").strip(),
+                         f"vai trò {role}" + (f", đơn vị {agency_code}" if agency_code else ""))
     except UserError as err:
         raise WorkflowError(str(err)) from None
-    audit.write(viewer, "user.create", user.username, f"vai trò {role}" + (f", đơn vị {agency_code}" if
-                                                                           agency_code else ""), db)
 
 
 def _user_id(conn, username: str) -> int:

@@ -21,12 +21,14 @@ from queries.access import AccessDenied, Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.filters import utc_now
 from queries.schema import admin_units, agencies, categories, media, report_events, reports, routing_rules
+from queries.sql import casefold, digits_only
 from queries.workcalendar import default_calendar
 
 r = reports.c
 QUEUE_STATUSES = ("received", "classified")
 EARTH_RADIUS_M = 6_371_000
 _DIGITS = re.compile(r"\D+")
+_PHONE_LIKE = re.compile(r"^\+?[0-9 .\-()]+$")
 
 
 def mask_phone(phone: str | None) -> str:
@@ -115,11 +117,12 @@ def search_reports(viewer: Viewer, query: str, limit: int = 50, db: Database | N
         raise WorkflowError("Nhập ít nhất 2 ký tự để tìm.")
     digits = _DIGITS.sub("", query)
     pattern = f"%{query.lower()}%"
-    matches = [func.lower(r.code).like(pattern), func.lower(r.title).like(pattern),
-               func.lower(r.description).like(pattern)]
-    by_phone = viewer.searches_phone and len(digits) >= 6 and len(digits) >= len(query.replace(" ", "")) - 1
+    matches = [casefold(r.code).like(pattern), casefold(r.title).like(pattern),
+               casefold(r.description).like(pattern)]
+    # Typed like a phone number (digits and the usual separators): search the numbers, for IOC roles only.
+    by_phone = viewer.searches_phone and len(digits) >= 6 and _PHONE_LIKE.match(query) is not None
     if by_phone:
-        matches.append(r.reporter_phone.like(f"%{digits}"))
+        matches.append(digits_only(r.reporter_phone).like(f"%{digits}"))
     stmt = _list_select().where(*conds, or_(*matches)).order_by(r.created_at.desc()).limit(limit)
     db = get_db(db)
     frame = db.read_frame(stmt)
@@ -147,6 +150,8 @@ def report_detail(viewer: Viewer, code: str, db: Database | None = None) -> dict
     if not rows:
         return None
     detail = rows[0]
+    for internal in ("intake_token", "source_hash"):  # the Open311 submitter's receipt; the importer's digest
+        detail.pop(internal, None)
     detail["phone_masked"] = mask_phone(detail.pop("reporter_phone"))
     detail["can_reveal"] = bool(detail["phone_masked"]) and can_reveal_phone(viewer, db)
     e = report_events.c
@@ -157,7 +162,7 @@ def report_detail(viewer: Viewer, code: str, db: Database | None = None) -> dict
     detail["media"] = db.read_rows(select(media.c.id, media.c.kind, media.c.caption, media.c.role)
                                    .where(media.c.report_id == detail["id"]).order_by(media.c.id))
     detail["duplicates"] = [row["code"] for row in db.read_rows(
-        select(r.code).where(r.duplicate_of_id == detail["id"]).order_by(r.created_at))]
+        select(r.code).where(r.duplicate_of_id == detail["id"], *conds).order_by(r.created_at))]
     return detail
 
 

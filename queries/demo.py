@@ -27,6 +27,7 @@ from datetime import date, datetime, time, timedelta
 import numpy as np
 from sqlalchemy import delete, func, insert, select
 
+from queries import demo_media
 from queries.db import Database, get_db
 from queries.filters import UTC, local_today
 from queries.reference import CATEGORIES, read_communes
@@ -95,6 +96,7 @@ URGENT_SHARE = {"AN": 0.15, "GT": 0.06, "DT": 0.06, "MT": 0.03}
 CHANNEL_NAMES = {"app": "ứng dụng di động", "portal": "cổng thông tin", "fanpage": "fanpage Facebook",
                  "hotline": "tổng đài AI"}
 CHANNEL_SHARE = {"app": 0.47, "portal": 0.21, "fanpage": 0.17, "hotline": 0.15}
+PHOTO_SHARE = {"app": 0.7, "portal": 0.4, "fanpage": 0.5, "hotline": 0.0}
 PHONE_SHARE = {"app": 1.0, "portal": 0.8, "fanpage": 0.35, "hotline": 1.0}
 MOBILE_PREFIXES = ("032", "033", "034", "035", "036", "037", "038", "039", "086", "096", "097", "098",
                    "081", "082", "083", "084", "085", "088", "091", "094", "070", "076", "077", "078",
@@ -401,9 +403,13 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
                                       rejected_at[i])),
             "version": 1,
         })
+    # Its own generator, so adding photos left every other demo figure as it was.
+    photo_share = np.array([PHOTO_SHARE[c] for c in channels])[channel]
+    has_photo = np.random.default_rng(seed + 1).random(n) < photo_share
     return {
         "rows": rows, "bounced": bounced, "first_agency": first_agency, "returned": returned,
         "forwarded_first": forwarded_first, "reason": reason, "operator": operator, "agency_ids": agency_ids,
+        "has_photo": has_photo,
     }
 
 
@@ -472,6 +478,7 @@ def _events_for(row: dict, extra: dict, i: int) -> list[dict]:
 
 def _insert(db: Database, batch: dict, with_events: bool) -> None:
     rows = batch["rows"]
+    pictures = demo_media.ensure_pictures(db) if with_events else {}
     for lo in range(0, len(rows), BATCH):
         chunk = rows[lo:lo + BATCH]
         with db.begin() as conn:
@@ -479,6 +486,9 @@ def _insert(db: Database, batch: dict, with_events: bool) -> None:
             if with_events:
                 events = [e for k, row in enumerate(chunk, start=lo) for e in _events_for(row, batch, k)]
                 conn.execute(insert(report_events), events)
+                photos = demo_media.media_rows(chunk, batch["has_photo"][lo:lo + BATCH], pictures)
+                if photos:
+                    conn.execute(insert(media), photos)
     if db.dialect == "postgresql":
         # Explicit ids were inserted: move the sequence past them.
         with db.begin() as conn:

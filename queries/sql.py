@@ -133,3 +133,28 @@ def percentiles(dialect: str, value: ColumnElement, group_cols: list[ColumnEleme
         at_hi = func.sum(case((ranked.c.rn == lo + 2, ranked.c.v), else_=0.0))
         cols.append((at_lo * (1 - frac) + at_hi * frac).label(lbl))
     return select(*groups, func.count().label("n"), *cols).group_by(*groups)
+
+
+class casefold(FunctionElement):
+    """Lower case for any script. SQLite's own lower() folds only ASCII (Ánh stays Ánh), so there it calls
+    unicode_lower, a Python function registered on every SQLite connection (queries/db.py)."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(casefold, "sqlite")
+def _casefold_sqlite(element, compiler, **kw):
+    return f"unicode_lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(casefold, "postgresql")
+def _casefold_pg(element, compiler, **kw):
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+def digits_only(column) -> ColumnElement:
+    """The column with the usual phone separators (space . - ( ) +) removed."""
+    for separator in (" ", ".", "-", "(", ")", "+"):
+        column = func.replace(column, separator, "")
+    return column

@@ -54,6 +54,14 @@ def _record(row: dict) -> UserRecord:
 def create_user(username: str, password: str, role: str, agency_code: str | None = None, full_name: str = "",
                 db: Database | None = None) -> UserRecord:
     db = get_db(db)
+    with db.begin() as conn:
+        insert_user(conn, username, password, role, agency_code, full_name)
+    return get_user_by_name(username.strip(), db)
+
+
+def insert_user(conn, username: str, password: str, role: str, agency_code: str | None = None,
+                full_name: str = "") -> int:
+    """Check and insert an account inside the caller's transaction; returns its id."""
     username = (username or "").strip()
     if not username or len(username) > 80:
         raise UserError("Tên đăng nhập không được để trống và dài tối đa 80 ký tự.")
@@ -64,19 +72,17 @@ def create_user(username: str, password: str, role: str, agency_code: str | None
         raise UserError(problem)
     if (role == "agency") != bool(agency_code):
         raise UserError("Tài khoản đơn vị (agency) phải gắn với đúng một đơn vị (--agency MÃ); vai trò khác thì không.")
-    with db.begin() as conn:
-        if conn.execute(select(users.c.id).where(users.c.username == username)).first():
-            raise UserError(f"Tên đăng nhập '{username}' đã tồn tại.")
-        agency_id = None
-        if agency_code:
-            agency_id = conn.execute(select(agencies.c.id).where(agencies.c.code == agency_code)).scalar()
-            if agency_id is None:
-                raise UserError(f"Không có đơn vị mã '{agency_code}'.")
-        conn.execute(users.insert().values(
-            username=username, full_name=full_name or username, password_hash=generate_password_hash(password),
-            role=role, agency_id=agency_id, active=1, created_at=utc_now(),
-        ))
-    return get_user_by_name(username, db)
+    if conn.execute(select(users.c.id).where(users.c.username == username)).first():
+        raise UserError(f"Tên đăng nhập '{username}' đã tồn tại.")
+    agency_id = None
+    if agency_code:
+        agency_id = conn.execute(select(agencies.c.id).where(agencies.c.code == agency_code)).scalar()
+        if agency_id is None:
+            raise UserError(f"Không có đơn vị mã '{agency_code}'.")
+    return conn.execute(users.insert().values(
+        username=username, full_name=full_name or username, password_hash=generate_password_hash(password),
+        role=role, agency_id=agency_id, active=1, created_at=utc_now(),
+    ).returning(users.c.id)).scalar_one()
 
 
 def password_problem(password: str | None, username: str = "") -> str | None:

@@ -52,7 +52,14 @@ def _num(value):
     return None if pd.isna(value) else float(value)
 
 
-def newest_reports(limit: int = 12, db: Database | None = None) -> pd.DataFrame:
+def _scoped(stmt, scope: str | None):
+    """An agency head's wall lists only their own agency's reports; the province-wide counts stay."""
+    if scope is None:
+        return stmt
+    return stmt.where(r.agency_id.in_(select(agencies.c.id).where(agencies.c.code == scope)))
+
+
+def newest_reports(limit: int = 12, db: Database | None = None, scope: str | None = None) -> pd.DataFrame:
     """code, created_at, status, urgent, category, commune, agency: nothing about the citizen."""
     stmt = (
         select(r.code, r.created_at, r.status, r.urgent, categories.c.short_name.label("category"),
@@ -62,10 +69,11 @@ def newest_reports(limit: int = 12, db: Database | None = None) -> pd.DataFrame:
                      .outerjoin(agencies, agencies.c.id == r.agency_id))
         .order_by(r.created_at.desc(), r.id.desc()).limit(limit)
     )
-    return get_db(db).read_frame(stmt)
+    return get_db(db).read_frame(_scoped(stmt, scope))
 
 
-def urgent_new(hours: int = 24, now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
+def urgent_new(hours: int = 24, now: datetime | None = None, db: Database | None = None,
+               scope: str | None = None) -> pd.DataFrame:
     """Urgent reports received in the last `hours` hours, newest first."""
     now = now or utc_now()
     stmt = (
@@ -76,7 +84,7 @@ def urgent_new(hours: int = 24, now: datetime | None = None, db: Database | None
         .where(r.urgent == 1, r.created_at >= now - timedelta(hours=hours), r.created_at <= now)
         .order_by(r.created_at.desc()).limit(20)
     )
-    return get_db(db).read_frame(stmt)
+    return get_db(db).read_frame(_scoped(stmt, scope))
 
 
 def poisson_tail(k: int, lam: float) -> float:

@@ -4,7 +4,7 @@ audit row.
 
 States and who moves a report between them:
 
-    received ──classify──▶ classified            (IOC: operator, admin)
+    received/classified ──classify──▶ classified (IOC: operator, admin; a classified report may be re-classified)
     received/classified ──forward──▶ forwarded   (IOC)
     received/classified ──reject / mark_duplicate──▶ rejected   (IOC)
     forwarded ──accept──▶ in_progress            (the agency it was forwarded to)
@@ -101,10 +101,7 @@ def _transition(code: str, version, viewer: Viewer, action: str,
     note, event agency id); it may raise WorkflowError, and then nothing is written."""
     spec = ACTIONS[action]
     require(viewer.role in spec.roles)
-    try:
-        version = int(version)
-    except (TypeError, ValueError):
-        raise StaleReport("Biểu mẫu thiếu phiên bản của phản ánh; hãy tải lại trang.") from None
+    version = _version(version)
     with get_db(db).begin() as conn:
         row = _load(conn, code, viewer)
         if row["version"] != version:
@@ -132,8 +129,19 @@ def _transition(code: str, version, viewer: Viewer, action: str,
 
 # --- IOC ----------------------------------------------------------------------------------------------
 
-def _classification(conn: Connection, row: dict, category_code: str | None, urgent) -> tuple[dict, str]:
-    """Column values for a field and urgency: the SLA policy in force on arrival and the IOC deadline."""
+def _version(value) -> int:
+    """The version the form was loaded with: a whole number, or the form is stale."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise StaleReport("Biểu mẫu thiếu phiên bản hợp lệ của phản ánh; hãy tải lại trang.")
+
+
+def _classification(conn: Connection, row: dict, category_code: str | None, urgent,
+                    db: Database | None) -> tuple[dict, str]:
+    """Column values for a field and urgency: the SLA policy in force on arrival and the IOC deadline
+    (none when the field has no policy)."""
     category_code = (category_code or row["category_code"] or "").strip()
     if not category_code:
         raise WorkflowError("Hãy chọn lĩnh vực cho phản ánh.")
@@ -142,20 +150,19 @@ def _classification(conn: Connection, row: dict, category_code: str | None, urge
     if category is None:
         raise WorkflowError(f"Không có lĩnh vực mã '{category_code}'.")
     urgent = bool(row["urgent"]) if urgent is None else bool(urgent)
-    values = {"category_id": category.id, "urgent": int(urgent)}
-    policy = sla.policy_at(category_code, urgent, row["created_at"])
-    if policy is not None:
-        ioc_deadline = sla.stage_deadline(policy, "ioc", row["created_at"])
-        values |= {"sla_policy_id": int(policy["id"]), "ioc_deadline_at": ioc_deadline}
-        if row["first_forwarded_at"] is None:  # a returned report keeps its re-forwarding deadline
-            values["deadline_at"] = ioc_deadline
+    policy = sla.policy_at(category_code, urgent, row["created_at"], db)
+    ioc_deadline = sla.stage_deadline(policy, "ioc", row["created_at"]) if policy is not None else None
+    values = {"category_id": category.id, "urgent": int(urgent),
+              "sla_policy_id": int(policy["id"]) if policy is not None else None, "ioc_deadline_at": ioc_deadline}
+    if row["first_forwarded_at"] is None:  # a returned report keeps its re-forwarding deadline
+        values["deadline_at"] = ioc_deadline
     return values, f"Lĩnh vực: {category.short_name}; {'khẩn' if urgent else 'thường'}"
 
 
 def classify(code: str, version, viewer: Viewer, category_code: str, urgent: bool,
              db: Database | None = None) -> Outcome:
     def change(conn, row, now):
-        values, note = _classification(conn, row, category_code, urgent)
+        values, note = _classification(conn, row, category_code, urgent, db)
         return values | {"classified_at": row["classified_at"] or now}, note, None
     return _transition(code, version, viewer, "classify", change, db)
 
@@ -169,13 +176,12 @@ def forward(code: str, version, viewer: Viewer, agency_code: str, note: str = ""
         if target is None or not target.active:
             raise WorkflowError(f"Không có đơn vị đang hoạt động mã '{agency_code}'." if agency_code
                                 else "Hãy chọn đơn vị xử lý.")
-        values, classified_note = _classification(conn, row, category_code, urgent)
+        values, classified_note = _classification(conn, row, category_code, urgent, db)
         values |= {"classified_at": row["classified_at"] or now, "agency_id": target.id, "forwarded_at": now}
         if row["first_forwarded_at"] is None:
             values["first_forwarded_at"] = now
             values["ioc_work_days"] = _work_days(row["created_at"], now)
-        policy_id = values.get("sla_policy_id") or row["sla_policy_id"]
-        policy = _policy(conn, policy_id)
+        policy = _policy(conn, values["sla_policy_id"])
         agency_deadline = sla.stage_deadline(policy, "agency", now) if policy else None
         values |= {"agency_deadline_at": agency_deadline, "deadline_at": agency_deadline}
         text = f"Chuyển {target.short_name}. {classified_note}"
@@ -185,10 +191,9 @@ def forward(code: str, version, viewer: Viewer, agency_code: str, note: str = ""
 
 
 def reject(code: str, version, viewer: Viewer, reason: str, note: str = "", db: Database | None = None) -> Outcome:
-    if reason not in CLOSE_REASONS or reason == "duplicate":
-        raise WorkflowError("Hãy chọn lý do từ chối trong danh sách.")
-
     def change(conn, row, now):
+        if reason not in CLOSE_REASONS or reason == "duplicate":
+            raise WorkflowError("Hãy chọn lý do từ chối trong danh sách.")
         extra = _clean(note, "Ghi chú")
         return ({"rejected_at": now, "close_reason": reason},
                 f"Từ chối: {REASON_LABELS[reason]}" + (f". {extra}" if extra else ""), None)

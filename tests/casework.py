@@ -9,6 +9,7 @@ a function from queries/ to compute an expected value.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -36,19 +37,29 @@ _serial = itertools.count(1)
 
 
 def private_database(kind: str, tmp_path_factory, pg_server_url: str, name: str):
-    """A freshly seeded database of its own, with the accounts above. Yields (db, viewers by username)."""
-    if kind == "sqlite":
-        db = _seed(Database(f"sqlite:///{tmp_path_factory.mktemp(name) / 'private.sqlite3'}"), n=SEED_REPORTS)
+    """A freshly seeded database of its own, with the accounts above. Returns (db, viewers by username, drop)."""
+    folder = tmp_path_factory.mktemp(name)
+    # The demo seed writes its illustration pictures under MEDIA_DIR: keep them out of the working tree.
+    old_media = os.environ.get("MEDIA_DIR")
+    os.environ["MEDIA_DIR"] = str(folder / "media")
+    try:
+        if kind == "sqlite":
+            db = _seed(Database(f"sqlite:///{folder / 'private.sqlite3'}"), n=SEED_REPORTS)
 
-        def drop():
-            db.dispose()
-    else:
-        url, drop_database = create_pg_database(pg_server_url)
-        db = _seed(Database(url), n=SEED_REPORTS)
+            def drop():
+                db.dispose()
+        else:
+            url, drop_database = create_pg_database(pg_server_url)
+            db = _seed(Database(url), n=SEED_REPORTS)
 
-        def drop():
-            db.dispose()
-            drop_database()
+            def drop():
+                db.dispose()
+                drop_database()
+    finally:
+        if old_media is None:
+            os.environ.pop("MEDIA_DIR", None)
+        else:
+            os.environ["MEDIA_DIR"] = old_media
     viewers = {}
     for username, (role, agency) in ACCOUNTS.items():
         user = create_user(username, PASSWORD, role, agency, full_name=f"Cán bộ {username}", db=db)

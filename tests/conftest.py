@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import DateTime, create_engine, text
 
 from queries.db import Database
@@ -135,6 +136,14 @@ def app_env(tmp_root, sqlite_db):
     return {"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_DIR": str(instance), "SECRET_KEY": "test-secret"}
 
 
+class SameOriginClient(FlaskClient):
+    """A test client that sends the Origin header a browser sends from our own pages (the CSRF check)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ORIGIN"] = "http://localhost"
+
+
 @pytest.fixture(scope="session")
 def server(app_env):
     """One Flask+Dash app per session: Dash registers page callbacks globally, once."""
@@ -147,6 +156,7 @@ def server(app_env):
 
     srv = create_app()
     srv.config["TESTING"] = True
+    srv.test_client_class = SameOriginClient
     yield srv
     for k, v in old.items():
         if v is None:

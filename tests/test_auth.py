@@ -76,7 +76,9 @@ def test_login_then_logout(server):
     resp = login(client, "leader")
     assert resp.status_code == 302 and resp.headers["Location"] == "/"
     assert client.get("/api/v1/overview").status_code == 200
-    client.get("/logout")
+    client.get("/logout")  # signing out is a POST (CSRF-checked): a GET, e.g. an <img> on another site, is not
+    assert client.get("/api/v1/overview").status_code == 200
+    client.post("/logout")
     assert client.get("/api/v1/overview").status_code == 401
     assert client.post("/_dash-update-component", json={}).status_code == 401
 

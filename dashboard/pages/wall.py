@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
+from dashboard.auth import current_scope
 from dashboard.components import charts
 from dashboard.components.map import commune_markers, points_url, wall_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
@@ -160,8 +161,9 @@ def build_wall(previous_version: str | None) -> dict:
         "trend": charts.wall_style(charts.trend_figure(overview.counts_over_time(last_30, "day", "category"),
                                                        colors, tickformat="%d/%m")),
         "categories": charts.wall_style(charts.channel_figure(category_rows.assign(key=category_rows["name"]))),
-        "ticker": _ticker(wall.newest_reports(12)),
-        "alerts": _alerts(wall.urgent_new(24, now), wall.spikes(now), wall.top_overdue_agencies(5, now)),
+        "ticker": _ticker(wall.newest_reports(12, scope=current_scope())),
+        "alerts": _alerts(wall.urgent_new(24, now, scope=current_scope()), wall.spikes(now),
+                          wall.top_overdue_agencies(5, now)),
         "version": version,
     }
 
