@@ -208,8 +208,9 @@ def _idle_expired() -> bool:
 
 
 def _guard():
-    if request.method in STATE_CHANGING and request.endpoint != "auth.login" and not request.values.get(
-            "api_key") and not _same_origin(request):
+    if request.method in STATE_CHANGING and request.endpoint != "auth.login" and not request.path.startswith(
+            SELF_GUARDED_PREFIXES) and not _same_origin(request):
+        # Open311 submissions are exempt: they are accepted only with an API key, never on a session cookie.
         return jsonify(error="csrf", message=text.CSRF_REFUSED), 403
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None

@@ -180,8 +180,6 @@ COL_TITLE = "Nội dung"
 COL_CATEGORY = "Lĩnh vực"
 COL_COMMUNE = "Xã, phường"
 COL_DEADLINE = "Hạn xử lý"
-COL_DAYS_OVER = "Quá hạn (ngày LV)"
-COL_DAYS_LEFT = "Còn lại (ngày LV)"
 COL_STATUS = "Trạng thái"
 AGENCY_FORBIDDEN = "Bạn chỉ xem được số liệu của đơn vị mình."
 AGENCY_UNKNOWN = "Không có đơn vị mã '{code}'."
@@ -432,4 +430,5 @@ AUDIT_ACTION_LABELS = {
     "user.enable": "Mở khoá tài khoản", "user.reset_password": "Đặt lại mật khẩu", "agency.create": "Thêm đơn vị",
     "agency.update": "Sửa đơn vị", "category.create": "Thêm lĩnh vực", "category.update": "Sửa lĩnh vực",
     "routing.set": "Đặt phân công", "routing.delete": "Xoá phân công", "settings.set": "Đổi cấu hình",
+    "sla.add_version": "Thêm phiên bản SLA", "screen.create": "Tạo mã màn hình", "screen.revoke": "Thu hồi màn hình",
 }

@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 
+from queries import audit
+from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import utc_now
 from queries.schema import display_tokens
@@ -105,7 +107,13 @@ def create_token(name: str, created_by: str, settings: dict | None = None,
         conn.execute(display_tokens.insert().values(
             name=name, token_hash=_hash(token), token_prefix=token[:8],
             settings=ScreenSettings.parse(settings).to_json(), created_at=utc_now(), created_by=created_by))
+        audit.record(conn, _actor(created_by), "screen.create", name, f"mã {token[:8]}…")
     return screen_by_name(name, db), token
+
+
+def _actor(username: str) -> Viewer:
+    """Screens are managed by admins (the page) or on the server's command line ('cli')."""
+    return Viewer(user_id=None, username=username, role="admin")
 
 
 def screen_by_name(name: str, db: Database | None = None) -> Screen | None:
@@ -123,11 +131,13 @@ def list_screens(db: Database | None = None) -> list[Screen]:
     return [_screen(row) for row in rows]
 
 
-def revoke(name: str, db: Database | None = None) -> Screen:
+def revoke(name: str, db: Database | None = None, by: str = "cli") -> Screen:
     db = get_db(db)
     with db.begin() as conn:
         changed = conn.execute(update(display_tokens).where(
             display_tokens.c.name == name, display_tokens.c.revoked_at.is_(None)).values(revoked_at=utc_now()))
+        if changed.rowcount:
+            audit.record(conn, _actor(by), "screen.revoke", name)
     screen = screen_by_name(name, db)
     if screen is None:
         raise DisplayTokenError(f"Không có màn hình tên '{name}'.")

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Float, and_, cast, delete, func, insert, literal, select
 
+from queries import audit
+from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
 from queries.schema import (
@@ -115,10 +117,13 @@ def add_policy_version(category_code: str, urgent: bool, ioc_limit: float, agenc
             sla_policies.c.valid_from == valid_from)).first()
         if exists:
             raise PolicyError("Đã có một phiên bản bắt đầu đúng thời điểm này; hãy chọn thời điểm khác.")
-        return conn.execute(insert(sla_policies).values(
+        policy_id = conn.execute(insert(sla_policies).values(
             category_id=category_id, urgent=int(bool(urgent)), ioc_limit=ioc_limit, agency_limit=agency_limit,
             unit="hours" if urgent else "days", valid_from=valid_from, created_at=utc_now(), created_by=actor,
             note=(note or "")[:300]).returning(sla_policies.c.id)).scalar_one()
+        audit.record(conn, Viewer(user_id=None, username=actor, role=actor_role), "sla.add_version", category_code,
+                     f"{'khẩn' if urgent else 'thường'}: IOC {ioc_limit:g}, đơn vị {agency_limit:g}, từ {valid_from}")
+        return policy_id
 
 
 # --- the calendar in SQL ------------------------------------------------------------------------------

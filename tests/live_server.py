@@ -3,13 +3,21 @@ and stoppable and startable again like a real restart."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
+from playwright.sync_api import sync_playwright
+
+from queries.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,3 +52,39 @@ class LiveApp:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+@contextmanager
+def private_live_app(app_env: dict, tmp_root: Path, name: str) -> Iterator[tuple[LiveApp, Database]]:
+    """`python app.py` on the test's own copy of the seeded database (so the test may write), and a
+    Database on that copy for checking what the app wrote."""
+    db_path = tmp_root / f"{name}.sqlite3"
+    shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
+    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(free_port()),
+           "HOST": "127.0.0.1"}
+    app = LiveApp(env, tmp_root / f"live-{name}-server.log").start()
+    db = Database(f"sqlite:///{db_path}")
+    try:
+        yield app, db
+    finally:
+        db.dispose()
+        app.stop()
+
+
+@contextmanager
+def chromium_on_a_thread(thread_name: str) -> Iterator[tuple[ThreadPoolExecutor, object]]:
+    """(worker thread, browser): Playwright's sync API is bound to one thread, so every call runs on it."""
+    from tests.test_browser import FLAGS
+
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=thread_name)
+
+    def start():
+        pw = sync_playwright().start()
+        return pw, pw.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+
+    pw, browser = pool.submit(start).result()
+    try:
+        yield pool, browser
+    finally:
+        pool.submit(lambda: (browser.close(), pw.stop())).result()
+        pool.shutdown()

@@ -8,22 +8,17 @@ the independent pandas computations of tests/test_scorecard.py and tests/test_sl
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import pandas as pd
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.components.filter_bar import preset_range
-from queries.db import Database
 from queries.filters import Filter, local_today, utc_now
 from tests.conftest import ARTIFACTS, PASSWORD, read_raw
-from tests.live_server import LiveApp, free_port
-from tests.test_browser import FLAGS
+from tests.live_server import chromium_on_a_thread, private_live_app
 from tests.test_scorecard import expected_scorecard
 from tests.test_sla_metrics import expected_metrics
 
@@ -34,32 +29,14 @@ SLA_FORBIDDEN = "Chỉ quản trị viên được xem và sửa quy định SLA
 
 @pytest.fixture(scope="module")
 def live_sc(app_env, tmp_root):
-    """`python app.py` on its own copy of the seeded database with the test users."""
-    db_path = tmp_root / "browser-scorecard.sqlite3"
-    shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
-    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(free_port()),
-           "HOST": "127.0.0.1"}
-    app = LiveApp(env, tmp_root / "live-scorecard-server.log").start()
-    base = app.base
-    db = Database(f"sqlite:///{db_path}")
-    yield {"base": base, "db": db, "raw": read_raw(db)}
-    db.dispose()
-    app.stop()
+    with private_live_app(app_env, tmp_root, "browser-scorecard") as (app, db):
+        yield {"base": app.base, "db": db, "raw": read_raw(db)}
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    """(worker thread, browser): every Playwright call of this module runs on that one thread."""
-    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="playwright")
-
-    def start():
-        pw = sync_playwright().start()
-        return pw, pw.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
-
-    pw, browser = pool.submit(start).result()
-    yield pool, browser
-    pool.submit(lambda: (browser.close(), pw.stop())).result()
-    pool.shutdown()
+    with chromium_on_a_thread("playwright") as pool_and_browser:
+        yield pool_and_browser
 
 
 def in_browser(chromium, steps):
@@ -88,6 +65,7 @@ def log_in(page, base: str, username: str, path: str):
     page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("#login-submit")
+    expect(page).to_have_url(re.compile(re.escape(path.split("?")[0]) + r"(\?|$)"), timeout=20_000)
 
 
 def cells(page, column: str) -> list[str]:

@@ -12,8 +12,8 @@ from dashboard.components.admin import ADMIN_PREFIX
 
 
 def _user_badge():
-    if not has_request_context() or not current_user.is_authenticated:
-        return html.Div(id=ids.USER_BADGE)
+    if not has_request_context() or not current_user.is_authenticated or current_user.role == "display":
+        return html.Div(id=ids.USER_BADGE)  # a wall screen has nobody to name and nothing to sign out
     role = text.ROLE_LABELS.get(current_user.role, current_user.role)
     if current_user.agency_code:
         role = f"{role} · {current_user.agency_name}"

@@ -5,8 +5,7 @@ the overdue and due-soon lists with working days over or left. Agency heads see 
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, callback, dash_table, dcc, html
-from dash.dash_table.Format import Format, Scheme
+from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,23 +26,7 @@ dash.register_page(__name__, path_template="/agency/<code>", title=f"{text.NAV_A
 PERIOD_ID = ids.AG_CODE + "-period"
 WORK_COLUMNS = ["link", "received", "title", "category_name", "commune_name", "status_label", "deadline",
                 "countdown", "flags"]
-CASE_COLUMNS = [("code", text.COL_CODE), ("title", text.COL_TITLE), ("category_name", text.COL_CATEGORY),
-                ("commune_name", text.COL_COMMUNE), ("status_label", text.COL_STATUS),
-                ("deadline_local", text.COL_DEADLINE)]
-
-
-def _cases_table(table_id: str, days_header: str) -> dash_table.DataTable:
-    columns = [{"id": c, "name": h} for c, h in CASE_COLUMNS] + [
-        {"id": "working_days", "name": days_header, "type": "numeric",
-         "format": Format(decimal_delimiter=",", precision=1, scheme=Scheme.fixed)}]
-    return dash_table.DataTable(
-        id=table_id, columns=columns, data=[], sort_action="native", page_size=15, export_format="csv",
-        export_headers="display", style_as_list_view=True, style_table={"overflowX": "auto"},
-        style_header={"fontWeight": "700", "backgroundColor": "#eef3f8"},
-        style_cell={"fontFamily": charts.FONT, "fontSize": "13px", "padding": "5px 8px", "textAlign": "left",
-                    "maxWidth": "380px", "overflow": "hidden", "textOverflow": "ellipsis"},
-        style_data_conditional=[{"if": {"filter_query": "{urgent} = 1"}, "fontWeight": "700"}],
-    )
+OPEN_CASE_COLUMNS = ["link", "title", "category_name", "commune_name", "status_label", "deadline", "countdown"]
 
 
 def layout(code: str | None = None, **_query):
@@ -93,12 +76,12 @@ def _page(code: str | None, name: str) -> html.Div:
         ]),
         html.Div(className="grid-2", children=[
             html.Section(className="panel", children=[html.H2(text.PANEL_OVERDUE),
-                                                      _cases_table(ids.AG_OVERDUE, text.COL_DAYS_OVER)]),
+                                                      case_table(ids.AG_OVERDUE, OPEN_CASE_COLUMNS)]),
             html.Section(className="panel", children=[html.H2(text.PANEL_WORST_CATEGORIES),
                                                       dcc.Graph(id=ids.AG_WORST_CATEGORIES)]),
         ]),
         html.Section(className="panel", children=[html.H2(text.PANEL_DUE_SOON),
-                                                  _cases_table(ids.AG_DUE_SOON, text.COL_DAYS_LEFT)]),
+                                                  case_table(ids.AG_DUE_SOON, OPEN_CASE_COLUMNS)]),
     ])
 
 
@@ -137,12 +120,6 @@ def agency_kpis(compared: dict) -> list:
     ]
 
 
-def _case_rows(frame, sign: int) -> list[dict]:
-    rows = frame.assign(status_label=frame["status"].map(text.STATUS_LABELS),
-                        working_days=(frame["working_days_left"] * sign) if len(frame) else [])
-    return rows[[c for c, _ in CASE_COLUMNS] + ["working_days", "urgent"]].to_dict("records")
-
-
 @callback(
     Output(ids.AG_KPIS, "children"),
     Output(ids.AG_ON_TIME_TREND, "figure"),
@@ -166,8 +143,8 @@ def update_agency(code, preset):
         charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
                                          y_range=[1, 5]),
         charts.worst_categories_figure(scorecard.worst_rated_categories(code, f)),
-        _case_rows(scorecard.open_cases(code, f, "overdue"), -1),
-        _case_rows(scorecard.open_cases(code, f, "due_soon"), 1),
+        case_rows(scorecard.open_cases(code, f, "overdue")),
+        case_rows(scorecard.open_cases(code, f, "due_soon")),
     )
 
 

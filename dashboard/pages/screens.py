@@ -79,7 +79,7 @@ def manage_screens(create_clicks, revoke_clicks, name, rotate, refresh, revoke_n
                                                          {"rotate_seconds": rotate, "refresh_seconds": refresh})
             message, css, url = text.SCREENS_CREATED, "form-message ok", screen_url(token)
         elif trigger == ids.SCR_REVOKE and revoke_clicks and revoke_name:
-            display_tokens.revoke(revoke_name)
+            display_tokens.revoke(revoke_name, by=current_user.username)
             message, css = text.SCREENS_REVOKED.format(name=revoke_name), "form-message ok"
     except display_tokens.DisplayTokenError as err:
         message, css = str(err), "form-message error"
