@@ -690,9 +690,9 @@ CALLBACKS = {
         Call("SXD report", row("ok", "ok", "ok", GONE, "ok"), lambda d: {"report-code.data": d.sxd["code"]}),
         Call("CAT report", row("ok", "ok", GONE, "ok", "ok"), lambda d: {"report-code.data": d.cat["code"]}),
     ],
-    "report-phone.children": [
+    "act-phone.children": [
         Call("reveal without a reason", row(NO_PHONE, NO_REASON, NO_PHONE, NO_PHONE, NO_REASON), lambda d: {
-            "report-reveal-go.n_clicks": 1, "report-code.data": d.sxd["code"], "report-reveal-reason.value": ""}),
+            "act-reveal-go.n_clicks": 1, "act-reveal-code.data": d.sxd["code"], "act-reveal-reason.value": ""}),
     ],
     # Queue
     "queue-table.data": [Call("refresh", row("204", "ok", "204", "204", "ok"))],
@@ -906,16 +906,19 @@ def test_agency_a_reading_a_report_of_agency_b_gets_not_found(clients, deps, dat
     assert text.REPORT_NOT_FOUND.format(code=data.cat["code"]) in callback_refusals(resp)[0]
     for secret in (data.cat["title"], data.cat["description"], mask(data.cat["reporter_phone"])):
         assert secret not in shown
-    assert output(resp, ids.RP_REVEAL, "hidden") is True
+    assert "act-reveal-go" not in resp.get_data(as_text=True)  # no reveal form either
     # Agency B, whose report it is, reads it.
     assert data.cat["title"] in response_text(render_report(clients(AGENCY_B), deps, data.cat["code"]))
 
 
+REVEALED = {"type": "act-phone", "page": "report"}
+
+
 def reveal(client, deps, code: str, reason: str = REASON):
-    values = {"report-reveal-go.n_clicks": 1, "report-code.data": code, "report-reveal-reason.value": reason}
-    resp = post(client, dash_body(deps["report-phone.children"], values))
+    values = {"act-reveal-go.n_clicks": 1, "act-reveal-code.data": code, "act-reveal-reason.value": reason}
+    resp = post(client, dash_body(deps["act-phone.children"], values))
     assert resp.status_code == 200, resp.data
-    return resp, output(resp, ids.RP_PHONE, "className")
+    return resp, output(resp, REVEALED, "className")
 
 
 @pytest.mark.parametrize("user", SIGNED_IN)
@@ -925,7 +928,7 @@ def test_phone_reveal(user, clients, deps, data, engine):
     resp, css = reveal(clients(user), deps, code)
     audits = [(a["username"], a["action"], a["target"]) for a in audit_since(engine, audit_from)]
     if user in (OPERATOR, ADMIN):
-        assert css == "form-message ok" and phone in strings(output(resp, ids.RP_PHONE, "children"))
+        assert css == "form-message ok" and phone in strings(output(resp, REVEALED, "children"))
         assert leaked_phones(response_text(resp), data) == {phone}  # the detector used everywhere sees it
         assert audits == [(user, "phone.reveal", code)]
         assert audit_since(engine, audit_from)[0]["detail"] == REASON
@@ -954,7 +957,7 @@ def agency_phone_setting(engine, value: str):
 def test_agency_heads_reveal_their_own_reports_only_when_the_admin_allows_it(clients, deps, data, engine):
     with agency_phone_setting(engine, "1"):
         resp, css = reveal(clients(AGENCY_A), deps, data.sxd["code"])
-        assert css == "form-message ok" and data.sxd["reporter_phone"] in strings(output(resp, ids.RP_PHONE,
+        assert css == "form-message ok" and data.sxd["reporter_phone"] in strings(output(resp, REVEALED,
                                                                                          "children"))
         for user, report in ((AGENCY_A, data.cat), (AGENCY_B, data.sxd)):
             resp, css = reveal(clients(user), deps, report["code"])

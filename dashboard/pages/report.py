@@ -6,7 +6,7 @@ each reveal is audited (queries/cases.py)."""
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import MATCH, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids, text
@@ -40,12 +40,17 @@ def layout(code: str | None = None, **_query):
         html.Div(className="page-head", children=[_back_link()]),
         *outcome_area(PAGE),
         html.Div(id=ids.RP_BODY),
-        html.Section(id=ids.RP_REVEAL, className="panel reveal", hidden=True, children=[
-            html.Label([text.PHONE_REVEAL_REASON, dcc.Input(id=ids.RP_REVEAL_REASON, type="text", value="",
-                                                            maxLength=300)]),
-            html.Button(text.PHONE_REVEAL, id=ids.RP_REVEAL_GO, n_clicks=0, className="btn-secondary"),
-            html.Div(id=ids.RP_PHONE, className="form-message", role="status"),
-        ]),
+    ])
+
+
+def _reveal_form(d: dict) -> html.Div:
+    """Beside the masked number, for those who may reveal it: a reason, then the number (audited)."""
+    return html.Div(className="reveal", hidden=not d["can_reveal"], children=[
+        dcc.Store(id=ids.act("reveal-code", PAGE), data=d["code"]),
+        html.Label([text.PHONE_REVEAL_REASON, dcc.Input(id=ids.act("reveal-reason", PAGE), type="text", value="",
+                                                        maxLength=300)]),
+        html.Button(text.PHONE_REVEAL, id=ids.act("reveal-go", PAGE), n_clicks=0, className="btn-secondary"),
+        html.Div(id=ids.act("phone", PAGE), className="form-message", role="status"),
     ])
 
 
@@ -84,7 +89,7 @@ def _facts(d: dict) -> html.Dl:
                                               for c in d["duplicates"]]))
     items.append(_field(f["phone"], [html.Span(d["phone_masked"] or text.REPORT_NO_PHONE, className="phone"),
                                      html.Div(text.PHONE_HIDDEN_NOTE, className="note") if d["phone_masked"]
-                                     else None]))
+                                     else None, _reveal_form(d)], "phone-field"))
     return html.Dl(items, className="facts")
 
 
@@ -166,7 +171,6 @@ def report_body(d: dict, viewer) -> list:
 
 @callback(
     Output(ids.RP_BODY, "children"),
-    Output(ids.RP_REVEAL, "hidden"),
     Input(ids.RP_CODE, "data"),
     Input(ids.act("done", PAGE), "data"),
 )
@@ -180,19 +184,21 @@ def render_report(code, _done):
         detail = None
     if detail is None:
         return html.Div(className="not-found", children=[html.H1(text.REPORT_NOT_FOUND.format(code=code)),
-                                                         dcc.Link(text.NOT_FOUND_BACK, href="/")]), True
-    return report_body(detail, viewer), not detail["can_reveal"]
+                                                         dcc.Link(text.NOT_FOUND_BACK, href="/")])
+    return report_body(detail, viewer)
 
 
 @callback(
-    Output(ids.RP_PHONE, "children"),
-    Output(ids.RP_PHONE, "className"),
-    Input(ids.RP_REVEAL_GO, "n_clicks"),
-    State(ids.RP_CODE, "data"),
-    State(ids.RP_REVEAL_REASON, "value"),
+    Output(ids.act("phone", MATCH), "children"),
+    Output(ids.act("phone", MATCH), "className"),
+    Input(ids.act("reveal-go", MATCH), "n_clicks"),
+    State(ids.act("reveal-code", MATCH), "data"),
+    State(ids.act("reveal-reason", MATCH), "value"),
     prevent_initial_call=True,
 )
-def reveal(_clicks, code, reason):
+def reveal(clicks, code, reason):
+    if not clicks:
+        raise PreventUpdate
     try:
         phone = cases.reveal_phone(current_viewer(), code or "", reason or "")
     except WorkflowError as err:
