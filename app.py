@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import api, auth, display, files, open311, text
 from dashboard.components.shell import app_shell
 from queries import db as database
-from queries import importers, sla
+from queries import analytics, importers, sla
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
 from queries.filters import local_datetime_to_utc, utc_to_local
 from queries.migrate import upgrade
@@ -209,8 +209,11 @@ def _register_cli(server: Flask) -> None:
 
 def serve_app() -> Flask:
     """The app as a real start serves it (python app.py, gunicorn): an empty database gets the demo
-    province unless SEED_DEMO_IF_EMPTY=0."""
-    return create_app(first_start=os.environ.get("SEED_DEMO_IF_EMPTY", "1") != "0")
+    province unless SEED_DEMO_IF_EMPTY=0, and one of the serving processes keeps the analytics copy fresh
+    (queries/analytics.py; command-line runs never do)."""
+    server = create_app(first_start=os.environ.get("SEED_DEMO_IF_EMPTY", "1") != "0")
+    analytics.start_background_sync()
+    return server
 
 
 def main() -> None:

@@ -15,9 +15,10 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Float, and_, cast, func, select
 
+from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
-from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
+from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, report_deletions, reports
 from queries.sql import count_if, days_between, local_bucket, percentiles, ratio, report_conditions, where
 
 r = reports.c
@@ -57,7 +58,7 @@ def headline_counts(f: Filter, db: Database | None = None, now: datetime | None 
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         func.count(r.lat).label("located"),
     ).where(where(f))
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     counts = ["total", "resolved", "pending", "overdue", "rejected", "on_time", "resolved_with_deadline",
               "rating_count", "located"]
     df[counts] = df[counts].fillna(0).astype("int64")
@@ -87,7 +88,7 @@ def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | Non
         .where(where(f))
         .group_by(agencies.c.code, agencies.c.short_name)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     ints = ["total", "resolved", "pending", "overdue", "rejected"]
     df[ints] = df[ints].astype("int64")
     df["agency_name"] = df["agency_name"].fillna(IOC_QUEUE_NAME)
@@ -107,14 +108,14 @@ def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
         .where(where(f), r.status == "resolved")
         .group_by(agencies.c.code, agencies.c.short_name)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     df[["resolved_with_deadline", "on_time"]] = df[["resolved_with_deadline", "on_time"]].astype("int64")
     df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
     return df.sort_values(["on_time_rate", "agency_name"], ascending=[False, True], ignore_index=True)
 
 
 def _resolution_time(f: Filter, db: Database | None, label_cols: list, joined) -> pd.DataFrame:
-    db = get_db(db)
+    db = analytics.reader(db)
     resolved = (
         select(*label_cols, days_between(r.created_at, r.resolved_at).label("days"))
         .select_from(joined)
@@ -153,7 +154,7 @@ def satisfaction_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
         .where(where(f), r.rating.isnot(None))
         .group_by(agencies.c.code, agencies.c.short_name)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     dist = [f"r{k}" for k in range(1, 6)]
     df[["rating_count", *dist]] = df[["rating_count", *dist]].astype("int64")
     df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
@@ -188,7 +189,7 @@ def counts_over_time(f: Filter, grain: str = "month", by: str = "category",
         .group_by(period, key, label)
         .order_by(period, key)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     df["n"] = df["n"].astype("int64")
     return df
 
@@ -202,7 +203,7 @@ def counts_by(f: Filter, by: str, db: Database | None = None) -> pd.DataFrame:
         .where(where(f))
         .group_by(key, label)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     df["n"] = df["n"].astype("int64")
     return df.sort_values(["n", "key"], ascending=[False, True], ignore_index=True)
 
@@ -225,7 +226,7 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
         per_commune.c.code, admin_units.c.name, admin_units.c.lat, admin_units.c.lon,
         per_commune.c.n, per_commune.c.pending, per_commune.c.overdue,
     ).join_from(per_commune, admin_units, admin_units.c.code == per_commune.c.code)
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     df[["n", "pending", "overdue"]] = df[["n", "pending", "overdue"]].astype("int64")
     return df.sort_values(["n", "code"], ascending=[False, True], ignore_index=True)
 
@@ -233,7 +234,7 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
 def map_points(f: Filter, db: Database | None = None, limit: int = 50_000) -> tuple[pd.DataFrame, int]:
     """The newest `limit` located reports (id, code, lat, lon, status, category_code, agency_code,
     created_at) and how many located reports match in all."""
-    db = get_db(db)
+    db = analytics.reader(db)
     located = [where(f), r.lat.isnot(None), r.lon.isnot(None)]
     total = db.scalar(select(func.count()).select_from(reports).where(*located))
     stmt = (
@@ -255,11 +256,13 @@ def map_points(f: Filter, db: Database | None = None, limit: int = 50_000) -> tu
 
 
 def data_version(db: Database | None = None) -> str:
-    """A cheap marker that changes whenever reports are added, changed or deleted."""
-    row = get_db(db).read_rows(select(func.count().label("n"), func.max(r.updated_at).label("last")))[0]
+    """A cheap marker that changes whenever reports are added, changed or deleted: three index lookups
+    (newest id, newest change, newest deletion), never a count over the table."""
+    row = get_db(db).read_rows(select(func.max(r.id).label("id"), func.max(r.updated_at).label("last"),
+                                      select(func.max(report_deletions.c.id)).scalar_subquery().label("gone")))[0]
     last = row["last"]
-    stamp = last.strftime("%Y%m%d%H%M%S") if hasattr(last, "strftime") else str(last or "0")
-    return f"{row['n']}-{stamp}"
+    stamp = last.strftime("%Y%m%d%H%M%S%f") if hasattr(last, "strftime") else str(last or "0")
+    return f"{row['id'] or 0}-{stamp}-{row['gone'] or 0}"
 
 
 def overview_summary(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:

@@ -290,3 +290,14 @@ login_failures = Table(
     Index("ix_login_failures_username_at", "username", "at"),
     Index("ix_login_failures_ip_at", "ip", "at"),
 )
+
+# Filled by a database trigger (migration 0006) whenever a report row is deleted, by any path: the
+# analytics copy (queries/analytics.py) reads it to drop deleted reports from the months they were in.
+report_deletions = Table(
+    "report_deletions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("report_id", Integer, nullable=False),
+    Column("created_at", DateTime, nullable=False),  # the deleted report's arrival: which month to rebuild
+    Column("deleted_at", DateTime, nullable=False),
+)

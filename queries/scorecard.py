@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Float, and_, cast, func, select
 
+from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
@@ -115,7 +116,7 @@ def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Datab
     """Every agency with reports in the period (or the previous one): the metrics, score, rank and, for each
     compared value, `<name>_prev` and `<name>_trend` ('up', 'down', 'same' or ''). An agency head gets only
     their own row, ranked among all agencies."""
-    db = get_db(db)
+    db = analytics.reader(db)
     period = period_containing(kind, day or local_today())
     everyone = replace(f, scope_agency=None)
     current = _period_metrics(everyone, period, db, now).set_index("key")
@@ -159,7 +160,7 @@ def agency_info(code: str, db: Database | None = None) -> dict | None:
 def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
     """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
     reports. Province-wide totals are what every role compares against, so they ignore the scope."""
-    db = get_db(db)
+    db = analytics.reader(db)
     agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
     whole = replace(f, agencies=(), scope_agency=None)
     province = sla_metrics(whole, None, db, now)
@@ -187,7 +188,7 @@ def monthly_trend(f: Filter, code: str | None, db: Database | None = None) -> pd
                func.avg(cast(r.rating, Float)).label("satisfaction_mean"))
         .where(*conds).group_by(month).order_by(month)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     df[["judged", "on_time", "rating_count"]] = df[["judged", "on_time", "rating_count"]].astype("int64")
     df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
     df["on_time_rate"] = ratio(df["on_time"], df["judged"])
@@ -205,7 +206,7 @@ def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min
         .group_by(categories.c.code, categories.c.short_name)
         .having(func.count(r.rating) >= min_ratings)
     )
-    df = get_db(db).read_frame(stmt)
+    df = analytics.reader(db).read_frame(stmt)
     df[["rating_count", "low"]] = df[["rating_count", "low"]].astype("int64")
     df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
     df["share_low"] = (df["low"] / df["rating_count"]).astype("float64")

@@ -25,9 +25,9 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, cast, delete, func, insert, literal, select
+from sqlalchemy import Float, and_, cast, delete, func, insert, literal_column, select
 
-from queries import audit
+from queries import analytics, audit
 from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
@@ -245,7 +245,8 @@ def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, 
 def _group(by: str | None):
     """(key column, label column, the FROM with the join) for a dimension; None = the whole selection."""
     if by is None:
-        return literal("ALL"), literal("Toàn tỉnh"), reports
+        # Inline constants: DuckDB refuses bound parameters in GROUP BY.
+        return literal_column("'ALL'"), literal_column("'Toàn tỉnh'"), reports
     if by == "agency":
         return agencies.c.code, agencies.c.short_name, reports.join(agencies, agencies.c.id == r.agency_id)
     if by == "category":
@@ -254,6 +255,12 @@ def _group(by: str | None):
         return (admin_units.c.code, admin_units.c.name,
                 reports.join(admin_units, admin_units.c.code == r.commune_code))
     raise ValueError(f"by must be one of {DIMENSIONS} or None")
+
+
+def _grouping(by: str | None, *columns) -> tuple:
+    """GROUP BY columns: none for the whole selection (its key is a constant, which PostgreSQL refuses to
+    group by and DuckDB refuses as a parameter)."""
+    return columns if by is not None else ()
 
 
 @dataclass(frozen=True)
@@ -298,7 +305,9 @@ def _counts(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
-    ).select_from(joined).where(*report_conditions(f)).group_by(key, label)
+    ).select_from(joined).where(*report_conditions(f)).group_by(*_grouping(by, key, label))
+    if by is None:  # no rows selected: no row out, as with a grouping
+        stmt = stmt.having(func.count() > 0)
     return db.read_frame(stmt)
 
 
@@ -325,7 +334,7 @@ def _aging(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
         count_if(and_(late, days_over <= 5)).label("overdue_1_5"),
         count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
         count_if(and_(late, days_over > 10)).label("overdue_over_10"),
-    ).select_from(joined).where(*report_conditions(f), late).group_by(key)
+    ).select_from(joined).where(*report_conditions(f), late).group_by(*_grouping(by, key))
     return db.read_frame(stmt).set_index("key")
 
 
@@ -350,14 +359,14 @@ def _bounces(f: Filter, by, db: Database) -> pd.DataFrame:
         key.label("key"),
         count_if(e.to_status == "forwarded").label("forwardings"),
         count_if(returned).label("bounce_backs"),
-    ).select_from(joined).where(*conditions).group_by(key)
+    ).select_from(joined).where(*conditions).group_by(*_grouping(by, key))
     return db.read_frame(stmt).set_index("key")
 
 
 def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
                 calendar: WorkCalendar | None = None) -> pd.DataFrame:
     """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric."""
-    db = get_db(db)
+    db = analytics.reader(db)
     clock = Clock.at(now, calendar)
     counts = _counts(f, by, clock, db).set_index("key")
     out = counts.join(_durations(f, by, db), how="left").join(_aging(f, by, clock, db), how="left") \

@@ -87,6 +87,12 @@ def _bucket_postgresql(element, compiler, **kw):
             f"'YYYY-MM-DD')")
 
 
+@compiles(local_bucket, "duckdb")
+def _bucket_duckdb(element, compiler, **kw):
+    col = compiler.process(list(element.clauses)[0], **kw)
+    return f"strftime(date_trunc('{element.grain}', {col} + INTERVAL {LOCAL_OFFSET_HOURS} HOUR), '%Y-%m-%d')"
+
+
 class days_between(FunctionElement):
     """(later - earlier) in fractional days."""
 
@@ -106,13 +112,19 @@ def _days_postgresql(element, compiler, **kw):
     return f"(EXTRACT(EPOCH FROM ({later} - {earlier})) / 86400.0)"
 
 
+@compiles(days_between, "duckdb")
+def _days_duckdb(element, compiler, **kw):
+    earlier, later = (compiler.process(c, **kw) for c in element.clauses)
+    return f"((epoch({later}) - epoch({earlier})) / 86400.0)"
+
+
 def percentiles(dialect: str, value: ColumnElement, group_cols: list[ColumnElement], conds: list,
                 ps: tuple[float, ...] = (0.5, 0.9)):
     """SELECT group_cols, n, p50, p90 ... with linear interpolation between ranks (as pandas' default
     and PostgreSQL's percentile_cont). Rows where `value` is NULL are left out."""
     conds = [*conds, value.isnot(None)]
     labels = [f"p{round(p * 100)}" for p in ps]
-    if dialect == "postgresql":
+    if dialect in ("postgresql", "duckdb"):
         cols = [func.percentile_cont(p).within_group(value).label(lbl) for p, lbl in zip(ps, labels, strict=True)]
         return select(*group_cols, func.count().label("n"), *cols).where(*conds).group_by(*group_cols)
 
@@ -149,6 +161,7 @@ def _casefold_sqlite(element, compiler, **kw):
 
 
 @compiles(casefold, "postgresql")
+@compiles(casefold, "duckdb")
 def _casefold_pg(element, compiler, **kw):
     return f"lower({compiler.process(element.clauses, **kw)})"
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import func, select
 
-from queries import overview
+from queries import analytics, overview
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.schema import admin_units, agencies, categories, reports
@@ -101,7 +101,7 @@ def poisson_tail(k: int, lam: float) -> float:
 def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
     """kind ('commune' or 'category'), key, name, count (last 24 h), usual (per 24 h), p_value."""
     now = now or utc_now()
-    db = get_db(db)
+    db = analytics.reader(db)
     day_ago, baseline_start = now - timedelta(hours=24), now - timedelta(hours=24) - timedelta(days=BASELINE_DAYS)
     frames = []
     for kind, key, label, joined in (

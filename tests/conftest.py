@@ -19,6 +19,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import DateTime, create_engine, text
 
+from queries import analytics
+from queries.analytics import AnalyticsDatabase
 from queries.db import Database
 from queries.demo import seed_demo
 from queries.migrate import upgrade
@@ -89,10 +91,34 @@ def pg_db(pg_server_url) -> Database:
         drop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+def analytics_copy(source: Database, directory: Path) -> AnalyticsDatabase:
+    """The analytics copy of a seeded database (queries/analytics.py), as the pages read it."""
+    analytics.sync(source, directory)
+    copy = AnalyticsDatabase(directory)
+    assert copy.refresh()
+    copy.source_dialect = source.dialect
+    return copy
+
+
+@pytest.fixture(scope="session")
+def sqlite_copy(sqlite_db, tmp_root) -> AnalyticsDatabase:
+    return analytics_copy(sqlite_db, tmp_root / "copy-of-sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_copy(pg_db, tmp_root) -> AnalyticsDatabase:
+    return analytics_copy(pg_db, tmp_root / "copy-of-postgresql")
+
+
+DATABASES = {"sqlite": "sqlite_db", "postgresql": "pg_db", "copy-of-sqlite": "sqlite_copy",
+             "copy-of-postgresql": "pg_copy"}
+
+
+@pytest.fixture(params=list(DATABASES))
 def db(request) -> Database:
-    """Every test using `db` runs once on SQLite and once on PostgreSQL."""
-    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+    """Every test using `db` runs on SQLite, on PostgreSQL, and on the analytics copy of each: the fast
+    path must give the same answers as the system of record (the expected values come from raw rows)."""
+    return request.getfixturevalue(DATABASES[request.param])
 
 
 def read_raw(db: Database) -> dict[str, pd.DataFrame]:
@@ -115,7 +141,7 @@ def raw_by_dialect(sqlite_db, pg_db):
 
 @pytest.fixture
 def raw(db, raw_by_dialect):
-    return raw_by_dialect[db.dialect]
+    return raw_by_dialect[getattr(db, "source_dialect", db.dialect)]
 
 
 # --- the app ------------------------------------------------------------------------------------
@@ -133,7 +159,9 @@ def app_env(tmp_root, sqlite_db):
     db.dispose()
     instance = tmp_root / "instance"
     instance.mkdir(exist_ok=True)
-    return {"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_DIR": str(instance), "SECRET_KEY": "test-secret"}
+    # The analytics copy is off for the app under test: its tests (test_analytics.py) turn it on themselves.
+    return {"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_DIR": str(instance), "SECRET_KEY": "test-secret",
+            "ANALYTICS": "off"}
 
 
 class SameOriginClient(FlaskClient):

@@ -49,6 +49,12 @@ SUMMARIES = {"received": "Tiếp nhận phản ánh", "classified": "Phân loạ
 RETURNED = "Đơn vị trả lại Trung tâm IOC"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request):
+    """The Open311 tests write (API keys, submissions): the systems of record only, not the analytics copy."""
+    return request.getfixturevalue("sqlite_db" if request.param == "sqlite" else "pg_db")
+
+
 # --- helpers --------------------------------------------------------------------------------------
 
 def local_iso(ts) -> str | None:

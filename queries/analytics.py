@@ -1,0 +1,378 @@
+"""The analytics copy: a columnar, read-only copy of the report data that the heavy aggregate queries run
+on, kept within seconds of the system of record (SQLite or PostgreSQL), which takes every write.
+
+Why a DuckDB copy and not rollups: the SLA pages need medians and 90th percentiles over any filter, and
+pre-aggregated rollups can only approximate those (histograms), or need one rollup per filter shape.
+On this 2-core machine DuckDB answers the heaviest overview query in about 13 ms at 1M reports and 100 ms
+at 10M, against 235 / 860 ms for SQLite rollups (../shared/notes/perf-floor.md). The copy also runs the
+*same* SQLAlchemy statements as the system of record (duckdb-engine), so every KPI keeps one definition,
+and the tests can compare the copy with the raw tables query by query.
+
+How it is kept:
+- ANALYTICS_DIR (default instance/analytics) holds Parquet files, one per month of arrival for reports
+  and for the hand-off events (forwardings and returns), one per reference table, and manifest.json,
+  which names the current files. A file is never changed: a new generation writes new files and then
+  replaces the manifest atomically, so a reader sees one whole generation or the one before.
+- `sync` rebuilds only the months touched since the last run: rows whose `updated_at` moved (indexed), and
+  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path).
+- One process at a time syncs (a file lock). `start_background_sync` runs the loop in a daemon thread of
+  whichever worker holds the lock; if it dies, another worker takes over.
+- Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
+  missing, or older than MAX_LAG (the sync stopped), queries fall back to the system of record.
+- The copy holds no personal data: no phone numbers, names or texts.
+
+ANALYTICS=off turns it off; every query then reads the system of record.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+from sqlalchemy import Float, Integer, SmallInteger, and_, create_engine, func, or_, select
+
+from queries import db as database
+from queries.db import Database, get_db
+from queries.filters import utc_now
+from queries.schema import (
+    admin_units,
+    agencies,
+    categories,
+    report_deletions,
+    report_events,
+    reports,
+    sla_policies,
+    work_calendar,
+)
+
+log = logging.getLogger("paht.analytics")
+r = reports.c
+SCHEMA_VERSION = 1
+SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
+MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
+# Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
+WATERMARK_MARGIN = timedelta(seconds=60)
+KEEP_OLD_FILES_SECONDS = 120
+
+# What the aggregates read. No title, description, reply, comment or phone: they never leave the record.
+REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat", "lon", "status", "agency_id",
+                  "created_at", "classified_at", "forwarded_at", "first_response_at", "resolved_at", "rejected_at",
+                  "deadline_at", "urgent", "sla_policy_id", "ioc_deadline_at", "first_forwarded_at",
+                  "agency_deadline_at", "ioc_work_days", "agency_work_days", "rating", "source", "updated_at",
+                  "version", "close_reason", "duplicate_of_id")
+EVENT_COLUMNS = ("id", "report_id", "at", "from_status", "to_status", "agency_id")
+REFERENCE_TABLES = (agencies, categories, admin_units, sla_policies, work_calendar)
+
+
+def enabled() -> bool:
+    return os.environ.get("ANALYTICS", "duckdb") != "off"
+
+
+def analytics_dir() -> Path:
+    return Path(os.environ.get("ANALYTICS_DIR") or database.INSTANCE_DIR / "analytics")
+
+
+# --- writing the copy ---------------------------------------------------------------------------------
+
+def _duck_type(column) -> str:
+    kind = type(column.type)
+    if kind in (Integer, SmallInteger):
+        return "BIGINT"
+    if kind is Float:
+        return "DOUBLE"
+    if kind.__name__ == "DateTime":
+        return "TIMESTAMP"
+    return "VARCHAR"
+
+
+def _schema(table, names) -> str:
+    return ", ".join(f'"{n}" {_duck_type(table.c[n])}' for n in names)
+
+
+def _write_parquet(frame: pd.DataFrame, table, names, path: Path) -> None:
+    """Write a frame with the table's column types (an all-empty column keeps its type)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE t ({_schema(table, names)})")
+        if len(frame):
+            con.register("frame", frame[list(names)])
+            con.execute("INSERT INTO t SELECT * FROM frame")
+        tmp = path.with_suffix(".tmp")
+        con.execute(f"COPY t TO '{tmp}' (FORMAT parquet)")
+        os.replace(tmp, path)
+    finally:
+        con.close()
+
+
+def _month_bounds(month: str) -> tuple[datetime, datetime]:
+    start = datetime.strptime(month, "%Y-%m")
+    end = (start + timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def _months_between(first: datetime, last: datetime) -> list[str]:
+    months, cursor = [], first.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    while cursor <= last:
+        months.append(cursor.strftime("%Y-%m"))
+        cursor = (cursor + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _handoffs():
+    """Forwardings and returns: the only events an aggregate reads (bounce-backs)."""
+    e = report_events.c
+    return or_(e.to_status == "forwarded",
+               and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified"))))
+
+
+def _export_month(db: Database, month: str, directory: Path, tag: str) -> dict | None:
+    start, end = _month_bounds(month)
+    in_month = and_(r.created_at >= start, r.created_at < end)
+    rows = db.read_frame(select(*[r[c] for c in REPORT_COLUMNS]).where(in_month))
+    if rows.empty:
+        return None
+    e = report_events.c
+    events = db.read_frame(select(*[e[c] for c in EVENT_COLUMNS]).join_from(
+        report_events, reports, reports.c.id == e.report_id).where(in_month, _handoffs()))
+    files = {"reports": f"reports-{month}-{tag}.parquet", "events": f"events-{month}-{tag}.parquet"}
+    _write_parquet(rows, reports, REPORT_COLUMNS, directory / files["reports"])
+    _write_parquet(events, report_events, EVENT_COLUMNS, directory / files["events"])
+    return {**files, "rows": len(rows)}
+
+
+def read_manifest(directory: Path | None = None) -> dict | None:
+    path = (directory or analytics_dir()) / "manifest.json"
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _write_manifest(directory: Path, manifest: dict) -> None:
+    tmp = directory / f"manifest.{uuid.uuid4().hex}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1))
+    os.replace(tmp, directory / "manifest.json")
+
+
+def sync(db: Database | None = None, directory: Path | None = None, full: bool = False) -> dict:
+    """Bring the copy up to date with the system of record; returns the new manifest."""
+    db = get_db(db)
+    directory = directory or analytics_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    old = read_manifest(directory)
+    if old is None or old.get("schema") != SCHEMA_VERSION or old.get("database") != db.url:
+        old, full = None, True
+    started = utc_now()
+    bounds = db.read_rows(select(func.min(r.created_at).label("first"), func.max(r.created_at).label("last"),
+                                 func.max(r.updated_at).label("updated")))[0]
+    last_deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
+    months: dict = {} if full else dict(old["months"])
+    if full:
+        todo = _months_between(bounds["first"], bounds["last"]) if bounds["first"] else []
+    else:
+        since = datetime.fromisoformat(old["watermark"]) - WATERMARK_MARGIN
+        changed = db.read_rows(select(r.created_at).where(r.updated_at > since))
+        deleted = db.read_rows(select(report_deletions.c.created_at).where(
+            report_deletions.c.id > old["last_deletion"]))
+        todo = sorted({row["created_at"].strftime("%Y-%m") for row in changed + deleted})
+    tag = f"g{(old or {}).get('generation', 0) + 1}-{uuid.uuid4().hex[:6]}"
+    for month in todo:
+        exported = _export_month(db, month, directory, tag)
+        if exported is None:
+            months.pop(month, None)
+        else:
+            months[month] = exported
+    reference = {}
+    for table in REFERENCE_TABLES:
+        name = f"{table.name}-{tag}.parquet"
+        _write_parquet(db.read_frame(select(table)), table, [c.name for c in table.columns], directory / name)
+        reference[table.name] = name
+    empty = {}
+    for table, names in ((reports, REPORT_COLUMNS), (report_events, EVENT_COLUMNS)):
+        empty[table.name] = f"{table.name}-empty-{tag}.parquet"
+        _write_parquet(pd.DataFrame(columns=list(names)), table, names, directory / empty[table.name])
+    watermark = bounds["updated"] or started
+    manifest = {"schema": SCHEMA_VERSION, "database": db.url, "generation": (old or {}).get("generation", 0) + 1,
+                "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
+                .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
+                "months": months, "reference": reference, "empty": empty, "rebuilt": todo}
+    _write_manifest(directory, manifest)
+    _remove_unused(directory, manifest, old)
+    return manifest
+
+
+def _remove_unused(directory: Path, manifest: dict, old: dict | None) -> None:
+    keep = {"manifest.json", ".sync.lock"}
+    for m in (manifest, old or {}):
+        for entry in (m.get("months") or {}).values():
+            keep.update((entry["reports"], entry["events"]))
+        keep.update((m.get("reference") or {}).values())
+        keep.update((m.get("empty") or {}).values())
+    cutoff = time.time() - KEEP_OLD_FILES_SECONDS
+    for path in directory.iterdir():
+        if path.name not in keep and path.stat().st_mtime < cutoff:
+            path.unlink(missing_ok=True)
+
+
+def touch(directory: Path | None = None) -> None:
+    """Record that the copy was checked and is current, without writing a new generation."""
+    directory = directory or analytics_dir()
+    manifest = read_manifest(directory)
+    if manifest is not None:
+        manifest["synced_at"] = utc_now().isoformat()
+        manifest["rebuilt"] = []
+        _write_manifest(directory, manifest)
+
+
+def sync_if_changed(db: Database | None = None, directory: Path | None = None) -> dict | None:
+    """One cycle of the loop: a new generation only when something changed since the last one."""
+    db = get_db(db)
+    directory = directory or analytics_dir()
+    old = read_manifest(directory)
+    if old is not None and old.get("database") == db.url and old.get("schema") == SCHEMA_VERSION:
+        updated = db.scalar(select(func.max(r.updated_at)))
+        deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
+        watermark = datetime.fromisoformat(old["watermark"])
+        if (updated is None or updated <= watermark) and deletion <= old["last_deletion"] and \
+                utc_now() - watermark > WATERMARK_MARGIN:
+            touch(directory)
+            return None
+    return sync(db, directory)
+
+
+# --- the sync loop ------------------------------------------------------------------------------------
+
+_loop_started = False
+
+
+def start_background_sync(interval: float | None = None) -> None:
+    """In every process: a daemon thread that waits for the sync lock, then keeps the copy fresh."""
+    global _loop_started
+    if _loop_started or not enabled():
+        return
+    _loop_started = True
+    directory = analytics_dir()
+    directory.mkdir(parents=True, exist_ok=True)
+    period = interval or SYNC_SECONDS
+
+    def loop():
+        with open(directory / ".sync.lock", "w") as lock:
+            while True:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(period)
+            log.info("analytics sync: this process keeps the copy (%s)", directory)
+            while True:
+                started = time.monotonic()
+                try:
+                    manifest = sync_if_changed()
+                    if manifest is not None:
+                        log.info("analytics sync: generation %s, months rebuilt %s, %.2f s",
+                                 manifest["generation"], manifest["rebuilt"], time.monotonic() - started)
+                except Exception:  # noqa: BLE001 - the loop must survive a database outage
+                    log.exception("analytics sync failed; retrying")
+                time.sleep(max(0.5, period - (time.monotonic() - started)))
+
+    threading.Thread(target=loop, name="analytics-sync", daemon=True).start()
+
+
+# --- reading the copy ---------------------------------------------------------------------------------
+
+class AnalyticsDatabase(Database):
+    """DuckDB views over one generation of the copy. Same read API as Database; never written to."""
+
+    def __init__(self, directory: Path | None = None):
+        self.directory = directory or analytics_dir()
+        self.url = f"duckdb:///:memory:paht_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.engine = create_engine(self.url, pool_size=4, max_overflow=4)
+        self.generation = None
+        self.source: str | None = None  # the system of record the generation was copied from
+        self.synced_at: datetime | None = None
+        self._lock = threading.Lock()
+        self._stamp = None
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"SET memory_limit = '{os.environ.get('ANALYTICS_MEMORY', '256MB')}'")
+            conn.exec_driver_sql("SET threads = 2")
+
+    def refresh(self) -> bool:
+        """Point the views at the newest generation; False when there is no copy fit to read."""
+        path = self.directory / "manifest.json"
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return False
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp != self._stamp:
+            with self._lock:
+                manifest = read_manifest(self.directory)
+                if manifest is None:
+                    return False
+                if manifest["generation"] != self.generation:
+                    self._point_views(manifest)
+                    self.generation = manifest["generation"]
+                self.synced_at = datetime.fromisoformat(manifest["synced_at"])
+                self.source = manifest["database"]
+                self._stamp = stamp
+        return self.synced_at is not None and utc_now() - self.synced_at <= MAX_LAG
+
+    def _point_views(self, manifest: dict) -> None:
+        def files(kind: str) -> str:
+            names = [entry[kind] for entry in manifest["months"].values()] + [manifest["empty"][
+                "reports" if kind == "reports" else "report_events"]]
+            return "[" + ", ".join(f"'{self.directory / n}'" for n in names) + "]"
+
+        with self.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE OR REPLACE VIEW reports AS SELECT * FROM read_parquet({files('reports')})")
+            conn.exec_driver_sql(
+                f"CREATE OR REPLACE VIEW report_events AS SELECT * FROM read_parquet({files('events')})")
+            for table, name in manifest["reference"].items():
+                conn.exec_driver_sql(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM "
+                                     f"read_parquet('{self.directory / name}')")
+
+    def ping(self) -> None:
+        self.refresh()
+
+    def has_schema(self) -> bool:
+        return self.generation is not None
+
+
+_reader: AnalyticsDatabase | None = None
+_reader_lock = threading.Lock()
+
+
+def reader(db: Database | None = None) -> Database:
+    """Where an aggregate should read: the caller's database if given, else the analytics copy when it
+    is current, else the system of record."""
+    if db is not None:
+        return db
+    if not enabled():
+        return get_db()
+    global _reader
+    with _reader_lock:
+        if _reader is None or _reader.directory != analytics_dir():
+            _reader = AnalyticsDatabase()
+    record = get_db()
+    return _reader if _reader.refresh() and _reader.source == record.url else record
+
+
+def status() -> dict:
+    """For /healthz: is the copy on, which generation, and how old."""
+    if not enabled():
+        return {"analytics": "off"}
+    manifest = read_manifest()
+    if manifest is None:
+        return {"analytics": "building"}
+    lag = (utc_now() - datetime.fromisoformat(manifest["synced_at"])).total_seconds()
+    return {"analytics": "ok" if lag <= MAX_LAG.total_seconds() else "stale", "generation": manifest["generation"],
+            "synced_seconds_ago": round(lag, 1), "data_watermark": manifest["watermark"]}
