@@ -22,8 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import api, auth, display, files, open311, text
 from dashboard.components.shell import app_shell
-from queries import db as database
 from queries import analytics, importers, sla
+from queries import db as database
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
 from queries.filters import local_datetime_to_utc, utc_to_local
 from queries.migrate import upgrade
