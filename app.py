@@ -20,7 +20,8 @@ import dash
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import api, auth, display, files, open311, text
+from dashboard import api, auth, display, files, health, logs, open311, text
+from dashboard.cache import init_cache
 from dashboard.components.shell import app_shell
 from queries import analytics, importers, sla
 from queries import db as database
@@ -75,6 +76,7 @@ def create_app(first_start: bool = False) -> Flask:
     if accounts:
         print_accounts(accounts)
 
+    logs.configure_logging()
     server = Flask(__name__, instance_path=str(database.INSTANCE_DIR))
     server.config.update(
         SECRET_KEY=_secret_key(),
@@ -84,14 +86,14 @@ def create_app(first_start: bool = False) -> Flask:
         REMEMBER_COOKIE_SECURE=os.environ.get("COOKIE_SECURE") == "1",
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
-        CACHE_TYPE="SimpleCache",
-        CACHE_DEFAULT_TIMEOUT=30,
     )
     auth.init_auth(server)
-    api.cache.init_app(server)
+    logs.init_request_logging(server)
+    init_cache(server)
     server.register_blueprint(api.bp)
     server.register_blueprint(open311.bp)
     server.register_blueprint(files.bp)
+    server.register_blueprint(health.bp)
     _register_health_and_errors(server)
     _register_cli(server)
     display.register_cli(server)
@@ -113,16 +115,13 @@ def create_app(first_start: bool = False) -> Flask:
 
 
 def _register_health_and_errors(server: Flask) -> None:
-    @server.get("/healthz")
-    def healthz():
-        try:
-            database.get_db().ping()
-            return jsonify(status="ok", database="ok")
-        except SQLAlchemyError:
-            return jsonify(status="degraded", database="unreachable"), 503
-
     @server.errorhandler(SQLAlchemyError)
-    def _database_down(_err):
+    def _database_down(err):
+        if database.is_timeout(err):
+            message = text.QUERY_TIMEOUT.format(seconds=database.STATEMENT_TIMEOUT_MS // 1000)
+            if request.path.startswith("/api/"):
+                return jsonify(error="query_timeout", message=message), 503
+            return f"<h1>{message}</h1>", 503
         if request.path.startswith("/api/"):
             return jsonify(error="database_unavailable", message=text.DB_DOWN_NO_DATA), 503
         return f"<h1>{text.DB_DOWN_NO_DATA}</h1>", 503

@@ -22,6 +22,6 @@ max_requests_jitter = 200
 preload_app = False  # each worker builds its own engine and connection pool
 
 control_socket_disable = True  # no runtime control socket under ~/.gunicorn
-accesslog = "-"
+accesslog = None  # the app logs every request itself, as one JSON line (dashboard/logs.py)
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")

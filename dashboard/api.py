@@ -7,16 +7,15 @@ from datetime import datetime
 import orjson
 import pandas as pd
 from flask import Blueprint, Response, jsonify, request
-from flask_caching import Cache
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.auth import current_scope, current_viewer
+from dashboard.cache import cache, data_version
 from queries import cases, overview, scorecard
 from queries.access import WorkflowError
 from queries.filters import LOCAL_TZ, Filter, FilterError, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-cache = Cache()
 MAP_POINT_LIMIT = 50_000
 MAP_CACHE_SECONDS = 30
 
@@ -42,7 +41,7 @@ def overview_json():
 
 
 def _points_cache_key() -> str:
-    return f"points|{current_scope()}|{request.query_string.decode()}"
+    return f"points|{current_scope()}|{data_version()}|{request.query_string.decode()}"
 
 
 @bp.get("/map/points")

@@ -27,7 +27,7 @@ from queries import audit, display_tokens
 from queries import users as user_store
 from queries.access import Viewer
 
-PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "healthz", "auth.screen_revoked"}
+PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "health.healthz", "auth.screen_revoked"}
 WALL_PATH = "/wall"
 # What a display session may reach: the wall page, Dash's plumbing and assets, the wall heartbeat and the
 # (lean, personal-data-free) map points; of the Dash callbacks only the wall's and the page router's.

@@ -111,6 +111,8 @@ RATINGS_N = "{n} đánh giá"
 # Freshness
 DATA_AS_OF = "Dữ liệu lúc {time}"
 DB_DOWN = "Mất kết nối cơ sở dữ liệu — đang hiển thị dữ liệu lúc {time}"
+QUERY_TIMEOUT = ("Truy vấn quá {seconds} giây nên đã dừng; hãy thu hẹp khoảng thời gian hoặc bộ lọc. "
+                 "Đang hiển thị dữ liệu trước đó.")
 DB_DOWN_NO_DATA = "Mất kết nối cơ sở dữ liệu — chưa tải được dữ liệu. Hệ thống sẽ tự thử lại."
 
 # Definitions, shown beside the numbers

@@ -7,6 +7,7 @@ query functions, which take an optional `db` and fall back to the one configured
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
 DEFAULT_URL = f"sqlite:///{INSTANCE_DIR / 'paht.sqlite3'}"
 
-# Postgres sessions give up on a query after this long instead of piling up behind a slow one.
-STATEMENT_TIMEOUT_MS = 30_000
+# A read gives up after this long instead of holding a worker: PostgreSQL's statement_timeout, and on
+# SQLite a progress handler that interrupts the statement. Writes (imports, migrations) are not limited.
+STATEMENT_TIMEOUT_MS = int(float(os.environ.get("QUERY_TIMEOUT_SECONDS", "30")) * 1000)
 
 
 def database_url() -> str:
@@ -54,7 +56,10 @@ class Database:
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
 
             @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_conn, _record):
+            def _sqlite_pragmas(dbapi_conn, record):
+                deadline = record.info.setdefault("deadline", [None])
+                dbapi_conn.set_progress_handler(
+                    lambda: int(deadline[0] is not None and time.monotonic() > deadline[0]), 20_000)
                 dbapi_conn.create_function("unicode_lower", 1, lambda v: v.lower() if isinstance(v, str) else v,
                                            deterministic=True)
                 cur = dbapi_conn.cursor()
@@ -63,6 +68,16 @@ class Database:
                 cur.execute("PRAGMA synchronous=NORMAL")
                 cur.execute("PRAGMA cache_size=-262144")  # 256 MiB
                 cur.close()
+
+            @event.listens_for(engine, "before_cursor_execute")
+            def _start_clock(conn, _cursor, statement, _params, _context, _many):
+                reading = statement.lstrip()[:6].upper().startswith(("SELECT", "WITH"))
+                conn.info.setdefault("deadline", [None])[0] = (
+                    time.monotonic() + STATEMENT_TIMEOUT_MS / 1000 if reading else None)
+
+            @event.listens_for(engine, "after_cursor_execute")
+            def _stop_clock(conn, *_args):
+                conn.info.setdefault("deadline", [None])[0] = None
 
             return engine
         return create_engine(
@@ -108,6 +123,12 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_timeout(err: Exception) -> bool:
+    """True when a query was stopped for taking longer than STATEMENT_TIMEOUT_MS."""
+    text = str(getattr(err, "orig", err)).lower()
+    return "interrupted" in text or "statement timeout" in text or "canceling statement" in text
 
 
 _current: Database | None = None

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
 from dashboard.auth import current_scope, current_viewer
+from dashboard.cache import cached
 from dashboard.components import charts
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.filter_bar import preset_range
@@ -135,14 +136,14 @@ def update_agency(code, preset):
         raise PreventUpdate
     start, end = preset_range(preset or "12m")
     f = Filter(start=start, end=end).scoped(current_scope())
-    compared = scorecard.agency_vs_province(code, f)
-    trend, province_trend = scorecard.monthly_trend(f, code), scorecard.monthly_trend(f, None)
+    compared = cached(scorecard.agency_vs_province, code, f)
+    trend, province_trend = cached(scorecard.monthly_trend, f, code), cached(scorecard.monthly_trend, f, None)
     return (
         agency_kpis(compared),
         charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),
         charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
                                          y_range=[1, 5]),
-        charts.worst_categories_figure(scorecard.worst_rated_categories(code, f)),
+        charts.worst_categories_figure(cached(scorecard.worst_rated_categories, code, f)),
         case_rows(scorecard.open_cases(code, f, "overdue")),
         case_rows(scorecard.open_cases(code, f, "due_soon")),
     )

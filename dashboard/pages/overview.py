@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from dashboard import ids, text
 from dashboard.api import MAP_POINT_LIMIT
 from dashboard.auth import current_scope
+from dashboard.cache import cached
 from dashboard.components import charts
 from dashboard.components.filter_bar import (
     default_filter,
@@ -23,6 +24,7 @@ from dashboard.components.kpi_card import kpi_card
 from dashboard.components.map import commune_markers, points_url, report_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
 from queries import options, overview
+from queries.db import STATEMENT_TIMEOUT_MS, is_timeout
 from queries.filters import Filter, FilterError
 
 dash.register_page(__name__, path="/", title=f"{text.NAV_OVERVIEW} · {text.APP_TITLE}", name=text.NAV_OVERVIEW,
@@ -194,9 +196,11 @@ def update_overview(start, end, categories, agencies, communes, channels, _tick,
     except FilterError:
         f = default_filter().scoped(current_scope())
     try:
-        panels = build_overview(f)
-    except SQLAlchemyError:
+        panels = cached(build_overview, f)
+    except SQLAlchemyError as err:
         banner = text.DB_DOWN.format(time=last_ok) if last_ok else text.DB_DOWN_NO_DATA
+        if is_timeout(err):
+            banner = text.QUERY_TIMEOUT.format(seconds=STATEMENT_TIMEOUT_MS // 1000)
         return (*([no_update] * 9), banner, "banner banner-error", no_update)
     stamp = now_local_text()
     return (panels["kpis"], panels["backlog"], panels["satisfaction"], panels["trend"], panels["channels"],

@@ -13,6 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
 from dashboard.auth import current_scope
+from dashboard.cache import cached
 from dashboard.components import charts
 from dashboard.components.map import commune_markers, points_url, wall_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
@@ -138,7 +139,7 @@ def _alerts(urgent, spikes, overdue) -> list:
             column(text.WALL_TOP_OVERDUE, overdue_items)]
 
 
-def build_wall(previous_version: str | None) -> dict:
+def build_wall(previous_version: str | None, scope: str | None = None) -> dict:
     """Everything the wall shows, from the database; the map points only when the data version moved."""
     now = utc_now()
     version = overview.data_version()
@@ -161,8 +162,8 @@ def build_wall(previous_version: str | None) -> dict:
         "trend": charts.wall_style(charts.trend_figure(overview.counts_over_time(last_30, "day", "category"),
                                                        colors, tickformat="%d/%m")),
         "categories": charts.wall_style(charts.channel_figure(category_rows.assign(key=category_rows["name"]))),
-        "ticker": _ticker(wall.newest_reports(12, scope=current_scope())),
-        "alerts": _alerts(wall.urgent_new(24, now, scope=current_scope()), wall.spikes(now),
+        "ticker": _ticker(wall.newest_reports(12, scope=scope)),
+        "alerts": _alerts(wall.urgent_new(24, now, scope=scope), wall.spikes(now),
                           wall.top_overdue_agencies(5, now)),
         "version": version,
     }
@@ -195,7 +196,7 @@ KPI_OUTPUTS = [Output(f"{ids.WALL_KPIS}-{n}-label", "children") for n in KPI_NAM
 )
 def refresh_wall(_tick, version, last_ok):
     try:
-        w = build_wall(version)
+        w = cached(build_wall, version, current_scope())
     except SQLAlchemyError:
         banner = text.WALL_DB_DOWN.format(time=last_ok) if last_ok else text.WALL_DB_DOWN_NO_DATA
         return (*([no_update] * (len(KPI_OUTPUTS) + 11)), no_update, banner, "wall-banner", no_update)
