@@ -19,6 +19,7 @@ import click
 import dash
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import api, auth, display, files, health, logs, open311, text
 from dashboard.cache import init_cache
@@ -87,6 +88,9 @@ def create_app(first_start: bool = False) -> Flask:
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
+    hops = int(os.environ.get("PROXY_HOPS", "0"))
+    if hops:  # behind nginx: the client's address and scheme come from X-Forwarded-* (rate limits, audit log)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     auth.init_auth(server)
     logs.init_request_logging(server)
     init_cache(server)

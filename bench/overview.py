@@ -19,6 +19,7 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH_PASSWORD = "chi-de-do-toc-do-2026"
 sys.path.insert(0, str(ROOT))
 
 
@@ -72,7 +73,7 @@ def prepare(args):
         with db.begin() as conn:
             conn.exec_driver_sql("ANALYZE")
     if get_user_by_name("bench", db) is None:
-        create_user("bench", "bench-password", "leader", db=db)
+        create_user("bench", BENCH_PASSWORD, "leader", db=db)
 
     from app import create_app
 
@@ -81,7 +82,7 @@ def prepare(args):
     client.get("/login")
     with client.session_transaction() as sess:
         token = sess["csrf_token"]
-    client.post("/login", data={"username": "bench", "password": "bench-password", "csrf_token": token})
+    client.post("/login", data={"username": "bench", "password": BENCH_PASSWORD, "csrf_token": token})
     client.get("/")  # Dash imports and registers the page modules on its first request
     return db, client
 
