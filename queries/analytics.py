@@ -27,6 +27,7 @@ ANALYTICS=off turns it off; every query then reads the system of record.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -185,29 +186,44 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     db = source or record
     directory = directory or analytics_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    old = read_manifest(directory)
+    previous = read_manifest(directory)
+    old = previous
     if old is None or old.get("schema") != SCHEMA_VERSION or old.get("database") != record.url:
         old, full = None, True
     started = utc_now()
     bounds = db.read_rows(select(func.min(r.created_at).label("first"), func.max(r.created_at).label("last"),
-                                 func.max(r.updated_at).label("updated")))[0]
+                                 func.max(r.updated_at).label("updated"), func.max(r.id).label("max_id")))[0]
     last_deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
     months: dict = {} if full else dict(old["months"])
     if full:
         todo = _months_between(bounds["first"], bounds["last"]) if bounds["first"] else []
     else:
         since = datetime.fromisoformat(old["watermark"]) - WATERMARK_MARGIN
-        changed = db.read_rows(select(r.created_at).where(r.updated_at > since))
+        # Changed rows, and new rows even if they carry an old updated_at (a demo or an import of history).
+        changed = db.read_rows(select(r.id, r.created_at).where(
+            or_(r.updated_at > since, r.id > old.get("max_id", 0))))
         deleted = db.read_rows(select(report_deletions.c.created_at).where(
             report_deletions.c.id > old["last_deletion"]))
-        todo = sorted({row["created_at"].strftime("%Y-%m") for row in changed + deleted})
-    tag = f"g{(old or {}).get('generation', 0) + 1}-{uuid.uuid4().hex[:6]}"
+        # A changed row may have moved to another month (a re-import with a corrected date): its old month,
+        # as the previous generation holds it, is rebuilt too.
+        moved_from = _months_in_store(directory / old["store"], [row["id"] for row in changed])
+        # Months the record has and the copy lacks (a history imported or re-seeded with past timestamps).
+        known_empty = set(old.get("empty_months", []))
+        missing = {m for m in _months_between(bounds["first"], bounds["last"])
+                   if m not in months and m not in known_empty} if bounds["first"] else set()
+        todo = sorted({row["created_at"].strftime("%Y-%m") for row in changed + deleted} | moved_from | missing)
+    # Generations keep counting across full rebuilds, so a reader never mistakes a new copy for its old one.
+    generation = (previous or {}).get("generation", 0) + 1
+    tag = f"g{generation}-{uuid.uuid4().hex[:6]}"
+    empty_months = set() if full else set(old.get("empty_months", []))
     for month in todo:
         exported = _export_month(db, month, directory, tag)
         if exported is None:
             months.pop(month, None)
+            empty_months.add(month)
         else:
             months[month] = exported
+            empty_months.discard(month)
     reference = {}
     for table in REFERENCE_TABLES:
         name = f"{table.name}-{tag}.parquet"
@@ -219,13 +235,39 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
         _write_parquet(pd.DataFrame(columns=list(names)), table, names, directory / empty[table.name])
     store = _build_store(directory, tag, months, reference, empty)
     watermark = bounds["updated"] or started
-    manifest = {"schema": SCHEMA_VERSION, "database": record.url, "generation": (old or {}).get("generation", 0) + 1,
+    manifest = {"schema": SCHEMA_VERSION, "database": record.url, "generation": generation,
+                "max_id": bounds["max_id"] or 0, "reference_digest": reference_digest(db),
+                "empty_months": sorted(empty_months),
                 "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
                 .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
                 "months": months, "reference": reference, "empty": empty, "store": store, "rebuilt": todo}
     _write_manifest(directory, manifest)
     _remove_unused(directory, manifest, old)
     return manifest
+
+
+def _months_in_store(store: Path, ids: list[int]) -> set[str]:
+    """The months the given reports sit in, in a generation's DuckDB file."""
+    if not ids or not store.exists():
+        return set()
+    con = duckdb.connect(str(store), read_only=True)
+    try:
+        con.register("changed", pd.DataFrame({"id": ids}))
+        rows = con.execute("SELECT DISTINCT strftime(created_at, '%Y-%m') FROM reports "
+                           "WHERE id IN (SELECT id FROM changed)").fetchall()
+    finally:
+        con.close()
+    return {month for (month,) in rows}
+
+
+def reference_digest(db: Database) -> str:
+    """A fingerprint of the small reference tables (agencies, fields, communes, policies, calendar): a
+    renamed agency must reach the copy too."""
+    digest = hashlib.sha1()
+    for table in REFERENCE_TABLES:
+        for row in db.read_rows(select(table).order_by(*table.primary_key.columns)):
+            digest.update(repr(sorted(row.items())).encode())
+    return digest.hexdigest()
 
 
 def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty: dict) -> str:
@@ -290,8 +332,10 @@ def sync_if_changed(db: Database | None = None, directory: Path | None = None,
         updated = db.scalar(select(func.max(r.updated_at)))
         deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
         watermark = datetime.fromisoformat(old["watermark"])
+        newest = db.scalar(select(func.max(r.id))) or 0
         if (updated is None or updated <= watermark) and deletion <= old["last_deletion"] and \
-                utc_now() - watermark > WATERMARK_MARGIN:
+                newest <= old.get("max_id", 0) and utc_now() - watermark > WATERMARK_MARGIN and \
+                reference_digest(db) == old.get("reference_digest"):
             touch(directory)
             return None
     return sync(record, directory, source=source)
@@ -345,6 +389,7 @@ class AnalyticsDatabase(Database):
         self.url = f"duckdb:///:memory:paht_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self.engine = create_engine(self.url, pool_size=4, max_overflow=4)
         self.generation = None
+        self.store: str | None = None  # the generation's DuckDB file the views point at
         self.source: str | None = None  # the system of record the generation was copied from
         self.synced_at: datetime | None = None
         self._lock = threading.Lock()
@@ -367,9 +412,9 @@ class AnalyticsDatabase(Database):
                 manifest = read_manifest(self.directory)
                 if manifest is None:
                     return False
-                if manifest["generation"] != self.generation:
+                if manifest["store"] != self.store:
                     self._point_views(manifest)
-                    self.generation = manifest["generation"]
+                    self.generation, self.store = manifest["generation"], manifest["store"]
                 self.synced_at = datetime.fromisoformat(manifest["synced_at"])
                 self.source = manifest["database"]
                 self._stamp = stamp
@@ -378,7 +423,7 @@ class AnalyticsDatabase(Database):
     def _point_views(self, manifest: dict) -> None:
         """Attach the generation's DuckDB file read-only and point the views at it; let go of the one
         before the previous (a query still running on the previous generation keeps its tables)."""
-        alias = f"g{manifest['generation']}"
+        alias = "g_" + manifest["store"].removeprefix("store-").removesuffix(".duckdb").replace("-", "_")
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"ATTACH '{self.directory / manifest['store']}' AS {alias} (READ_ONLY)")
             for table in ("reports", "report_events", *manifest["reference"]):
