@@ -258,7 +258,9 @@ def map_points(f: Filter, db: Database | None = None, limit: int = 50_000) -> tu
 def data_version(db: Database | None = None) -> str:
     """A cheap marker that changes whenever reports are added, changed or deleted: three index lookups
     (newest id, newest change, newest deletion), never a count over the table."""
-    row = get_db(db).read_rows(select(func.max(r.id).label("id"), func.max(r.updated_at).label("last"),
+    # One scalar subquery each: SQLite answers a lone max() from the index, but scans for two in one SELECT.
+    row = get_db(db).read_rows(select(select(func.max(r.id)).scalar_subquery().label("id"),
+                                      select(func.max(r.updated_at)).scalar_subquery().label("last"),
                                       select(func.max(report_deletions.c.id)).scalar_subquery().label("gone")))[0]
     last = row["last"]
     stamp = last.strftime("%Y%m%d%H%M%S%f") if hasattr(last, "strftime") else str(last or "0")

@@ -1,0 +1,105 @@
+"""Load test: wall screens refreshing every 30 s plus operators clicking through filters, as a browser would
+(POSTs to /_dash-update-component built from /_dash-dependencies). Run it with bench/load.sh, which starts
+gunicorn, waits for the analytics copy, runs locust headless and prints p50 / p95 / p99 and errors.
+
+Environment: PAHT_SCREEN_TOKEN (a display token), PAHT_USER / PAHT_PASSWORD (a leader or operator).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+from datetime import date, timedelta
+
+from locust import HttpUser, between, constant, task
+
+CATEGORIES = ["XD", "MT", "GT", "DT", "AN", "DV", "HC", "KHAC"]
+AGENCIES = ["SXD", "SNNMT", "CAT", "DLQT", "MTDT", "SYT", None]
+PRESETS = [30, 90, 365, 730]
+
+
+def _body(spec: dict, values: dict) -> dict:
+    def fill(items):
+        return [{"id": i["id"], "property": i["property"], "value": values.get(f"{i['id']}.{i['property']}")}
+                for i in items]
+
+    parts = [p for p in spec["output"].split("...") if p.strip(".")]
+    outputs = [{"id": p.strip(".").split(".")[0], "property": p.strip(".").split(".")[1].split("@")[0]}
+               for p in parts]
+    return {"output": spec["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
+            "inputs": fill(spec["inputs"]), "state": fill(spec["state"]),
+            "changedPropIds": [f"{i['id']}.{i['property']}" for i in spec["inputs"][:1]]}
+
+
+class DashUser(HttpUser):
+    abstract = True
+    specs: dict
+
+    def load_specs(self) -> None:
+        deps = self.client.get("/_dash-dependencies", name="/_dash-dependencies").json()
+        self.specs = {d["output"].strip(".").split(".")[0].split("...")[0]: d for d in deps}
+
+    def callback(self, first_output: str, values: dict, name: str) -> None:
+        spec = self.specs[first_output]
+        self.client.post("/_dash-update-component", json=_body(spec, values), name=name,
+                         headers={"Origin": self.host})
+
+
+class WallScreen(DashUser):
+    """A wall screen: its refresh callback every 30 s, the heartbeat, the map points when data changed."""
+
+    wait_time = constant(30)
+    fixed_count = 50
+
+    def on_start(self) -> None:
+        self.client.get(f"/wall?token={os.environ['PAHT_SCREEN_TOKEN']}", name="/wall?token")
+        self.load_specs()
+        self.version = None
+
+    @task
+    def refresh(self) -> None:
+        self.callback("wall-kpis-today-label", {"wall-version.data": self.version}, "wall refresh")
+        self.client.get("/api/v1/wall/heartbeat", name="/api/v1/wall/heartbeat",
+                        headers={"X-Requested-With": "XMLHttpRequest"})
+        self.client.get("/api/v1/map/points", name="/api/v1/map/points (wall)")
+
+
+class Operator(DashUser):
+    """Someone at a desk: signs in, then changes the overview's filters, opens the scorecard and the queue."""
+
+    wait_time = between(2, 8)
+    fixed_count = 20
+
+    def on_start(self) -> None:
+        page = self.client.get("/login", name="/login").text
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        self.client.post("/login", name="/login (POST)", headers={"Origin": self.host},
+                         data={"username": os.environ["PAHT_USER"], "password": os.environ["PAHT_PASSWORD"],
+                               "csrf_token": token})
+        self.load_specs()
+
+    @task(5)
+    def overview(self) -> None:
+        end = date.today()
+        start = end - timedelta(days=random.choice(PRESETS))
+        agency = random.choice(AGENCIES)
+        self.callback("overview-kpis", {
+            "filter-dates.start_date": start.isoformat(), "filter-dates.end_date": end.isoformat(),
+            "filter-category.value": random.sample(CATEGORIES, random.choice([0, 0, 1, 2])),
+            "filter-agency.value": [agency] if agency else [],
+        }, "overview (filters)")
+
+    @task(2)
+    def scorecard(self) -> None:
+        self.callback("scorecard-table", {"scorecard-period-kind.value": random.choice(["month", "quarter"]),
+                                          "scorecard-category.value": []}, "scorecard")
+
+    @task(2)
+    def agency(self) -> None:
+        self.callback("agency-kpis", {"agency-code.data": random.choice(AGENCIES[:-1]),
+                                      "agency-code-period.value": random.choice(["30d", "12m"])}, "agency page")
+
+    @task(1)
+    def queue(self) -> None:
+        self.callback("queue-table", {}, "queue")
