@@ -21,7 +21,7 @@ from queries.access import AccessDenied, Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.filters import utc_now
 from queries.schema import admin_units, agencies, categories, media, report_events, reports, routing_rules
-from queries.sql import casefold, digits_only
+from queries.sql import casefold, digits_only, status_in
 from queries.workcalendar import default_calendar
 
 r = reports.c
@@ -88,7 +88,7 @@ def triage_queue(viewer: Viewer, limit: int = 300, db: Database | None = None,
     and how many there are in all."""
     require(viewer.triages, "Chỉ điều hành viên IOC xem hàng chờ phân loại.")
     db = get_db(db)
-    waiting = r.status.in_(QUEUE_STATUSES)
+    waiting = status_in(QUEUE_STATUSES)
     total = db.scalar(select(func.count()).select_from(reports).where(waiting))
     frame = db.read_frame(_list_select().where(waiting).order_by(r.created_at.asc(), r.id.asc()).limit(limit))
     frame["returned"] = frame["first_forwarded_at"].notna()

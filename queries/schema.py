@@ -191,6 +191,13 @@ reports = Table(
         sqlite_where=text(_in("status", OPEN_STATUSES)),
         postgresql_where=text(_in("status", OPEN_STATUSES)),
     ),
+    # The IOC's queue: reports waiting to be classified and forwarded, oldest first.
+    Index(
+        "ix_reports_waiting_created",
+        "created_at",
+        sqlite_where=text(_in("status", ("received", "classified"))),
+        postgresql_where=text(_in("status", ("received", "classified"))),
+    ),
 )
 
 report_events = Table(

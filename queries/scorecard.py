@@ -26,7 +26,7 @@ from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics
-from queries.sql import count_if, local_bucket, ratio, report_conditions
+from queries.sql import count_if, local_bucket, ratio, report_conditions, status_in
 from queries.workcalendar import default_calendar, load_config
 
 r = reports.c
@@ -219,7 +219,7 @@ def open_cases(code: str | None, f: Filter, which: str, db: Database | None = No
     'due_soon' (due within `horizon_days` working days). With working days over (negative) or left."""
     now = now or utc_now()
     calendar = default_calendar()
-    conds = [*report_conditions(replace(f, agencies=(code,) if code else ())), r.status.in_(OPEN_STATUSES)]
+    conds = [*report_conditions(replace(f, agencies=(code,) if code else ())), status_in(OPEN_STATUSES)]
     if which == "overdue":
         conds.append(r.deadline_at < now)
         order = r.deadline_at.asc()
