@@ -14,7 +14,9 @@ How it is kept:
   which names the current files. A file is never changed: a new generation writes new files and then
   replaces the manifest atomically, so a reader sees one whole generation or the one before.
 - `sync` rebuilds only the months touched since the last run: rows whose `updated_at` moved (indexed), and
-  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path).
+  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). The DuckDB
+  file the readers query is the previous generation's, copied, with those months' rows replaced; it is
+  rebuilt whole only when deletions have grown it by half.
 - One process at a time syncs (a file lock). `start_background_sync` runs the loop in a daemon thread of
   whichever worker holds the lock; if it dies, another worker takes over.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
@@ -31,6 +33,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import threading
 import time
 import uuid
@@ -63,6 +66,8 @@ MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "1
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
 WATERMARK_MARGIN = timedelta(seconds=60)
 KEEP_OLD_FILES_SECONDS = 120
+# Deleted rows leave holes in a DuckDB file that is updated in place: past this growth it is rebuilt whole.
+STORE_GROWTH_LIMIT = 1.5
 
 # What the aggregates read. No title, description, reply, comment or phone: they never leave the record.
 REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat", "lon", "status", "agency_id",
@@ -233,14 +238,22 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     for table, names in ((reports, REPORT_COLUMNS), (report_events, EVENT_COLUMNS)):
         empty[table.name] = f"{table.name}-empty-{tag}.parquet"
         _write_parquet(pd.DataFrame(columns=list(names)), table, names, directory / empty[table.name])
-    store = _build_store(directory, tag, months, reference, empty)
+    previous_store = directory / old["store"] if old and old.get("store") else None
+    compact_size = (old or {}).get("compact_size")
+    if previous_store and previous_store.exists() and compact_size and \
+            previous_store.stat().st_size <= STORE_GROWTH_LIMIT * compact_size:
+        store = _update_store(directory, tag, previous_store, {m: months.get(m) for m in todo}, reference)
+    else:
+        store = _build_store(directory, tag, months, reference, empty)
+        compact_size = (directory / store).stat().st_size
     watermark = bounds["updated"] or started
     manifest = {"schema": SCHEMA_VERSION, "database": record.url, "generation": generation,
                 "max_id": bounds["max_id"] or 0, "reference_digest": reference_digest(db),
                 "empty_months": sorted(empty_months),
                 "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
                 .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
-                "months": months, "reference": reference, "empty": empty, "store": store, "rebuilt": todo}
+                "months": months, "reference": reference, "empty": empty, "store": store, "rebuilt": todo,
+                "compact_size": compact_size}
     _write_manifest(directory, manifest)
     _remove_unused(directory, manifest, old)
     return manifest
@@ -296,8 +309,40 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
     return name
 
 
+def _update_store(directory: Path, tag: str, previous: Path, changed: dict, reference: dict) -> str:
+    """The next generation's DuckDB file as a copy of the previous one with only the changed months
+    replaced (None: the month is now empty): at ten million reports a cycle then costs a file copy and one
+    month's rows, not a rebuild of everything (about a minute)."""
+    name = f"store-{tag}.duckdb"
+    tmp = directory / f"{name}.tmp"
+    shutil.copyfile(previous, tmp)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("BEGIN")
+        for month in changed:
+            start, end = _month_bounds(month)
+            # Events go with their report's month, as in the monthly files.
+            con.execute("DELETE FROM report_events WHERE report_id IN "
+                        "(SELECT id FROM reports WHERE created_at >= ? AND created_at < ?)", [start, end])
+            con.execute("DELETE FROM reports WHERE created_at >= ? AND created_at < ?", [start, end])
+        fresh = [entry for entry in changed.values() if entry]
+        if fresh:
+            reports_files = ", ".join(f"'{directory / e['reports']}'" for e in fresh)
+            events_files = ", ".join(f"'{directory / e['events']}'" for e in fresh)
+            con.execute(f"INSERT INTO reports SELECT * FROM read_parquet([{reports_files}]) ORDER BY created_at")
+            con.execute(f"INSERT INTO report_events SELECT * FROM read_parquet([{events_files}])")
+        for table, file in reference.items():
+            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet('{directory / file}')")
+        con.execute("COMMIT")
+        con.execute("CHECKPOINT")
+    finally:
+        con.close()
+    os.replace(tmp, directory / name)
+    return name
+
+
 def _remove_unused(directory: Path, manifest: dict, old: dict | None) -> None:
-    keep = {"manifest.json", ".sync.lock"}
+    keep = {"manifest.json", ".sync.lock", "spill"}
     for m in (manifest, old or {}):
         if m.get("store"):
             keep.add(m["store"])
@@ -307,7 +352,7 @@ def _remove_unused(directory: Path, manifest: dict, old: dict | None) -> None:
         keep.update((m.get("empty") or {}).values())
     cutoff = time.time() - KEEP_OLD_FILES_SECONDS
     for path in directory.iterdir():
-        if path.name not in keep and path.stat().st_mtime < cutoff:
+        if path.name not in keep and path.is_file() and path.stat().st_mtime < cutoff:
             path.unlink(missing_ok=True)
 
 
@@ -398,6 +443,8 @@ class AnalyticsDatabase(Database):
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"SET memory_limit = '{os.environ.get('ANALYTICS_MEMORY', '256MB')}'")
             conn.exec_driver_sql("SET threads = 2")
+            # Spills of large sorts go beside the copy, not into whatever the working directory is.
+            conn.exec_driver_sql(f"SET temp_directory = '{self.directory / 'spill'}'")
 
     def refresh(self) -> bool:
         """Point the views at the newest generation; False when there is no copy fit to read."""

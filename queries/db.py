@@ -24,6 +24,9 @@ DEFAULT_URL = f"sqlite:///{INSTANCE_DIR / 'paht.sqlite3'}"
 # A read gives up after this long instead of holding a worker: PostgreSQL's statement_timeout, and on
 # SQLite a progress handler that interrupts the statement. Writes (imports, migrations) are not limited.
 STATEMENT_TIMEOUT_MS = int(float(os.environ.get("QUERY_TIMEOUT_SECONDS", "30")) * 1000)
+# SQLite's page cache per connection. Each pooled connection keeps its own, so it is kept modest for serving
+# (the heavy reads go to the analytics copy); raise it for large imports.
+SQLITE_CACHE_MB = int(os.environ.get("SQLITE_CACHE_MB", "32"))
 
 
 def database_url() -> str:
@@ -66,7 +69,7 @@ class Database:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA synchronous=NORMAL")
-                cur.execute("PRAGMA cache_size=-262144")  # 256 MiB
+                cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_MB * 1024}")
                 cur.close()
 
             @event.listens_for(engine, "before_cursor_execute")

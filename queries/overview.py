@@ -19,7 +19,7 @@ from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, report_deletions, reports
-from queries.sql import count_if, days_between, local_bucket, percentiles, ratio, report_conditions, where
+from queries.sql import bucket_start, bucket_text, count_if, days_between, percentiles, ratio, report_conditions, where
 
 r = reports.c
 IOC_QUEUE_NAME = "Trung tâm IOC (chưa chuyển xử lý)"
@@ -181,14 +181,16 @@ def counts_over_time(f: Filter, grain: str = "month", by: str = "category",
                      db: Database | None = None) -> pd.DataFrame:
     """Tidy counts: period ('YYYY-MM-DD', start of the local day/week/month), key, name, n."""
     key, label, joined = _dimension(by)
-    period = local_bucket(r.created_at, grain).label("period")
-    stmt = (
-        select(period, key.label("key"), label.label("name"), func.count().label("n"))
+    start = bucket_start(r.created_at, grain).label("start")
+    per_period = (
+        select(start, key.label("key"), label.label("name"), func.count().label("n"))
         .select_from(joined)
         .where(where(f))
-        .group_by(period, key, label)
-        .order_by(period, key)
+        .group_by(start, key, label)
+        .subquery()
     )
+    stmt = select(bucket_text(per_period.c.start).label("period"), per_period.c.key, per_period.c.name,
+                  per_period.c.n).order_by(per_period.c.start, per_period.c.key)
     df = analytics.reader(db).read_frame(stmt)
     df["n"] = df["n"].astype("int64")
     return df

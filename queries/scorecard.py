@@ -26,7 +26,7 @@ from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics
-from queries.sql import count_if, local_bucket, ratio, report_conditions, status_in
+from queries.sql import bucket_start, bucket_text, count_if, ratio, report_conditions, status_in
 from queries.workcalendar import default_calendar, load_config
 
 r = reports.c
@@ -106,7 +106,7 @@ def composite_score(frame: pd.DataFrame) -> pd.Series:
 
 def _period_metrics(f: Filter, period: Period, db, now) -> pd.DataFrame:
     scoped = replace(f, start=period.start, end=period.end)
-    m = sla_metrics(scoped, "agency", db, now)
+    m = sla_metrics(scoped, "agency", db, now, aging=False)  # the scorecard shows no overdue-age bands
     m["score"] = composite_score(m)
     return m
 
@@ -129,7 +129,7 @@ def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Datab
     for col in COMPARED:
         prev = previous[col].reindex(out.index)
         out[f"{col}_prev"] = prev
-        out[f"{col}_trend"] = [_trend(a, b) for a, b in zip(out[col], prev, strict=True)]
+        out[f"{col}_trend"] = _trend(out[col], prev)
     threshold = min_resolved()
     out["ranked"] = (out["resolved"] >= threshold) & out["score"].notna()
     ranks = out.loc[out["ranked"], "score"].rank(ascending=False, method="min")
@@ -141,12 +141,13 @@ def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Datab
     return out, period
 
 
-def _trend(value, previous) -> str:
-    if value is None or previous is None or pd.isna(value) or pd.isna(previous):
-        return ""
-    if np.isclose(value, previous, rtol=1e-9, atol=1e-9):
-        return "same"
-    return "up" if value > previous else "down"
+def _trend(values: pd.Series, previous: pd.Series) -> np.ndarray:
+    """'up', 'down' or 'same' per row ('' where either value is missing)."""
+    a = pd.to_numeric(values, errors="coerce").astype("float64").to_numpy()
+    b = pd.to_numeric(previous, errors="coerce").astype("float64").to_numpy()
+    missing = np.isnan(a) | np.isnan(b)
+    same = np.isclose(np.nan_to_num(a), np.nan_to_num(b), rtol=1e-9, atol=1e-9)
+    return np.where(missing, "", np.where(same, "same", np.where(a > b, "up", "down"))).astype(object)
 
 
 # --- the agency detail ---------------------------------------------------------------------------------
@@ -157,14 +158,27 @@ def agency_info(code: str, db: Database | None = None) -> dict | None:
     return rows[0] if rows else None
 
 
-def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
-    """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
-    reports. Province-wide totals are what every role compares against, so they ignore the scope."""
+def province_metrics(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
+    """The province's metric row and every agency's, for the filter's period: what each agency page is
+    compared with. They ignore the caller's scope (every role compares against the same province), so one
+    answer, cached, serves every agency's page."""
     db = analytics.reader(db)
-    agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
     whole = replace(f, agencies=(), scope_agency=None)
-    province = sla_metrics(whole, None, db, now)
-    per_agency = sla_metrics(whole, "agency", db, now)
+    return {"province": sla_metrics(whole, None, db, now), "per_agency": sla_metrics(whole, "agency", db, now)}
+
+
+def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None,
+                       province: dict | None = None) -> dict:
+    """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
+    reports. `province` is province_metrics(f) when the caller has it already."""
+    db = analytics.reader(db)
+    now = now or utc_now()
+    province = province or province_metrics(f, db, now)
+    province, per_agency = province["province"], province["per_agency"]
+    if f.scope_agency in (None, code):  # the caller may see all of this agency: its row is already here
+        agency = per_agency[per_agency["key"] == code]
+    else:
+        agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
     numeric = per_agency.select_dtypes("number")
     return {
         "agency": agency.iloc[0].to_dict() if not agency.empty else None,
@@ -177,17 +191,19 @@ def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: da
 def monthly_trend(f: Filter, code: str | None, db: Database | None = None) -> pd.DataFrame:
     """Per month of resolution: resolved with an agency deadline, on time, on-time rate, ratings, mean rating.
     `code` None gives the province line, which (like all province totals) ignores the caller's scope."""
-    month = local_bucket(r.resolved_at, "month").label("month")
+    start = bucket_start(r.resolved_at, "month").label("start")
     selection = replace(f, agencies=(code,)) if code else replace(f, agencies=(), scope_agency=None)
     conds = [*report_conditions(selection), r.status == "resolved"]
-    stmt = (
-        select(month,
+    per_month = (
+        select(start,
                count_if(r.agency_deadline_at.isnot(None)).label("judged"),
                count_if(r.resolved_at <= r.agency_deadline_at).label("on_time"),
                func.count(r.rating).label("rating_count"),
                func.avg(cast(r.rating, Float)).label("satisfaction_mean"))
-        .where(*conds).group_by(month).order_by(month)
+        .where(*conds).group_by(start).subquery()
     )
+    stmt = select(bucket_text(per_month.c.start).label("month"), *[per_month.c[c] for c in (
+        "judged", "on_time", "rating_count", "satisfaction_mean")]).order_by(per_month.c.start)
     df = analytics.reader(db).read_frame(stmt)
     df[["judged", "on_time", "rating_count"]] = df[["judged", "on_time", "rating_count"]].astype("int64")
     df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")

@@ -42,7 +42,7 @@ from queries.schema import (
     sla_policies,
     work_calendar,
 )
-from queries.sql import count_if, local_bucket, percentiles, ratio, report_conditions
+from queries.sql import count_if, local_bucket, percentiles, quantiles, ratio, report_conditions
 from queries.workcalendar import WorkCalendar, default_calendar, load_config
 
 r = reports.c
@@ -305,10 +305,33 @@ def _counts(f: Filter, by, clock: Clock, db: Database) -> pd.DataFrame:
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
+        *(_duration_columns() if db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f)).group_by(*_grouping(by, key, label))
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     return db.read_frame(stmt)
+
+
+# Dialects with an ordered-set percentile aggregate (which skips NULLs): there the durations come with the
+# counts, in the same scan. SQLite ranks rows by hand, one query per stage (_durations).
+PERCENTILE_AGGREGATES = ("postgresql", "duckdb")
+
+
+def _duration_columns() -> list:
+    columns = []
+    for stage, column in (("ioc", r.ioc_work_days), ("agency", r.agency_work_days)):
+        columns += [func.count(column).label(f"{stage}_n"), quantiles(column).label(f"{stage}_quantiles")]
+    return columns
+
+
+def _split_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
+    for stage in ("ioc", "agency"):
+        pairs = [q if isinstance(q, (list, tuple, np.ndarray)) else (np.nan, np.nan)
+                 for q in frame.pop(f"{stage}_quantiles")]
+        at = frame.columns.get_loc(f"{stage}_n") + 1  # the same column order as _durations gives
+        frame.insert(at, f"{stage}_median_days", [float(a) if a is not None else np.nan for a, _ in pairs])
+        frame.insert(at + 1, f"{stage}_p90_days", [float(b) if b is not None else np.nan for _, b in pairs])
+    return frame
 
 
 def _durations(f: Filter, by, db: Database) -> pd.DataFrame:
@@ -364,17 +387,23 @@ def _bounces(f: Filter, by, db: Database) -> pd.DataFrame:
 
 
 def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
-                calendar: WorkCalendar | None = None) -> pd.DataFrame:
-    """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric."""
+                calendar: WorkCalendar | None = None, aging: bool = True) -> pd.DataFrame:
+    """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric; without
+    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call."""
     db = analytics.reader(db)
     clock = Clock.at(now, calendar)
-    counts = _counts(f, by, clock, db).set_index("key")
-    out = counts.join(_durations(f, by, db), how="left").join(_aging(f, by, clock, db), how="left") \
-        .join(_bounces(f, by, db), how="left")
+    out = _counts(f, by, clock, db).set_index("key")
+    if db.dialect in PERCENTILE_AGGREGATES:
+        out = _split_quantiles(out)
+    else:
+        out = out.join(_durations(f, by, db), how="left")
+    if aging:
+        out = out.join(_aging(f, by, clock, db), how="left")
+    out = out.join(_bounces(f, by, db), how="left")
     ints = ["received", "resolved", "pending", "rejected", "overdue", "open_no_sla", "due_today", "due_1wd",
             "ioc_judged", "ioc_on_time", "agency_judged", "agency_on_time", "resolved_no_sla", "rating_count",
-            "r1", "r2", "r3", "r4", "r5", "ioc_n", "agency_n", "overdue_1_5", "overdue_6_10", "overdue_over_10",
-            "forwardings", "bounce_backs"]
+            "r1", "r2", "r3", "r4", "r5", "ioc_n", "agency_n",
+            *(["overdue_1_5", "overdue_6_10", "overdue_over_10"] if aging else []), "forwardings", "bounce_backs"]
     for col in ints:
         out[col] = pd.to_numeric(out[col]).fillna(0).astype("int64") if col in out else 0
     floats = ["satisfaction_mean", "ioc_median_days", "ioc_p90_days", "agency_median_days", "agency_p90_days"]

@@ -7,6 +7,7 @@ import pandas as pd
 from sqlalchemy import Float, Integer, String, and_, bindparam, case, cast, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.types import NullType
 
 from queries.filters import Filter
 from queries.schema import agencies, categories, reports
@@ -88,15 +89,55 @@ def _bucket_sqlite(element, compiler, **kw):
 
 @compiles(local_bucket, "postgresql")
 def _bucket_postgresql(element, compiler, **kw):
-    col = compiler.process(list(element.clauses)[0], **kw)
-    return (f"to_char(date_trunc('{element.grain}', {col} + interval '{LOCAL_OFFSET_HOURS} hours'), "
-            f"'YYYY-MM-DD')")
+    return f"to_char({_start_truncated(element, compiler, **kw)}, 'YYYY-MM-DD')"
 
 
 @compiles(local_bucket, "duckdb")
 def _bucket_duckdb(element, compiler, **kw):
+    return f"strftime({_start_truncated(element, compiler, **kw)}, '%Y-%m-%d')"
+
+
+class bucket_start(local_bucket):
+    """The local period a timestamp falls in, in the cheapest form to GROUP BY: a truncated timestamp where
+    the database has one (formatting every row as text cost DuckDB 3x the whole grouping), the text on
+    SQLite. `bucket_text` turns it into 'YYYY-MM-DD' after the grouping."""
+
+    type = NullType()
+    inherit_cache = False  # as local_bucket: the grain is not in the cache key
+
+
+@compiles(bucket_start, "sqlite")
+def _start_sqlite(element, compiler, **kw):
+    return _bucket_sqlite(element, compiler, **kw)
+
+
+@compiles(bucket_start, "postgresql")
+@compiles(bucket_start, "duckdb")
+def _start_truncated(element, compiler, **kw):
     col = compiler.process(list(element.clauses)[0], **kw)
-    return f"strftime(date_trunc('{element.grain}', {col} + INTERVAL {LOCAL_OFFSET_HOURS} HOUR), '%Y-%m-%d')"
+    return f"date_trunc('{element.grain}', {col} + INTERVAL '{LOCAL_OFFSET_HOURS} hours')"
+
+
+class bucket_text(FunctionElement):
+    """'YYYY-MM-DD' of a `bucket_start`."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(bucket_text, "sqlite")
+def _text_sqlite(element, compiler, **kw):
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(bucket_text, "postgresql")
+def _text_postgresql(element, compiler, **kw):
+    return f"to_char({compiler.process(element.clauses, **kw)}, 'YYYY-MM-DD')"
+
+
+@compiles(bucket_text, "duckdb")
+def _text_duckdb(element, compiler, **kw):
+    return f"strftime({compiler.process(element.clauses, **kw)}, '%Y-%m-%d')"
 
 
 class days_between(FunctionElement):
@@ -151,6 +192,23 @@ def percentiles(dialect: str, value: ColumnElement, group_cols: list[ColumnEleme
         at_hi = func.sum(case((ranked.c.rn == lo + 2, ranked.c.v), else_=0.0))
         cols.append((at_lo * (1 - frac) + at_hi * frac).label(lbl))
     return select(*groups, func.count().label("n"), *cols).group_by(*groups)
+
+
+class quantiles(FunctionElement):
+    """The 50th and 90th percentiles of a column (linear interpolation, NULLs skipped) as one list, from one
+    sort: two percentile_cont aggregates sort the group twice. PostgreSQL and DuckDB only."""
+
+    inherit_cache = True
+
+
+@compiles(quantiles, "postgresql")
+def _quantiles_postgresql(element, compiler, **kw):
+    return f"percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(quantiles, "duckdb")
+def _quantiles_duckdb(element, compiler, **kw):
+    return f"quantile_cont({compiler.process(element.clauses, **kw)}, [0.5, 0.9])"
 
 
 class casefold(FunctionElement):

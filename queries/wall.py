@@ -12,13 +12,14 @@ import math
 from datetime import datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from queries import analytics, overview
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
-from queries.schema import admin_units, agencies, categories, reports
+from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.scorecard import period_containing
+from queries.sql import count_if
 
 r = reports.c
 SPIKE_MIN_COUNT = 5
@@ -110,13 +111,13 @@ def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFr
         ("category", categories.c.code, categories.c.short_name,
          reports.join(categories, categories.c.id == r.category_id)),
     ):
-        recent = db.read_frame(select(key.label("key"), label.label("name"), func.count().label("count"))
-                               .select_from(joined).where(r.created_at >= day_ago, r.created_at <= now)
+        # One pass over the 29 days: the last 24 hours and the 28 days before them.
+        merged = db.read_frame(select(key.label("key"), label.label("name"),
+                                      count_if(r.created_at >= day_ago).label("count"),
+                                      count_if(r.created_at < day_ago).label("baseline"))
+                               .select_from(joined).where(r.created_at >= baseline_start, r.created_at <= now)
                                .group_by(key, label))
-        usual = db.read_frame(select(key.label("key"), func.count().label("baseline"))
-                              .select_from(joined).where(r.created_at >= baseline_start, r.created_at < day_ago)
-                              .group_by(key))
-        merged = recent.merge(usual, on="key", how="left").fillna({"baseline": 0})
+        merged = merged[merged["count"] > 0]
         merged["usual"] = merged["baseline"].astype(float) / BASELINE_DAYS
         merged["kind"] = kind
         frames.append(merged)
@@ -132,6 +133,7 @@ def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFr
 
 
 def top_overdue_agencies(n: int = 5, now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
-    backlog = overview.backlog_by_agency(Filter(), db, now)
+    # Only open reports can be overdue: reading just those spares a scan of every report ever received.
+    backlog = overview.backlog_by_agency(Filter(statuses=OPEN_STATUSES), db, now)
     backlog = backlog[backlog["agency_code"].notna() & (backlog["overdue"] > 0)]
     return backlog.sort_values(["overdue", "pending"], ascending=False).head(n).reset_index(drop=True)

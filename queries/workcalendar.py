@@ -11,6 +11,7 @@ well under a second.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -63,7 +64,16 @@ def parse_calendar(raw: dict) -> CalendarConfig:
 
 
 def load_config(path: Path = CONFIG_PATH) -> dict:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    """The parsed file, re-read only when it changed: callbacks ask for it on every refresh."""
+    stat = path.stat()
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    cached = _config_cache.get(str(path))
+    if cached is None or cached[0] != stamp:
+        cached = _config_cache[str(path)] = (stamp, yaml.safe_load(path.read_text(encoding="utf-8")))
+    return copy.deepcopy(cached[1])
+
+
+_config_cache: dict[str, tuple] = {}
 
 
 class WorkCalendar:

@@ -214,6 +214,8 @@ def sync_and_check(env, months: set[str]) -> dict:
     assert sum(entry["rows"] for entry in new["months"].values()) == env.db.scalar(
         select(func.count()).select_from(reports))
     assert new["database"] == env.db.url
+    # The readers' DuckDB file was the previous one updated in place, not rebuilt from every month's files.
+    assert new["store"] != old["store"] and new["compact_size"] == old["compact_size"]
     env.manifest = new
     assert_copy_equals_record(env.db, env.directory)
     return new
@@ -591,6 +593,25 @@ def test_a_reimport_that_moves_a_report_to_another_month_is_not_counted_twice(sm
         assert_same_frame(tidy(overview.counts_over_time(Filter(), "month", "category", copy)),
                           tidy(overview.counts_over_time(Filter(), "month", "category", small)), "counts_over_time")
         assert overview.headline_counts(Filter(), copy, now).iloc[0]["total"] == record_total(small)
+    finally:
+        copy.dispose()
+
+
+def test_a_store_grown_past_the_limit_is_rebuilt_whole_and_stays_equal(small, tmp_path, monkeypatch):
+    directory = tmp_path / "copy"
+    first = analytics.sync(small, directory)
+    one = small.scalar(select(reports.c.id).order_by(reports.c.id).limit(1))
+    with small.begin() as conn:
+        conn.execute(text(f"DELETE FROM reports WHERE id = {one}"))
+    monkeypatch.setattr(analytics, "STORE_GROWTH_LIMIT", 0.5)  # any file counts as grown
+    rebuilt = analytics.sync_if_changed(small, directory)
+    assert rebuilt["generation"] == first["generation"] + 1
+    assert rebuilt["compact_size"] == (directory / rebuilt["store"]).stat().st_size  # a fresh full build
+    copy = open_copy(directory)
+    try:
+        assert overview.headline_counts(Filter(), copy).iloc[0]["total"] == record_total(small)
+        assert_same_frame(sla.sla_metrics(Filter(), "agency", copy), sla.sla_metrics(Filter(), "agency", small),
+                          "sla_metrics after a rebuild")
     finally:
         copy.dispose()
 

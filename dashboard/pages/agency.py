@@ -4,6 +4,8 @@ the overdue and due-soon lists with working days over or left. Agency heads see 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import dash
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
@@ -135,9 +137,15 @@ def update_agency(code, preset):
     if not code:
         raise PreventUpdate
     start, end = preset_range(preset or "12m")
-    f = Filter(start=start, end=end).scoped(current_scope())
-    compared = cached(scorecard.agency_vs_province, code, f)
-    trend, province_trend = cached(scorecard.monthly_trend, f, code), cached(scorecard.monthly_trend, f, None)
+    return build_agency(code, Filter(start=start, end=end).scoped(current_scope()))
+
+
+def build_agency(code: str, f: Filter) -> tuple:
+    """The page's numbers, figures and lists. What is the same for every agency (the province's rows and
+    trend, which ignore the caller's scope) is cached once for all of them."""
+    whole = replace(f, scope_agency=None)
+    compared = scorecard.agency_vs_province(code, f, province=cached(scorecard.province_metrics, whole))
+    trend, province_trend = cached(scorecard.monthly_trend, f, code), cached(scorecard.monthly_trend, whole, None)
     return (
         agency_kpis(compared),
         charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),
