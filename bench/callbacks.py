@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.overview import parse_args as base_args  # noqa: E402
-from bench.overview import prepare, timed  # noqa: E402
+from bench.overview import prepare  # noqa: E402
 
 
 def parse_args():
@@ -39,8 +39,11 @@ def parse_args():
     return args
 
 
-def callbacks():
+def callbacks(app):
+    """(name, callback, setup): setup runs before each timed run, untimed."""
+    from dashboard.cache import cache, cached
     from dashboard.components.filter_bar import preset_range
+    from dashboard.pages.agency import build_agency
     from dashboard.pages.overview import build_overview
     from dashboard.pages.wall import build_wall
     from queries import scorecard, sla
@@ -51,24 +54,49 @@ def callbacks():
     today = local_today()
     narrow = Filter(start=preset_range("30d")[0], end=end, categories=("MT",))
 
-    def agency_page():
-        scorecard.agency_vs_province("SXD", year)
-        scorecard.monthly_trend(year, "SXD")
-        scorecard.monthly_trend(year, None)
-        scorecard.worst_rated_categories("SXD", year)
+    def in_app(fn):
+        def run():
+            with app.app_context():
+                return fn()
+        return run
+
+    def empty_cache():
+        with app.app_context():
+            cache.clear()
+
+    def province_cached():
+        """Another agency's page opened after the first: the province's rows are in the cache."""
+        with app.app_context():
+            cache.clear()
+            cached(scorecard.province_metrics, year)
+            cached(scorecard.monthly_trend, year, None)
 
     everything = Filter(start=start.replace(year=start.year - 20), end=end)
     return [
-        ("overview, 12 months", lambda: build_overview(year)),
-        ("overview, 30 days, one field", lambda: build_overview(narrow)),
-        ("overview, 20 years, everything", lambda: build_overview(everything)),
-        ("overview, agency head (SXD)", lambda: build_overview(year.scoped("SXD"))),
-        ("scorecard, this month + previous", lambda: scorecard.scorecard(Filter(), "month", today)),
-        ("scorecard, this quarter + previous", lambda: scorecard.scorecard(Filter(), "quarter", today)),
-        ("agency page (SXD, 12 months)", agency_page),
-        ("SLA metrics by agency, 12 months", lambda: sla.sla_metrics(year, "agency")),
-        ("wall, data changed", lambda: build_wall(None)),
+        ("overview, 12 months", lambda: build_overview(year), None),
+        ("overview, 30 days, one field", lambda: build_overview(narrow), None),
+        ("overview, 20 years, everything", lambda: build_overview(everything), None),
+        ("overview, agency head (SXD)", lambda: build_overview(year.scoped("SXD")), None),
+        ("scorecard, this month + previous", lambda: scorecard.scorecard(Filter(), "month", today), None),
+        ("scorecard, this quarter + previous", lambda: scorecard.scorecard(Filter(), "quarter", today), None),
+        ("agency page, first after a change", in_app(lambda: build_agency("SXD", year)), empty_cache),
+        ("agency page, next agency", in_app(lambda: build_agency("SXD", year)), province_cached),
+        ("SLA metrics by agency, 12 months", lambda: sla.sla_metrics(year, "agency"), None),
+        ("wall, data changed", lambda: build_wall(None), None),
     ]
+
+
+def timed_with(fn, setup, runs: int) -> float:
+    """Median ms of `runs` warm runs of fn, `setup` (untimed) before each."""
+    samples = []
+    for i in range(runs + 1):
+        if setup:
+            setup()
+        t0 = time.perf_counter()
+        fn()
+        if i:  # the first run warms up
+            samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
 
 
 def capture_statements(copy, fn) -> list[str]:
@@ -151,13 +179,15 @@ def main() -> None:
     assert isinstance(copy, analytics.AnalyticsDatabase), "the copy is not being read"
     header = f"{'callback':<40} {'copy':>9} {'floor':>9} {'ratio':>6}" + (f" {'record':>10}" if args.record else "")
     print(f"\n{args.reports:,} reports · record {db.dialect} · median of {args.runs} warm runs, ms\n\n{header}")
-    for name, fn in callbacks():
-        median, _worst = timed(fn, args.runs)
+    for name, fn, setup in callbacks(client.application):
+        median = timed_with(fn, setup, args.runs)
+        if setup:
+            setup()
         floor = native_floor(copy, capture_statements(copy, fn), args.runs)
         line = f"{name:<40} {median:>9.1f} {floor:>9.1f} {median / floor:>6.1f}"
         if args.record:
             os.environ["ANALYTICS"] = "off"
-            record, _ = timed(fn, max(1, args.runs // 2))
+            record = timed_with(fn, setup, max(1, args.runs // 2))
             os.environ["ANALYTICS"] = "duckdb"
             line += f" {record:>10.1f}"
         print(line, flush=True)
@@ -165,21 +195,36 @@ def main() -> None:
 
 
 def map_payloads(client) -> None:
-    """The map's one request per view (the newest points, at most MAP_POINT_LIMIT, whatever the zoom),
-    raw and gzipped as nginx would send it (level 5, the guide's setting)."""
+    """The map's request at the zooms people use (queries/maps.py: grid cells below the detail zoom, single
+    reports in a small box), raw and gzipped as nginx would send it (level 5, the guide's setting), and its
+    time, with the cache emptied before each run so it never answers."""
     import gzip
 
+    import orjson
+
+    from dashboard.cache import cache
     from dashboard.components.filter_bar import preset_range
 
-    print("\nmap points request (GeoJSON)")
-    for label, query in (("12 months", "from={}&to={}".format(*preset_range("12m"))),
-                         ("everything", ""), ("30 days, one field", "from={}&to={}&category=MT".format(
-                             *preset_range("30d")))):
-        t0 = time.perf_counter()
-        body = client.get(f"/api/v1/map/points?{query}").get_data()
-        ms = (time.perf_counter() - t0) * 1000
+    year = "from={}&to={}".format(*preset_range("12m"))
+    views = (("province, zoom 8 (no bbox)", year), ("province, zoom 8, everything", "zoom=8"),
+             ("district, zoom 11", f"{year}&zoom=11&bbox=106.35,17.27,106.90,17.63"),
+             ("town, zoom 13", f"{year}&zoom=13&bbox=106.56,17.41,106.70,17.50"),
+             ("street, zoom 15 (centre)", f"{year}&zoom=15&bbox=106.615,17.441,106.649,17.463"),
+             ("street, zoom 15 (outskirts)", f"{year}&zoom=15&bbox=106.4506,17.2678,106.4846,17.2898"),
+             ("any box, zoom 13 x province", "zoom=13&bbox=104,15,109,19"))
+    print("\nmap request (GeoJSON), median of 3")
+    for label, query in views:
+        samples = []
+        for _ in range(3):
+            with client.application.app_context():
+                cache.clear()
+            t0 = time.perf_counter()
+            body = client.get(f"/api/v1/map/points?{query}").get_data()
+            samples.append((time.perf_counter() - t0) * 1000)
+        meta = orjson.loads(body)["meta"]
         zipped = len(gzip.compress(body, compresslevel=5))
-        print(f"  {label:<22} {len(body) / 1e6:>6.2f} MB raw, {zipped / 1e6:>5.2f} MB gzipped, {ms:>7.1f} ms")
+        print(f"  {label:<30} {meta['mode']:<6} {meta['shown']:>10,} / {meta['total']:>10,}  "
+              f"{len(body) / 1e6:>6.3f} MB raw, {zipped / 1e6:>6.3f} MB gzipped, {statistics.median(samples):>7.1f} ms")
 
 
 if __name__ == "__main__":

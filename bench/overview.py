@@ -92,7 +92,7 @@ def main() -> None:
     db, client = prepare(args)
     from dashboard.components.filter_bar import preset_range
     from dashboard.pages.overview import build_overview, trend_grain
-    from queries import overview
+    from queries import maps, overview
     from queries.filters import Filter
 
     start, end = preset_range("12m")
@@ -113,7 +113,7 @@ def main() -> None:
             ("counts_by channel", lambda f=f: overview.counts_by(f, "channel")),
             ("commune_counts", lambda f=f: overview.commune_counts(f)),
             ("data_version", lambda: overview.data_version()),
-            ("map_points (≤50k rows)", lambda f=f: overview.map_points(f)),
+            ("map_cells (province, zoom 8)", lambda f=f: maps.map_cells(f, 8, maps.PROVINCE)),
             ("OVERVIEW CALLBACK (build_overview)", lambda f=f: build_overview(f)),
             ("map points route (GeoJSON)", lambda f=f: client.get(
                 "/api/v1/map/points", query_string={**f.to_params(), "nocache": time.perf_counter()})),

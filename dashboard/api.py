@@ -10,13 +10,17 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.auth import current_scope, current_viewer
-from dashboard.cache import cache, data_version
-from queries import cases, overview, scorecard
+from dashboard.cache import cache, cached, data_version
+from queries import cases, maps, overview, scorecard
 from queries.access import WorkflowError
 from queries.filters import LOCAL_TZ, Filter, FilterError, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-MAP_POINT_LIMIT = 50_000
+# Reports sent one by one at most: under 0.9 MB raw and ~0.1 MB gzipped at worst (tests/test_maps.py,
+# bench/callbacks.py), and few enough for Leaflet to draw without clustering. A view holding more gets cells.
+MAP_POINT_LIMIT = 5_000
+DETAIL_ZOOM = 14  # from this zoom on (a few streets) a view may show single reports
+MAP_PAD = 0.1  # the box is widened by this share on each side: a cell cut by the screen's edge keeps its reports
 MAP_CACHE_SECONDS = 30
 
 
@@ -44,22 +48,52 @@ def _points_cache_key() -> str:
     return f"points|{current_scope()}|{data_version()}|{request.query_string.decode()}"
 
 
-@bp.get("/map/points")
-@cache.cached(timeout=MAP_CACHE_SECONDS, make_cache_key=_points_cache_key)
-def map_points():
-    """Lean GeoJSON: properties c (code), s (status), k (category), a (agency), d (local date)."""
-    points, total = overview.map_points(request_filter(), limit=MAP_POINT_LIMIT)
+def point_features(points: pd.DataFrame) -> list[dict]:
+    """Reports as lean features: c (code), s (status), k (category), a (agency), d (local date)."""
     created = pd.to_datetime(points["created_at"]).dt.to_pydatetime()
     dates = [utc_to_local(ts).strftime("%d/%m/%Y") for ts in created]
-    features = [
+    return [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
          "properties": {"c": code, "s": status, "k": cat, "a": agency, "d": day}}
         for lon, lat, code, status, cat, agency, day in zip(
             points["lon"].tolist(), points["lat"].tolist(), points["code"].tolist(), points["status"].tolist(),
             points["category_code"].tolist(), points["agency_code"].tolist(), dates, strict=True)
     ]
-    body = orjson.dumps({"type": "FeatureCollection", "features": features,
-                         "meta": {"shown": len(features), "total": total}})
+
+
+def cell_features(cells: pd.DataFrame) -> list[dict]:
+    """Grid cells as features at their reports' mean position: n (count), p (pending), o (overdue)."""
+    return [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [round(lon, 5), round(lat, 5)]},
+         "properties": {"n": n, "p": pending, "o": overdue}}
+        for lon, lat, n, pending, overdue in zip(
+            cells["lon"].tolist(), cells["lat"].tolist(), cells["n"].tolist(), cells["pending"].tolist(),
+            cells["overdue"].tolist(), strict=True)
+    ]
+
+
+def map_view(f: Filter, zoom: int, bbox: maps.BBox, limit: int) -> dict:
+    """What the map draws for a filter and viewport: the reports themselves from DETAIL_ZOOM on when the
+    (padded) box holds at most `limit`, else grid cells, which represent every report in the box."""
+    box = bbox.padded(MAP_PAD)
+    if zoom >= DETAIL_ZOOM:
+        points, total = maps.map_points(f, box, limit)
+        if total <= limit:
+            return {"type": "FeatureCollection", "features": point_features(points),
+                    "meta": {"mode": "points", "shown": len(points), "total": total}}
+    cells = maps.map_cells(f, zoom, box)
+    total = int(cells["n"].sum())
+    return {"type": "FeatureCollection", "features": cell_features(cells),
+            "meta": {"mode": "cells", "shown": total, "total": total}}
+
+
+@bp.get("/map/points")
+@cache.cached(timeout=MAP_CACHE_SECONDS, make_cache_key=_points_cache_key)
+def map_points():
+    """GeoJSON for the map: the filter plus ?zoom=Z&bbox=west,south,east,north (the province view without
+    them); meta = {mode: cells|points, shown, total}. Shared with the overview's note through `cached`."""
+    zoom, bbox = maps.viewport_from_params(request.args)
+    body = orjson.dumps(cached(map_view, request_filter(), zoom, bbox, MAP_POINT_LIMIT))
     resp = Response(body, mimetype="application/geo+json")
     resp.headers["Cache-Control"] = f"private, max-age={MAP_CACHE_SECONDS}"
     return resp

@@ -27,6 +27,7 @@ OV_MAP = "overview-map"
 OV_MAP_POINTS = "overview-map-points"
 OV_MAP_COMMUNES = "overview-map-communes"
 OV_MAP_NOTE = "overview-map-note"
+OV_MAP_PARAMS = "overview-map-params"  # the filter and data version the map's requests are for
 
 
 def kpi(name: str) -> str:
@@ -74,7 +75,9 @@ WALL_BANNER = "wall-banner"
 WALL_VERSION = "wall-version"
 WALL_LAST_OK = "wall-last-ok"
 WALL_KPIS = "wall-kpis"
+WALL_MAP = "wall-map"
 WALL_MAP_POINTS = "wall-map-points"
+WALL_MAP_BASE = "wall-map-base"  # the map's request without the zoom, which the browser adds
 WALL_MAP_COMMUNES = "wall-map-communes"
 WALL_RANK_ON_TIME = "wall-rank-on-time"
 WALL_RANK_SATISFACTION = "wall-rank-satisfaction"

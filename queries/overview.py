@@ -233,30 +233,6 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
     return df.sort_values(["n", "code"], ascending=[False, True], ignore_index=True)
 
 
-def map_points(f: Filter, db: Database | None = None, limit: int = 50_000) -> tuple[pd.DataFrame, int]:
-    """The newest `limit` located reports (id, code, lat, lon, status, category_code, agency_code,
-    created_at) and how many located reports match in all."""
-    db = analytics.reader(db)
-    located = [where(f), r.lat.isnot(None), r.lon.isnot(None)]
-    total = db.scalar(select(func.count()).select_from(reports).where(*located))
-    stmt = (
-        select(
-            r.id, r.code, r.lat, r.lon, r.status,
-            categories.c.code.label("category_code"),
-            agencies.c.code.label("agency_code"),
-            r.created_at,
-        )
-        .select_from(
-            reports.outerjoin(categories, categories.c.id == r.category_id)
-            .outerjoin(agencies, agencies.c.id == r.agency_id)
-        )
-        .where(*located)
-        .order_by(r.created_at.desc(), r.id.desc())
-        .limit(limit)
-    )
-    return db.read_frame(stmt), int(total or 0)
-
-
 def data_version(db: Database | None = None) -> str:
     """A cheap marker that changes whenever reports are added, changed or deleted: three index lookups
     (newest id, newest change, newest deletion), never a count over the table."""

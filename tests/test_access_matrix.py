@@ -579,7 +579,12 @@ def test_api_route(name, user, clients, data):
     if name == "overview" and cell == OWN:
         assert [a["code"] for a in body["backlog_by_agency"]] == [SCOPE[user]]
     if name == "map/points" and cell == OWN:
-        assert body["features"] and {f["properties"]["a"] for f in body["features"]} == {SCOPE[user]}
+        # The province view is grid cells; zoomed in, the same reports one by one, all of the caller's agency.
+        near = client.get(f"{path}?zoom=14&bbox=104,15,109,19")
+        assert_nothing_leaks(near, user, data, asked=path)
+        points = near.get_json()
+        assert points["meta"]["mode"] == "points" and points["meta"]["total"] == body["meta"]["total"]
+        assert points["features"] and {f["properties"]["a"] for f in points["features"]} == {SCOPE[user]}
     if name.startswith("reports/"):
         assert body["code"] == data.sxd["code"] and "reporter_phone" not in body
         assert body["phone_masked"] == mask(data.sxd["reporter_phone"])
@@ -661,6 +666,12 @@ CALLBACKS = {
     "filter-dates.start_date": [Call("preset", every("ok"), lambda d: {"filter-preset.value": "30d"})],
     "filter-preset.value": [Call("reset", every("ok"), lambda d: {"filter-reset.n_clicks": 1})],
     "url-sync.data": CLIENTSIDE,
+    "overview-map-points.url": [
+        Call("province", every("ok"), lambda d: {"overview-map-params.data": {"from": "2000-01-01"},
+                                                 "overview-map.zoom": 8}),
+        Call("streets", every("ok"), lambda d: {"overview-map-params.data": {}, "overview-map.zoom": 15,
+                                                "overview-map.bounds": [[17.43, 106.6], [17.47, 106.66]]}),
+    ],
     # Scorecard
     "scorecard-period.options": [Call("quarter", every("ok"), lambda d: {"scorecard-period-kind.value": "quarter"})],
     "scorecard-table.data": [Call("this month", every("ok"), lambda d: {"scorecard-period-kind.value": "month",
@@ -711,6 +722,7 @@ CALLBACKS = {
     "wall-kpis-today-label.children": [Call("refresh", every("ok"))],
     "wall-panel-kpis.className": CLIENTSIDE,
     "wall-clock.children": CLIENTSIDE,
+    "wall-map-points.url": CLIENTSIDE,
     # Administration: every write refused for everyone but the admin, who sends no click here
     "users-username.value": [Call("pick a row", every("ok"), lambda d: {
         "users-table.selected_rows": [0], "users-table.derived_virtual_data": [

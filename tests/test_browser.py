@@ -81,13 +81,50 @@ def test_login_overview_map_and_screenshot(page, live):
     # Vietnamese number format on screen: 1.234
     total_text = f"{int(want['total']):,}".replace(",", ".")
     expect(kpi(page, "total")).to_have_text(total_text)
-    expect(page.locator(".marker-cluster").first).to_be_visible(timeout=20_000)
+    expect(page.locator(".map-cell").first).to_be_visible(timeout=20_000)  # the reports, in grid cells
     assert page.locator(".leaflet-interactive").count() > 20  # district outlines and commune circles
     expect(page.locator("#overview-freshness")).to_have_text(re.compile(r"Dữ liệu lúc \d{2}:\d{2} \d{2}/\d{2}/\d{4}"))
     expect(page.locator("#overview-backlog .main-svg").first).to_be_visible()
     page.wait_for_timeout(1500)  # let the last chart transitions settle for a clean picture
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "overview.png"), full_page=True)
+    assert page.console_errors == []
+
+
+# The index of the grid cell nearest the middle of the overview map.
+CENTRAL_CELL_JS = """() => {
+    const box = document.querySelector("#overview-map").getBoundingClientRect();
+    let best = -1, dist = Infinity;
+    document.querySelectorAll("#overview-map .map-cell").forEach((el, i) => {
+        const r = el.getBoundingClientRect();
+        const d = Math.hypot(r.x + r.width / 2 - box.x - box.width / 2, r.y + r.height / 2 - box.y - box.height / 2);
+        if (d < dist) { dist = d; best = i; }
+    });
+    return best;
+}"""
+VN_COUNT = re.compile(r"^\d{1,3}(\.\d{3})*$")
+
+
+def test_zooming_the_map_in_turns_cells_into_reports(page, live):
+    log_in(page, live["base"])
+    cells = page.locator("#overview-map .map-cell")
+    expect(cells.first).to_have_text(VN_COUNT, timeout=20_000)
+    note = page.locator("#overview-map-note")
+    expect(note).to_have_text(re.compile(r"^Đang hiển thị [\d.]+ phản ánh gộp theo ô lưới; phóng to để xem"))
+    # A click on a cell zooms in two levels around it: 8 -> 10 -> 12 -> 14, the detail zoom.
+    for zoom in (10, 12, 14):
+        with page.expect_response(lambda r, z=zoom: "/api/v1/map/points" in r.url and f"zoom={z}&" in r.url) as got:
+            cells.nth(page.evaluate(CENTRAL_CELL_JS)).click()
+        body = got.value.json()
+        if zoom < 14:
+            assert body["meta"]["mode"] == "cells"
+            expect(cells.first).to_be_visible()
+    assert body["meta"]["mode"] == "points" and body["meta"]["total"] > 0
+    expect(page.locator("#overview-map .map-point").first).to_be_visible()
+    expect(note).to_have_text(re.compile(r"^Hiển thị [\d.]+ / [\d.]+ phản ánh trong khung nhìn$"))
+    assert page.locator("#overview-map .map-cell").count() == 0
+    page.locator("#overview-map .map-point").first.click(force=True)
+    expect(page.locator(".leaflet-popup-content a")).to_have_text(re.compile(r"\S+"))
     assert page.console_errors == []
 
 

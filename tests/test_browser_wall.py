@@ -214,6 +214,10 @@ def test_wall_loads_without_console_errors(open_wall):
     page, _ = open_wall()
     page.wait_for_timeout(1500)  # the map's deferred viewport check and the points fetch
     assert page.errors == []
+    # The map draws the reports as grid cells labelled with their counts (Vietnamese thousands: 1.234).
+    cell = page.locator("#wall-map .map-cell").first
+    expect(cell).to_be_attached()
+    assert re.fullmatch(r"\d{1,3}(\.\d{3})*", cell.inner_text())
 
 
 def active_panel(page) -> str:

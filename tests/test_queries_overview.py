@@ -131,17 +131,6 @@ def test_commune_counts_match_pandas(db, raw, case):
     assert got["lat"].notna().all() and got["lon"].notna().all()
 
 
-def test_map_points_are_the_newest_located_reports(db, raw):
-    f = FILTERS["last_90_days"]
-    points, total = overview.map_points(f, db, limit=100)
-    selected = independent.select_reports(raw, f)
-    located = selected[selected["lat"].notna() & selected["lon"].notna()]
-    assert total == len(located) > 100
-    want = located.sort_values(["created_at", "id"], ascending=False).head(100)
-    assert list(points["code"]) == list(want["code"])
-    assert set(points["status"]) <= set(want["status"])
-
-
 def test_overview_summary_is_the_headline_and_backlog(db, raw):
     f = FILTERS["last_90_days"]
     summary = overview.overview_summary(f, db, now=NOW)

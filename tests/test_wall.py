@@ -481,10 +481,11 @@ def test_a_screen_cannot_call_callbacks_of_other_pages(server, screen):
 def test_a_screen_can_load_its_own_map_points(server, screen):
     client = sign_in_screen(server, screen[1])
     resp = post_callback(client, callback_spec(client, WALL_OUTPUT), WALL_VALUES)
-    url = resp.get_json()["response"]["wall-map-points"]["url"]
+    url = resp.get_json()["response"]["wall-map-base"]["data"]  # the browser adds the map's zoom
     assert url.startswith("/api/v1/map/points")
-    points = client.get(url)
+    points = client.get(url + "&zoom=9")
     assert points.status_code == 200 and points.get_json()["type"] == "FeatureCollection"
+    assert points.get_json()["meta"]["mode"] == "cells"
 
 
 # --- no personal data on the wall ---------------------------------------------------------------
@@ -863,8 +864,8 @@ def test_points_url_is_only_resent_when_the_data_changed(server, client_for):
     spec = callback_spec(leader, WALL_OUTPUT)
     first = post_callback(leader, spec, WALL_VALUES).get_json()["response"]
     version = first["wall-version"]["data"]
-    assert "v=" + version in first["wall-map-points"]["url"]
+    assert "v=" + version in first["wall-map-base"]["data"]
     again = post_callback(leader, spec, {**WALL_VALUES, "wall-version.data": version}).get_json()["response"]
-    assert "wall-map-points" not in again and again["wall-version"]["data"] == version
+    assert "wall-map-base" not in again and again["wall-version"]["data"] == version
     stale = post_callback(leader, spec, {**WALL_VALUES, "wall-version.data": "0-0"}).get_json()["response"]
-    assert "wall-map-points" in stale
+    assert "wall-map-base" in stale

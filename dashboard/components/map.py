@@ -1,4 +1,5 @@
-"""The report map (dash-leaflet): district outlines, commune circles and clustered report points.
+"""The report map (dash-leaflet): district outlines, commune circles, and the reports as grid cells or as
+single points depending on the viewport (queries/maps.py, /api/v1/map/points).
 
 It needs no internet: outlines come from a shipped GeoJSON file, and a tile layer is added only when
 TILE_URL is configured (for example a local tile server or an MBTiles route).
@@ -18,6 +19,7 @@ from dash_extensions.javascript import Namespace
 from dashboard import ids, text
 from dashboard.formatting import fmt_int
 from queries.filters import Filter
+from queries.maps import PROVINCE
 
 CENTER = [17.2, 106.75]
 ZOOM = 8
@@ -26,14 +28,23 @@ DISTRICTS_URL = "/assets/geo/quang_tri_districts.geojson"
 js = Namespace("dashExtensions", "paht")
 
 
-def points_url(f: Filter, version: str | None = None) -> str:
-    """The GeoJSON route for a filter; the scope is added server-side, never taken from the URL. The data
-    version makes the browser and the route's cache fetch again only when reports changed."""
-    params = f.to_params()
-    if version:
-        params["v"] = version
+def points_url(f: Filter, version: str | None = None, view: dict | None = None) -> str:
+    """The GeoJSON route for a filter (and a viewport: {"zoom": ..., "bbox": ...}); the scope is added
+    server-side, never taken from the URL. The data version makes the browser and the route's cache fetch
+    again only when reports changed."""
+    params = {**f.to_params(), **({"v": version} if version else {}), **(view or {})}
     query = urlencode(params)
     return f"/api/v1/map/points?{query}" if query else "/api/v1/map/points"
+
+
+def viewport_params(zoom, bounds) -> dict:
+    """The map's zoom and bounds ([[south, west], [north, east]], as dash-leaflet tracks them) as the route's
+    query parameters; rounded to about 100 m so that nearly equal views share a cache entry."""
+    view = {"zoom": str(math.floor(zoom if zoom is not None else ZOOM))}
+    if bounds:
+        (south, west), (north, east) = bounds
+        view["bbox"] = ",".join(f"{v:.3f}" for v in (west, south, east, north))
+    return view
 
 
 def _tile_layer():
@@ -42,6 +53,19 @@ def _tile_layer():
         return []
     attribution = os.environ.get("TILE_ATTRIBUTION", "")
     return [dl.TileLayer(url=url, attribution=attribution, maxZoom=18)]
+
+
+def map_note(meta: dict) -> str:
+    """What the map shows, from the route's meta: cells stand for every report in view; points are sent
+    only when the view holds no more than the route's limit, so they too are all of them."""
+    if meta["mode"] == "cells":
+        return text.MAP_CELLS_NOTE.format(total=fmt_int(meta["total"]))
+    return text.MAP_POINTS_NOTE.format(shown=fmt_int(meta["shown"]), total=fmt_int(meta["total"]))
+
+
+def cell_hideout(zoom_on_click: bool) -> dict:
+    """What assets/map.js needs to draw grid cells: the tooltip text and whether a click zooms in."""
+    return {"cellTooltip": text.MAP_CELL_TOOLTIP, "cellZoom": zoom_on_click}
 
 
 def report_map(url: str | None, lookups: dict) -> html.Div:
@@ -54,7 +78,7 @@ def report_map(url: str | None, lookups: dict) -> html.Div:
             zoom=ZOOM,
             minZoom=7,
             maxZoom=17,
-            maxBounds=[[15.0, 104.0], [19.0, 109.0]],
+            maxBounds=[[PROVINCE.south, PROVINCE.west], [PROVINCE.north, PROVINCE.east]],  # the route's default
             style={"height": "520px", "width": "100%"},
             children=[
                 *_tile_layer(),
@@ -65,19 +89,20 @@ def report_map(url: str | None, lookups: dict) -> html.Div:
                         onEachFeature=js("districtTooltip"))),
                     dl.Overlay(name=text.LAYER_COMMUNES, checked=True,
                                children=dl.LayerGroup(id=ids.OV_MAP_COMMUNES)),
+                    # Grid cells or single reports, as the server decides for the viewport (queries/maps.py):
+                    # no clustering in the browser, the counts come from the database.
                     dl.Overlay(name=text.LAYER_POINTS, checked=True, children=dl.GeoJSON(
-                        id=ids.OV_MAP_POINTS, url=url, cluster=True, zoomToBoundsOnClick=True,
-                        superClusterOptions={"radius": 70, "maxZoom": 15},
-                        pointToLayer=js("pointToLayer"), onEachFeature=js("reportPopup"),
-                        style={"weight": 1, "color": "#ffffff"}, hideout=lookups)),
+                        id=ids.OV_MAP_POINTS, url=url, pointToLayer=js("pointToLayer"),
+                        onEachFeature=js("reportPopup"), hideout={**lookups, **cell_hideout(zoom_on_click=True)})),
                 ]),
                 dl.ScaleControl(position="bottomleft", imperial=False),
             ],
         ),
         html.Div(id=ids.OV_MAP_NOTE, className="map-note"),
         html.Div(className="map-legend", children=[
-            html.Span([html.I(className="dot", style={"background": text.STATUS_COLORS[s]}), text.STATUS_LABELS[s]])
-            for s in text.STATUS_LABELS
+            html.Span([html.I(className="cell-dot"), text.MAP_CELLS_LEGEND]),
+            *[html.Span([html.I(className="dot", style={"background": text.STATUS_COLORS[s]}), text.STATUS_LABELS[s]])
+              for s in text.STATUS_LABELS],
         ]),
     ])
 
@@ -107,8 +132,9 @@ def _blend(low: str, high: str, t: float) -> str:
 
 
 def wall_map(points_url: str | None) -> dl.Map:
-    """The wall's map: no controls, dark outlines, commune circles and clustered report points."""
+    """The wall's map: no controls, dark outlines, commune circles and the reports in grid cells."""
     return dl.Map(
+        id=ids.WALL_MAP,
         # dash-leaflet's viewport tracking needs a center even when bounds decide the view.
         center=CENTER, zoom=ZOOM, bounds=[[16.05, 105.55], [18.15, 107.45]],
         zoomControl=False, attributionControl=False, dragging=False,
@@ -119,9 +145,8 @@ def wall_map(points_url: str | None) -> dl.Map:
             dl.GeoJSON(url=DISTRICTS_URL, style={"color": "#4f7aa3", "weight": 1.5, "fillColor": "#16293d",
                                                  "fillOpacity": 0.9}),
             dl.LayerGroup(id=ids.WALL_MAP_COMMUNES),
-            dl.GeoJSON(id=ids.WALL_MAP_POINTS, url=points_url, cluster=True,
-                       superClusterOptions={"radius": 60, "maxZoom": 14}, pointToLayer=js("pointToLayer"),
-                       hideout={"colors": text.STATUS_COLORS}),
+            dl.GeoJSON(id=ids.WALL_MAP_POINTS, url=points_url, pointToLayer=js("pointToLayer"),
+                       hideout={"colors": text.STATUS_COLORS, **cell_hideout(zoom_on_click=False)}),
         ],
     )
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 import dash
 import pandas as pd
 from dash import Input, Output, State, callback, clientside_callback, dcc, html, no_update
+from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
-from dashboard.api import MAP_POINT_LIMIT
+from dashboard.api import MAP_POINT_LIMIT, map_view
 from dashboard.auth import current_scope
 from dashboard.cache import cached
 from dashboard.components import charts
@@ -21,9 +22,9 @@ from dashboard.components.filter_bar import (
 )
 from dashboard.components.info import info_icon
 from dashboard.components.kpi_card import kpi_card
-from dashboard.components.map import commune_markers, points_url, report_map
+from dashboard.components.map import commune_markers, map_note, points_url, report_map, viewport_params
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
-from queries import options, overview
+from queries import maps, options, overview
 from queries.db import STATEMENT_TIMEOUT_MS, is_timeout
 from queries.filters import Filter, FilterError
 
@@ -91,7 +92,7 @@ def layout(**query):
         ]),
         html.Div(id=ids.OV_KPIS, className="kpi-row"),
         html.Div(className="grid-2", children=[
-            # No url yet: the first callback sets it with the data version, so the points load once.
+            # No url yet: update_map_view sets it once the filter and data version are known.
             _panel(text.PANEL_MAP, report_map(None, _lookups(categories, agencies)), "panel-map"),
             _panel(text.PANEL_BACKLOG, _graph(ids.OV_BACKLOG)),
         ]),
@@ -102,6 +103,7 @@ def layout(**query):
         _panel(text.PANEL_SATISFACTION, _graph(ids.OV_SATISFACTION)),
         dcc.Interval(id=ids.OV_REFRESH, interval=REFRESH_MS),
         dcc.Store(id=ids.OV_LAST_OK),
+        dcc.Store(id=ids.OV_MAP_PARAMS),
         dcc.Store(id=ids.URL_SYNC),
     ])
 
@@ -150,18 +152,14 @@ def build_overview(f: Filter) -> dict:
     communes = overview.commune_counts(f)
     category_rows = options.category_options()
     colors = dict(zip(category_rows["code"], category_rows["color"], strict=True))
-    located = int(head["located"])
-    shown = min(located, MAP_POINT_LIMIT)
-    note = text.MAP_POINTS_NOTE.format(shown=fmt_int(shown), total=fmt_int(located))
     return {
         "kpis": kpi_cards(head),
         "backlog": charts.backlog_figure(backlog),
         "satisfaction": charts.satisfaction_figure(satisfaction),
         "trend": charts.trend_figure(trend, colors),
         "channels": charts.channel_figure(channels),
-        "points_url": points_url(f, version=overview.data_version()),
+        "map_params": {**f.to_params(), "v": overview.data_version()},
         "communes": commune_markers(communes),
-        "map_note": note + (text.MAP_POINTS_CAPPED if located > shown else ""),
     }
 
 
@@ -170,7 +168,7 @@ def _empty_overview(f: Filter) -> dict:
             "resolved_with_deadline": 0, "satisfaction_mean": float("nan"), "rating_count": 0}
     empty = charts.empty_figure()
     return {"kpis": kpi_cards(zero), "backlog": empty, "satisfaction": empty, "trend": empty, "channels": empty,
-            "points_url": points_url(f), "communes": [], "map_note": ""}
+            "map_params": f.to_params(), "communes": []}
 
 
 @callback(
@@ -179,9 +177,8 @@ def _empty_overview(f: Filter) -> dict:
     Output(ids.OV_SATISFACTION, "figure"),
     Output(ids.OV_TREND, "figure"),
     Output(ids.OV_CHANNELS, "figure"),
-    Output(ids.OV_MAP_POINTS, "url"),
+    Output(ids.OV_MAP_PARAMS, "data"),
     Output(ids.OV_MAP_COMMUNES, "children"),
-    Output(ids.OV_MAP_NOTE, "children"),
     Output(ids.OV_FRESHNESS, "children"),
     Output(ids.OV_BANNER, "children"),
     Output(ids.OV_BANNER, "className"),
@@ -201,11 +198,34 @@ def update_overview(start, end, categories, agencies, communes, channels, _tick,
         banner = text.DB_DOWN.format(time=last_ok) if last_ok else text.DB_DOWN_NO_DATA
         if is_timeout(err):
             banner = text.QUERY_TIMEOUT.format(seconds=STATEMENT_TIMEOUT_MS // 1000)
-        return (*([no_update] * 9), banner, "banner banner-error", no_update)
+        return (*([no_update] * 8), banner, "banner banner-error", no_update)
     stamp = now_local_text()
     return (panels["kpis"], panels["backlog"], panels["satisfaction"], panels["trend"], panels["channels"],
-            panels["points_url"], panels["communes"], panels["map_note"], text.DATA_AS_OF.format(time=stamp),
+            panels["map_params"], panels["communes"], text.DATA_AS_OF.format(time=stamp),
             "", "banner hidden", stamp)
+
+
+@callback(
+    Output(ids.OV_MAP_POINTS, "url"),
+    Output(ids.OV_MAP_NOTE, "children"),
+    Input(ids.OV_MAP_PARAMS, "data"),
+    Input(ids.OV_MAP, "zoom"),
+    Input(ids.OV_MAP, "bounds"),
+)
+def update_map_view(params, zoom, bounds):
+    """The map's request for the filter and the viewport (dash-leaflet sets zoom and bounds on moveend, so
+    one request per pan or zoom), and a note saying what it shows. The note's numbers come from the same
+    cached answer the route then serves, so the view is computed once."""
+    if params is None:
+        raise PreventUpdate
+    view = viewport_params(zoom, bounds)
+    try:
+        f = Filter.from_params(params).scoped(current_scope())
+        zoom, bbox = maps.viewport_from_params(view)
+        meta = cached(map_view, f, zoom, bbox, MAP_POINT_LIMIT)["meta"]
+    except (FilterError, SQLAlchemyError):
+        return no_update, no_update  # a bad stored filter or the database away: the main callback says so
+    return points_url(f, params.get("v"), view), map_note(meta)
 
 
 @callback(

@@ -61,6 +61,7 @@ def layout(**query):
                                               "refresh_seconds": settings.refresh_seconds}),
         dcc.Store(id=ids.WALL_VERSION),
         dcc.Store(id=ids.WALL_LAST_OK),
+        dcc.Store(id=ids.WALL_MAP_BASE),
         dcc.Interval(id=ids.WALL_REFRESH, interval=settings.refresh_seconds * 1000),
         dcc.Interval(id=ids.WALL_ROTATE, interval=settings.rotate_seconds * 1000),
         dcc.Interval(id=ids.WALL_CLOCK_TICK, interval=1000),
@@ -175,7 +176,7 @@ KPI_OUTPUTS = [Output(f"{ids.WALL_KPIS}-{n}-label", "children") for n in KPI_NAM
 
 @callback(
     *KPI_OUTPUTS,
-    Output(ids.WALL_MAP_POINTS, "url"),
+    Output(ids.WALL_MAP_BASE, "data"),
     Output(ids.WALL_MAP_COMMUNES, "children"),
     Output(ids.WALL_RANK_ON_TIME, "figure"),
     Output(ids.WALL_RANK_ON_TIME + "-title", "children"),
@@ -206,6 +207,20 @@ def refresh_wall(_tick, version, last_ok):
             w["alerts"], w["version"], text.WALL_DATA_AS_OF.format(time=stamp), "", "wall-banner hidden",
             stamp[:5])
 
+
+# The map asks for grid cells at the zoom the screen's size gives it (no bbox: the province view); the
+# request changes only when the data version (in the base URL) or that zoom does.
+clientside_callback(
+    """
+    function (base, zoom) {
+        if (!base) { return window.dash_clientside.no_update; }
+        return base + (base.indexOf("?") < 0 ? "?" : "&") + "zoom=" + Math.floor(zoom || 8);
+    }
+    """,
+    Output(ids.WALL_MAP_POINTS, "url"),
+    Input(ids.WALL_MAP_BASE, "data"),
+    Input(ids.WALL_MAP, "zoom"),
+)
 
 # Rotation and the clock run in the browser: no request, no flicker.
 clientside_callback(
