@@ -158,7 +158,8 @@ def main() -> None:
     from queries.schema import reports
 
     configure(db.url)
-    directory = Path(os.environ["INSTANCE_DIR"]) / "analytics-bench"
+    # One copy per database benchmarked: a 1M SQLite and a 10M PostgreSQL copy can live side by side.
+    directory = Path(os.environ["INSTANCE_DIR"]) / f"analytics-{db.dialect}-{args.reports}"
     os.environ["ANALYTICS_DIR"] = str(directory)
     os.environ["ANALYTICS"] = "duckdb"
     t0 = time.perf_counter()

@@ -66,6 +66,7 @@ MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "1
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
 WATERMARK_MARGIN = timedelta(seconds=60)
 KEEP_OLD_FILES_SECONDS = 120
+EXPORT_CHUNK_ROWS = 50_000
 # Deleted rows leave holes in a DuckDB file that is updated in place: past this growth it is rebuilt whole.
 STORE_GROWTH_LIMIT = 1.5
 
@@ -104,19 +105,45 @@ def _schema(table, names) -> str:
     return ", ".join(f'"{n}" {_duck_type(table.c[n])}' for n in names)
 
 
-def _write_parquet(frame: pd.DataFrame, table, names, path: Path) -> None:
-    """Write a frame with the table's column types (an all-empty column keeps its type)."""
-    con = duckdb.connect()
+def _write_parquet(frames, table, names, path: Path) -> int:
+    """Write a frame, or an iterable of frames, with the table's column types (an all-empty column keeps
+    its type); returns the number of rows."""
+    con = _duckdb_for_writing(path.parent)
+    rows = 0
     try:
         con.execute(f"CREATE TABLE t ({_schema(table, names)})")
-        if len(frame):
-            con.register("frame", frame[list(names)])
-            con.execute("INSERT INTO t SELECT * FROM frame")
+        for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
+            if len(frame):
+                con.register("frame", frame[list(names)])
+                con.execute("INSERT INTO t SELECT * FROM frame")
+                con.unregister("frame")
+                rows += len(frame)
         tmp = path.with_suffix(".tmp")
         con.execute(f"COPY t TO '{tmp}' (FORMAT parquet)")
         os.replace(tmp, path)
     finally:
         con.close()
+    return rows
+
+
+def _duckdb_for_writing(directory: Path, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for building the copy, with bounded memory: the sync runs inside a web worker,
+    and at ten million reports an unbounded sort would take gigabytes. Beyond the limit DuckDB spills."""
+    con = duckdb.connect(str(path) if path else ":memory:")
+    con.execute(f"SET memory_limit = '{os.environ.get('ANALYTICS_SYNC_MEMORY', '256MB')}'")
+    con.execute(f"SET temp_directory = '{directory / 'spill'}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _frames(db: Database, stmt, size: int = EXPORT_CHUNK_ROWS):
+    """The statement's rows as frames of at most `size` rows, streamed (a server-side cursor on PostgreSQL),
+    so a month of a ten-million-report record never sits in memory whole."""
+    with db.engine.connect().execution_options(stream_results=True, max_row_buffer=size) as conn:
+        result = conn.execute(stmt)
+        columns = list(result.keys())
+        for part in result.partitions(size):
+            yield pd.DataFrame(part, columns=columns)
 
 
 def _month_bounds(month: str) -> tuple[datetime, datetime]:
@@ -143,16 +170,17 @@ def _handoffs():
 def _export_month(db: Database, month: str, directory: Path, tag: str) -> dict | None:
     start, end = _month_bounds(month)
     in_month = and_(r.created_at >= start, r.created_at < end)
-    rows = db.read_frame(select(*[r[c] for c in REPORT_COLUMNS]).where(in_month))
-    if rows.empty:
+    files = {"reports": f"reports-{month}-{tag}.parquet", "events": f"events-{month}-{tag}.parquet"}
+    rows = _write_parquet(_frames(db, select(*[r[c] for c in REPORT_COLUMNS]).where(in_month)),
+                          reports, REPORT_COLUMNS, directory / files["reports"])
+    if not rows:
+        (directory / files["reports"]).unlink(missing_ok=True)
         return None
     e = report_events.c
-    events = db.read_frame(select(*[e[c] for c in EVENT_COLUMNS]).join_from(
-        report_events, reports, reports.c.id == e.report_id).where(in_month, _handoffs()))
-    files = {"reports": f"reports-{month}-{tag}.parquet", "events": f"events-{month}-{tag}.parquet"}
-    _write_parquet(rows, reports, REPORT_COLUMNS, directory / files["reports"])
-    _write_parquet(events, report_events, EVENT_COLUMNS, directory / files["events"])
-    return {**files, "rows": len(rows)}
+    _write_parquet(_frames(db, select(*[e[c] for c in EVENT_COLUMNS]).join_from(
+        report_events, reports, reports.c.id == e.report_id).where(in_month, _handoffs())),
+        report_events, EVENT_COLUMNS, directory / files["events"])
+    return {**files, "rows": rows}
 
 
 def read_manifest(directory: Path | None = None) -> dict | None:
@@ -295,7 +323,7 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
         names = [entry[kind] for entry in months.values()] + [empty[table]]
         return "[" + ", ".join(f"'{directory / n}'" for n in names) + "]"
 
-    con = duckdb.connect(str(tmp))
+    con = _duckdb_for_writing(directory, tmp)
     try:
         con.execute(f"CREATE TABLE reports AS SELECT * FROM read_parquet({files('reports', 'reports')}) "
                     "ORDER BY created_at")
@@ -316,7 +344,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict, refe
     name = f"store-{tag}.duckdb"
     tmp = directory / f"{name}.tmp"
     shutil.copyfile(previous, tmp)
-    con = duckdb.connect(str(tmp))
+    con = _duckdb_for_writing(directory, tmp)
     try:
         con.execute("BEGIN")
         for month in changed:
