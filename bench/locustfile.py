@@ -2,7 +2,8 @@
 (POSTs to /_dash-update-component built from /_dash-dependencies). Run it with bench/load.sh, which starts
 gunicorn, waits for the analytics copy, runs locust headless and prints p50 / p95 / p99 and errors.
 
-Environment: PAHT_SCREEN_TOKEN (a display token), PAHT_USER / PAHT_PASSWORD (a leader or operator).
+Environment: PAHT_SCREEN_TOKEN (a display token), PAHT_USER / PAHT_PASSWORD (a leader or operator), PAHT_API_KEY
+(an Open311 key of the app channel, for the one simulated citizen app that keeps writing).
 """
 
 from __future__ import annotations
@@ -89,6 +90,10 @@ class Operator(DashUser):
             "filter-category.value": random.sample(CATEGORIES, random.choice([0, 0, 1, 2])),
             "filter-agency.value": [agency] if agency else [],
         }, "overview (filters)")
+        # The browser then fetches the map for its viewport (the province at first, a district after a zoom).
+        view = random.choice(["zoom=8", "zoom=11&bbox=106.35,17.27,106.90,17.63"])
+        query = f"from={start.isoformat()}&to={end.isoformat()}" + (f"&agency={agency}" if agency else "")
+        self.client.get(f"/api/v1/map/points?{query}&{view}", name="/api/v1/map/points (overview)")
 
     @task(2)
     def scorecard(self) -> None:
@@ -103,3 +108,20 @@ class Operator(DashUser):
     @task(1)
     def queue(self) -> None:
         self.callback("queue-table", {}, "queue")
+
+
+class Citizen(HttpUser):
+    """The citizens' app: a new report every 10 s through Open311, so the data keeps changing during the run
+    (each write moves the data version: the analytics copy catches up and cached answers expire)."""
+
+    wait_time = constant(10)
+    fixed_count = 1
+
+    @task
+    def submit(self) -> None:
+        lat, lon = 16.75 + random.random() * 0.3, 106.95 + random.random() * 0.3
+        self.client.post(f"/open311/v2/requests.json?api_key={os.environ['PAHT_API_KEY']}",
+                         name="/open311/v2/requests.json (POST)",
+                         data={"service_code": random.choice(CATEGORIES[:6]), "lat": f"{lat:.5f}",
+                               "long": f"{lon:.5f}", "description": "Kiểm tra tải: phản ánh thử nghiệm",
+                               "phone": f"09{random.randrange(10**8):08d}"})

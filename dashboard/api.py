@@ -37,9 +37,11 @@ def _bad_filter(err: FilterError):
 
 @bp.get("/overview")
 def overview_json():
-    f = request_filter()
+    f, narrowing = cached(overview.narrow_to_limit, request_filter())
     body = overview.overview_summary(f)
     body["filter"] = f.to_params()
+    body["narrowed"] = None if narrowing is None else {
+        "from": narrowing.start.isoformat(), "reports_in_period": narrowing.total, "reports_shown": narrowing.shown}
     body["generated_at"] = datetime.now(LOCAL_TZ).isoformat(timespec="seconds")
     return jsonify(body)
 

@@ -112,6 +112,9 @@ RATINGS_N = "{n} đánh giá"
 
 # Freshness
 DATA_AS_OF = "Dữ liệu lúc {time}"
+VIEW_NARROWED = ("Khoảng thời gian đã chọn có {total} phản ánh, quá nhiều để tính nhanh; đang hiển thị từ "
+                 "ngày {start} ({shown} phản ánh gần nhất). Hãy chọn khoảng thời gian ngắn hơn để xem giai đoạn "
+                 "trước đó.")
 DB_DOWN = "Mất kết nối cơ sở dữ liệu — đang hiển thị dữ liệu lúc {time}"
 QUERY_TIMEOUT = ("Truy vấn quá {seconds} giây nên đã dừng; hãy thu hẹp khoảng thời gian hoặc bộ lọc. "
                  "Đang hiển thị dữ liệu trước đó.")
@@ -226,6 +229,9 @@ WALL_SATISFACTION = "Hài lòng {month}"
 WALL_DB_DOWN = "Mất kết nối — dữ liệu lúc {time}"
 WALL_DB_DOWN_NO_DATA = "Mất kết nối — đang chờ dữ liệu"
 WALL_DATA_AS_OF = "Dữ liệu lúc {time}"
+VIEW_NARROWED = ("Khoảng thời gian đã chọn có {total} phản ánh, quá nhiều để tính nhanh; đang hiển thị từ "
+                 "ngày {start} ({shown} phản ánh gần nhất). Hãy chọn khoảng thời gian ngắn hơn để xem giai đoạn "
+                 "trước đó.")
 WALL_RANK_ON_TIME = "Tỷ lệ giải quyết đúng hạn — {month}"
 WALL_RANK_SATISFACTION = "Mức hài lòng — {month}"
 WALL_TREND = "Phản ánh tiếp nhận 30 ngày qua"

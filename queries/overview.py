@@ -10,7 +10,9 @@ Definitions (one place; the page, the JSON twin and the docs all use these):
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+from dataclasses import dataclass, replace
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import Float, and_, cast, func, select
@@ -231,6 +233,41 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
     df = analytics.reader(db).read_frame(stmt)
     df[["n", "pending", "overdue"]] = df[["n", "pending", "overdue"]].astype("int64")
     return df.sort_values(["n", "code"], ascending=[False, True], ignore_index=True)
+
+
+# A view over more reports than this is narrowed to its newest months, and the page says so: a 20-year
+# view of a national roll-up would otherwise scan every report ever received on each refresh.
+VIEW_ROW_LIMIT = int(os.environ.get("VIEW_ROW_LIMIT", "5000000"))
+LONG_VIEW_DAYS = 400  # shorter periods are never narrowed, so they cost no extra query
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    start: date  # the view now starts on this local day (the first of a month)
+    total: int  # reports the chosen period holds
+    shown: int  # reports from `start` on
+
+
+def narrow_to_limit(f: Filter, db: Database | None = None, limit: int | None = None
+                    ) -> tuple[Filter, Narrowing | None]:
+    """The filter, with its start moved to the first of a month when the period holds more than `limit`
+    reports, so that the view keeps the newest months up to that many (at least the newest one)."""
+    limit = limit or VIEW_ROW_LIMIT
+    if f.start is not None and f.end is not None and (f.end - f.start).days <= LONG_VIEW_DAYS:
+        return f, None
+    start = bucket_start(r.created_at, "month").label("start")
+    per_month = select(start, func.count().label("n")).where(where(f)).group_by(start).subquery()
+    months = analytics.reader(db).read_rows(
+        select(bucket_text(per_month.c.start).label("month"), per_month.c.n).order_by(per_month.c.start.desc()))
+    total = sum(int(m["n"]) for m in months)
+    if total <= limit:
+        return f, None
+    shown, first = 0, None
+    for m in months:
+        if first is not None and shown + int(m["n"]) > limit:
+            break
+        shown, first = shown + int(m["n"]), date.fromisoformat(str(m["month"])[:10])
+    return replace(f, start=first), Narrowing(start=first, total=total, shown=shown)
 
 
 def data_version(db: Database | None = None) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pandas as pd
 import pytest
 
 from queries.filters import Filter, utc_now
@@ -113,3 +114,23 @@ def test_a_database_without_reports_gives_empty_panels(leader, tmp_path):
     assert response["overview-map-communes"]["children"] == []
     assert api["total"] == 0 and api["backlog_by_agency"] == []
     assert points["features"] == [] and points["meta"]["total"] == 0
+
+
+def test_a_twenty_year_view_over_the_row_limit_is_narrowed_and_says_so(leader, raw_by_dialect, monkeypatch):
+    from queries import overview
+
+    raw = raw_by_dialect["sqlite"]
+    everything = Filter(start=date(2006, 1, 1), end=date(2026, 11, 20))
+    total = len(independent.select_reports(raw, everything))
+    monkeypatch.setattr(overview, "VIEW_ROW_LIMIT", total // 2)
+    spec = callback_spec(leader, "overview-kpis.children")
+    response = post_callback(leader, spec, overview_values("2006-01-01", "2026-11-20")).get_json()
+    banner = response["response"]["overview-banner"]
+    assert banner["className"] == "banner banner-info"
+    # The message names the period's count and the start the view was narrowed to; the KPIs are that view's.
+    local = (raw["reports"]["created_at"] + pd.Timedelta(hours=7)).dt.date
+    shown = int(kpi_values(response)["total"])
+    start = date.fromisoformat(response["response"]["overview-map-params"]["data"]["from"])
+    assert start.day == 1 and shown == int(((local >= start) & (local <= date(2026, 11, 20))).sum()) <= total // 2
+    assert f"{total:,}".replace(",", ".") in banner["children"] and start.strftime("%d/%m/%Y") in banner["children"]
+    assert f"{shown:,}".replace(",", ".") in banner["children"]

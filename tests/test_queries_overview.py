@@ -155,3 +155,43 @@ def test_data_version_changes_when_a_report_changes(tmp_path):
     with db.begin() as conn:
         conn.execute(update(reports).where(reports.c.id == 1).values(updated_at=NOW.replace(year=2030)))
     assert overview.data_version(db) != before
+
+
+# --- narrowing a view that holds too many reports -------------------------------------------------------------
+
+def pandas_narrowing(raw: dict, f: Filter, limit: int) -> tuple[date, int, int]:
+    """(new start, reports in the period, reports kept): the newest local months whose reports add up to at
+    most `limit` (at least the newest month)."""
+    df = independent.select_reports(raw, f)
+    months = (df["created_at"] + pd.Timedelta(hours=7)).dt.strftime("%Y-%m-01").value_counts().sort_index(
+        ascending=False)
+    kept, first = 0, None
+    for month, n in months.items():
+        if first is not None and kept + n > limit:
+            break
+        kept, first = kept + int(n), date.fromisoformat(month)
+    return first, int(months.sum()), kept
+
+
+@pytest.mark.parametrize("f", [Filter(), Filter(start=date(2006, 1, 1), end=date(2026, 11, 20)),
+                               Filter(agencies=("SXD", "CAT"), start=date(2006, 1, 1), end=date(2026, 11, 20))],
+                         ids=["everything", "twenty_years", "twenty_years_two_agencies"])
+def test_a_view_over_the_row_limit_keeps_its_newest_months(db, raw, f):
+    total = len(independent.select_reports(raw, f))
+    limit = total // 3
+    narrowed, narrowing = overview.narrow_to_limit(f, db, limit=limit)
+    start, want_total, want_kept = pandas_narrowing(raw, f, limit)
+    assert narrowing is not None and narrowing.total == want_total == total
+    assert (narrowing.start, narrowing.shown) == (start, want_kept)
+    assert narrowing.shown <= limit and narrowing.start.day == 1
+    assert narrowed.start == start and narrowed.end == f.end and narrowed.agencies == f.agencies
+    # The narrowed view holds exactly the reports the message says it shows.
+    assert overview.headline_counts(narrowed, db, now=NOW).iloc[0]["total"] == narrowing.shown
+
+
+def test_views_within_the_limit_or_short_are_left_alone(db, raw):
+    everything = Filter()
+    assert overview.narrow_to_limit(everything, db, limit=len(raw["reports"])) == (everything, None)
+    # A period of a year or so is never narrowed, however small the limit: it costs no extra query.
+    year = Filter(start=date(2025, 11, 21), end=date(2026, 11, 20))
+    assert overview.narrow_to_limit(year, db, limit=1) == (year, None)

@@ -193,6 +193,7 @@ def update_overview(start, end, categories, agencies, communes, channels, _tick,
     except FilterError:
         f = default_filter().scoped(current_scope())
     try:
+        f, narrowing = cached(overview.narrow_to_limit, f)
         panels = cached(build_overview, f)
     except SQLAlchemyError as err:
         banner = text.DB_DOWN.format(time=last_ok) if last_ok else text.DB_DOWN_NO_DATA
@@ -200,9 +201,17 @@ def update_overview(start, end, categories, agencies, communes, channels, _tick,
             banner = text.QUERY_TIMEOUT.format(seconds=STATEMENT_TIMEOUT_MS // 1000)
         return (*([no_update] * 8), banner, "banner banner-error", no_update)
     stamp = now_local_text()
+    banner, banner_class = "", "banner hidden"
+    if narrowing:
+        banner, banner_class = narrowing_text(narrowing), "banner banner-info"
     return (panels["kpis"], panels["backlog"], panels["satisfaction"], panels["trend"], panels["channels"],
             panels["map_params"], panels["communes"], text.DATA_AS_OF.format(time=stamp),
-            "", "banner hidden", stamp)
+            banner, banner_class, stamp)
+
+
+def narrowing_text(narrowing: overview.Narrowing) -> str:
+    return text.VIEW_NARROWED.format(total=fmt_int(narrowing.total), start=narrowing.start.strftime("%d/%m/%Y"),
+                                     shown=fmt_int(narrowing.shown))
 
 
 @callback(
