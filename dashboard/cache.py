@@ -1,11 +1,15 @@
 """One cache for the pages and the API (flask-caching): in-process by default, Redis when REDIS_URL is set,
 so several gunicorn workers share it.
 
-A key holds the function, its arguments (the Filter carries the caller's scope), the minute (deadlines
-move with the clock) and the *data version*: the analytics copy's generation, or the record's own version
-when the copy is off. A write changes the data version, so every key it could affect is simply never read
-again and expires; nothing needs deleting by hand. If the cache server is unreachable the value is
-computed as if there were no cache.
+An entry is keyed by the function and its arguments (the Filter carries the caller's scope) and holds the
+answer with the *data version* it was computed for (the analytics copy's generation, or the record's own
+version when the copy is off) and the minute (deadlines move with the clock). It is fresh while both still
+hold. A write moves the data version, so every answer computed before it is recomputed on its next use;
+while data keeps changing, an answer is recomputed at most every STALE_SECONDS, and meanwhile the previous
+one is served (it stays well inside the 30 s freshness budget): at ten million reports, recomputing every
+aggregate after every write would keep both cores busy. One worker at a time recomputes a given entry; the
+others serve the previous answer meanwhile. If the cache server is unreachable the value is computed as if
+there were no cache.
 """
 
 from __future__ import annotations
@@ -44,21 +48,30 @@ def data_version() -> str:
     return f"copy-{generation}" if generation is not None else f"record-{overview.data_version()}"
 
 
+STALE_SECONDS = float(os.environ.get("CACHE_STALE_SECONDS", "10"))
+
+
 def cached(fn, *args, **kwargs):
-    """fn(*args, **kwargs), from the cache when the same call was answered for the same data this minute."""
-    raw = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items()), data_version(),
-                int(time.time() // 60)))
+    """fn(*args, **kwargs), from the cache when answered for the same data this minute, or within the last
+    STALE_SECONDS while another recomputation is due or under way."""
+    raw = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
     key = "call:" + hashlib.sha1(raw.encode()).hexdigest()
+    stamp = (data_version(), int(time.time() // 60))
     try:
-        hit = cache.get(key)
+        entry = cache.get(key)
+        if entry is not None:
+            computed_for, computed_at, value = entry
+            if computed_for == stamp or time.time() - computed_at < STALE_SECONDS:
+                return value
+            if not cache.add(key + ":busy", 1, timeout=30):  # someone else is recomputing it
+                return value
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
         log.warning("cache unreachable; computing directly", exc_info=True)
         return fn(*args, **kwargs)
-    if hit is not None:
-        return hit
     value = fn(*args, **kwargs)
     try:
-        cache.set(key, value)
+        cache.set(key, (stamp, time.time(), value))
+        cache.delete(key + ":busy")
     except Exception:  # noqa: BLE001
         log.warning("cache unreachable; value not stored", exc_info=True)
     return value

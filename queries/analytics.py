@@ -60,7 +60,7 @@ from queries.schema import (
 
 log = logging.getLogger("paht.analytics")
 r = reports.c
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: an archive store and a recent store
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
@@ -69,6 +69,9 @@ KEEP_OLD_FILES_SECONDS = 120
 EXPORT_CHUNK_ROWS = 50_000
 # Deleted rows leave holes in a DuckDB file that is updated in place: past this growth it is rebuilt whole.
 STORE_GROWTH_LIMIT = 1.5
+# The newest months live in a small store of their own, rebuilt whenever they change (nearly every write lands
+# there); the archive of older months is left alone unless one of them changes.
+RECENT_MONTHS = 2
 
 # What the aggregates read. No title, description, reply, comment or phone: they never leave the record.
 REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat", "lon", "status", "agency_id",
@@ -239,7 +242,8 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
             report_deletions.c.id > old["last_deletion"]))
         # A changed row may have moved to another month (a re-import with a corrected date): its old month,
         # as the previous generation holds it, is rebuilt too.
-        moved_from = _months_in_store(directory / old["store"], [row["id"] for row in changed])
+        moved_from = set().union(*(_months_in_store(directory / old[key], [row["id"] for row in changed])
+                                   for key in ("store", "recent_store")))
         # Months the record has and the copy lacks (a history imported or re-seeded with past timestamps).
         known_empty = set(old.get("empty_months", []))
         missing = {m for m in _months_between(bounds["first"], bounds["last"])
@@ -266,25 +270,40 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     for table, names in ((reports, REPORT_COLUMNS), (report_events, EVENT_COLUMNS)):
         empty[table.name] = f"{table.name}-empty-{tag}.parquet"
         _write_parquet(pd.DataFrame(columns=list(names)), table, names, directory / empty[table.name])
-    previous_store = directory / old["store"] if old and old.get("store") else None
-    compact_size = (old or {}).get("compact_size")
-    if previous_store and previous_store.exists() and compact_size and \
-            previous_store.stat().st_size <= STORE_GROWTH_LIMIT * compact_size:
-        store = _update_store(directory, tag, previous_store, {m: months.get(m) for m in todo}, reference)
-    else:
-        store = _build_store(directory, tag, months, reference, empty)
-        compact_size = (directory / store).stat().st_size
+    recent = sorted(months)[-RECENT_MONTHS:]
+    archive, compact_size = _keep_archive(directory, tag, None if full else old, months, recent, todo, empty)
+    recent_store = _build_store(directory, f"{tag}-recent", {m: months[m] for m in recent}, reference, empty)
     watermark = bounds["updated"] or started
     manifest = {"schema": SCHEMA_VERSION, "database": record.url, "generation": generation,
                 "max_id": bounds["max_id"] or 0, "reference_digest": reference_digest(db),
                 "empty_months": sorted(empty_months),
                 "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
                 .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
-                "months": months, "reference": reference, "empty": empty, "store": store, "rebuilt": todo,
-                "compact_size": compact_size}
+                "months": months, "reference": reference, "empty": empty, "store": archive,
+                "recent_store": recent_store, "recent_months": recent, "rebuilt": todo, "compact_size": compact_size}
     _write_manifest(directory, manifest)
     _remove_unused(directory, manifest, old)
     return manifest
+
+
+def _keep_archive(directory: Path, tag: str, old: dict | None, months: dict, recent: list[str], todo: list[str],
+                  empty: dict) -> tuple[str, int]:
+    """The archive store of this generation (every month but the recent ones) and its size when last built
+    whole: the previous one as it is when none of its months changed, else a copy with those months replaced
+    (months that crossed the recent/archive line included), else, the first time or once deletions have grown
+    it by half, built whole from the monthly files."""
+    archived = {m: entry for m, entry in months.items() if m not in recent}
+    previous = directory / old["store"] if old else None
+    compact_size = (old or {}).get("compact_size")
+    if previous is None or not previous.exists() or not compact_size or \
+            previous.stat().st_size > STORE_GROWTH_LIMIT * compact_size:
+        name = _build_store(directory, tag, archived, {}, empty)
+        return name, (directory / name).stat().st_size
+    was_recent, was_archived = set(old["recent_months"]), set(old["months"]) - set(old["recent_months"])
+    changed = {m for m in todo if m not in recent} | (was_recent - set(recent)) | (was_archived & set(recent))
+    if not changed:
+        return old["store"], compact_size
+    return _update_store(directory, tag, previous, {m: archived.get(m) for m in changed}), compact_size
 
 
 def _months_in_store(store: Path, ids: list[int]) -> set[str]:
@@ -312,9 +331,9 @@ def reference_digest(db: Database) -> str:
 
 
 def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty: dict) -> str:
-    """One DuckDB file per generation, built from the Parquet files: DuckDB's own storage (sorted by arrival,
-    so date filters skip blocks) reads several times faster than many small Parquet files. Readers attach
-    it read-only; the next generation is a new file, so nothing is ever written under a reader."""
+    """A DuckDB file of the given months (and reference tables), built from the Parquet files: DuckDB's own
+    storage (sorted by arrival, so date filters skip blocks) reads several times faster than many small
+    Parquet files. Readers attach it read-only; a store is never written once published."""
     name = f"store-{tag}.duckdb"
     tmp = directory / f"{name}.tmp"
     tmp.unlink(missing_ok=True)
@@ -337,10 +356,9 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
     return name
 
 
-def _update_store(directory: Path, tag: str, previous: Path, changed: dict, reference: dict) -> str:
-    """The next generation's DuckDB file as a copy of the previous one with only the changed months
-    replaced (None: the month is now empty): at ten million reports a cycle then costs a file copy and one
-    month's rows, not a rebuild of everything (about a minute)."""
+def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> str:
+    """A copy of the previous archive store with only the changed months replaced (None: the month is not
+    in the archive any more): far cheaper than a rebuild of everything (about a minute at ten million)."""
     name = f"store-{tag}.duckdb"
     tmp = directory / f"{name}.tmp"
     shutil.copyfile(previous, tmp)
@@ -359,8 +377,6 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict, refe
             events_files = ", ".join(f"'{directory / e['events']}'" for e in fresh)
             con.execute(f"INSERT INTO reports SELECT * FROM read_parquet([{reports_files}]) ORDER BY created_at")
             con.execute(f"INSERT INTO report_events SELECT * FROM read_parquet([{events_files}])")
-        for table, file in reference.items():
-            con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM read_parquet('{directory / file}')")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
@@ -372,8 +388,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict, refe
 def _remove_unused(directory: Path, manifest: dict, old: dict | None) -> None:
     keep = {"manifest.json", ".sync.lock", "spill"}
     for m in (manifest, old or {}):
-        if m.get("store"):
-            keep.add(m["store"])
+        keep.update(m[key] for key in ("store", "recent_store") if m.get(key))
         for entry in (m.get("months") or {}).values():
             keep.update((entry["reports"], entry["events"]))
         keep.update((m.get("reference") or {}).values())
@@ -454,6 +469,15 @@ def start_background_sync(interval: float | None = None) -> None:
 
 # --- reading the copy ---------------------------------------------------------------------------------
 
+def view_statements(manifest: dict, archive: str, recent: str) -> list[str]:
+    """The views the aggregates query, over a generation's archive and recent stores attached as `archive`
+    and `recent`. Filters push down through UNION ALL, so a date filter still skips blocks in both."""
+    statements = [f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {archive}.{table} "
+                  f"UNION ALL SELECT * FROM {recent}.{table}" for table in ("reports", "report_events")]
+    return statements + [f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {recent}.{table}"
+                         for table in manifest["reference"]]
+
+
 class AnalyticsDatabase(Database):
     """DuckDB views over one generation of the copy. Same read API as Database; never written to."""
 
@@ -462,15 +486,21 @@ class AnalyticsDatabase(Database):
         self.url = f"duckdb:///:memory:paht_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         self.engine = create_engine(self.url, pool_size=4, max_overflow=4)
         self.generation = None
-        self.store: str | None = None  # the generation's DuckDB file the views point at
+        self.store: tuple | None = None  # the generation's archive and recent stores the views point at
         self.source: str | None = None  # the system of record the generation was copied from
         self.synced_at: datetime | None = None
         self._lock = threading.Lock()
         self._stamp = None
-        self._attached: list[str] = []
+        self._attached: dict[str, str] = {}  # store file -> its alias in this DuckDB instance
+        self._previous: list[str] = []
+        # One query at a time per worker: DuckDB already spreads each query over the cores, and concurrent
+        # ones would share (and overrun) the memory limit; at ten million reports they failed with
+        # out-of-memory errors under load.
+        self._gate = threading.BoundedSemaphore(int(os.environ.get("ANALYTICS_CONCURRENCY", "1")))
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"SET memory_limit = '{os.environ.get('ANALYTICS_MEMORY', '256MB')}'")
             conn.exec_driver_sql("SET threads = 2")
+            conn.exec_driver_sql("SET preserve_insertion_order = false")
             # Spills of large sorts go beside the copy, not into whatever the working directory is.
             conn.exec_driver_sql(f"SET temp_directory = '{self.directory / 'spill'}'")
 
@@ -487,25 +517,43 @@ class AnalyticsDatabase(Database):
                 manifest = read_manifest(self.directory)
                 if manifest is None:
                     return False
-                if manifest["store"] != self.store:
+                stores = (manifest["store"], manifest["recent_store"])
+                if stores != self.store:
                     self._point_views(manifest)
-                    self.generation, self.store = manifest["generation"], manifest["store"]
+                    self.generation, self.store = manifest["generation"], stores
                 self.synced_at = datetime.fromisoformat(manifest["synced_at"])
                 self.source = manifest["database"]
                 self._stamp = stamp
         return self.synced_at is not None and utc_now() - self.synced_at <= MAX_LAG
 
     def _point_views(self, manifest: dict) -> None:
-        """Attach the generation's DuckDB file read-only and point the views at it; let go of the one
-        before the previous (a query still running on the previous generation keeps its tables)."""
-        alias = "g_" + manifest["store"].removeprefix("store-").removesuffix(".duckdb").replace("-", "_")
+        """Attach the generation's two stores read-only (an archive kept from an earlier generation is
+        attached already) and point the views at them; let go of stores that neither this generation nor the
+        previous one uses (a query still running on the previous generation keeps its tables)."""
+        wanted = [manifest["store"], manifest["recent_store"]]
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(f"ATTACH '{self.directory / manifest['store']}' AS {alias} (READ_ONLY)")
-            for table in ("reports", "report_events", *manifest["reference"]):
-                conn.exec_driver_sql(f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {alias}.{table}")
-            for stale in self._attached[:-1]:
-                conn.exec_driver_sql(f"DETACH {stale}")
-        self._attached = [*self._attached[-1:], alias]
+            for name in wanted:
+                if name not in self._attached:
+                    alias = "s_" + name.removeprefix("store-").removesuffix(".duckdb").replace("-", "_")
+                    conn.exec_driver_sql(f"ATTACH '{self.directory / name}' AS {alias} (READ_ONLY)")
+                    self._attached[name] = alias
+            for statement in view_statements(manifest, *(self._attached[n] for n in wanted)):
+                conn.exec_driver_sql(statement)
+            for name in [n for n in self._attached if n not in wanted and n not in self._previous]:
+                conn.exec_driver_sql(f"DETACH {self._attached.pop(name)}")
+        self._previous = wanted
+
+    def read_frame(self, stmt, params: dict | None = None) -> pd.DataFrame:
+        with self._gate:
+            return super().read_frame(stmt, params)
+
+    def read_rows(self, stmt, params: dict | None = None) -> list[dict]:
+        with self._gate:
+            return super().read_rows(stmt, params)
+
+    def scalar(self, stmt, params: dict | None = None):
+        with self._gate:
+            return super().scalar(stmt, params)
 
     def ping(self) -> None:
         self.refresh()

@@ -214,8 +214,11 @@ def sync_and_check(env, months: set[str]) -> dict:
     assert sum(entry["rows"] for entry in new["months"].values()) == env.db.scalar(
         select(func.count()).select_from(reports))
     assert new["database"] == env.db.url
-    # The readers' DuckDB file was the previous one updated in place, not rebuilt from every month's files.
-    assert new["store"] != old["store"] and new["compact_size"] == old["compact_size"]
+    # Nothing was rebuilt from every month's files: the recent months' store is new, and the archive store is
+    # the previous one, kept as it was or updated in place when one of its months changed.
+    assert new["recent_store"] != old["recent_store"] and new["compact_size"] == old["compact_size"]
+    archive_touched = bool(rebuilt - set(new["recent_months"])) or new["recent_months"] != old["recent_months"]
+    assert (new["store"] != old["store"]) == archive_touched
     env.manifest = new
     assert_copy_equals_record(env.db, env.directory)
     return new
