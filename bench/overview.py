@@ -65,7 +65,12 @@ def prepare(args):
     load_reference_data(db)
     have = db.scalar(select(func.count()).select_from(reports))
     stale = db.scalar(select(func.count()).select_from(reports).where(reports.c.sla_policy_id.isnot(None))) == 0
-    if have != args.reports or stale:
+    # A database given by --url is never re-seeded once it has reports (a 10M one takes minutes to build with
+    # bench/scale_up.py, and a load test adds a few); the default SQLite file is re-seeded when it differs.
+    if args.url and have:
+        if have != args.reports:
+            print(f"using the {have:,} reports already in {url}", flush=True)
+    elif have != args.reports or stale:
         print(f"seeding {args.reports:,} reports into {url} …", flush=True)
         t0 = time.perf_counter()
         seed_demo(db, n=args.reports, seed=args.seed, with_events=args.events, replace=True)

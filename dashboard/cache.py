@@ -14,6 +14,7 @@ there were no cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -23,6 +24,7 @@ from flask import Flask
 from flask_caching import Cache
 
 from queries import analytics, overview
+from queries.db import database_url
 
 log = logging.getLogger("paht.cache")
 cache = Cache()
@@ -31,7 +33,9 @@ DEFAULT_TIMEOUT = 300
 
 def init_cache(server: Flask) -> None:
     url = os.environ.get("REDIS_URL", "").strip()
-    config = {"CACHE_DEFAULT_TIMEOUT": DEFAULT_TIMEOUT, "CACHE_KEY_PREFIX": "paht:"}
+    # Two deployments sharing one Redis database must not answer from each other's entries.
+    database = hashlib.sha1(database_url().encode()).hexdigest()[:8]
+    config = {"CACHE_DEFAULT_TIMEOUT": DEFAULT_TIMEOUT, "CACHE_KEY_PREFIX": f"paht:{database}:"}
     if url:
         config |= {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": url,
                    "CACHE_OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}}
@@ -68,12 +72,15 @@ def cached(fn, *args, **kwargs):
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
         log.warning("cache unreachable; computing directly", exc_info=True)
         return fn(*args, **kwargs)
-    value = fn(*args, **kwargs)
     try:
-        cache.set(key, (stamp, time.time(), value))
-        cache.delete(key + ":busy")
-    except Exception:  # noqa: BLE001
-        log.warning("cache unreachable; value not stored", exc_info=True)
+        value = fn(*args, **kwargs)
+        try:
+            cache.set(key, (stamp, time.time(), value))
+        except Exception:  # noqa: BLE001
+            log.warning("cache unreachable; value not stored", exc_info=True)
+    finally:  # a failed recomputation must not keep other workers on the old answer for 30 s
+        with contextlib.suppress(Exception):
+            cache.delete(key + ":busy")
     return value
 
 
