@@ -191,6 +191,15 @@ reports = Table(
         sqlite_where=text(_in("status", OPEN_STATUSES)),
         postgresql_where=text(_in("status", OPEN_STATUSES)),
     ),
+    # An agency's overdue and due-soon lists: its open reports by deadline (at 10M the index above alone meant
+    # walking every agency's open reports: 370 ms on PostgreSQL).
+    Index(
+        "ix_reports_open_agency_deadline",
+        "agency_id",
+        "deadline_at",
+        sqlite_where=text(_in("status", OPEN_STATUSES)),
+        postgresql_where=text(_in("status", OPEN_STATUSES)),
+    ),
     # The IOC's queue: reports waiting to be classified and forwarded, oldest first.
     Index(
         "ix_reports_waiting_created",
