@@ -14,9 +14,11 @@ How it is kept:
   which names the current files. A file is never changed: a new generation writes new files and then
   replaces the manifest atomically, so a reader sees one whole generation or the one before.
 - `sync` rebuilds only the months touched since the last run: rows whose `updated_at` moved (indexed), and
-  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). The DuckDB
-  file the readers query is the previous generation's, copied, with those months' rows replaced; it is
-  rebuilt whole only when deletions have grown it by half.
+  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). Readers query
+  two DuckDB files: a small store of the newest RECENT_MONTHS months, rebuilt whenever they change (nearly
+  every write lands there), and an archive of the older months, kept as it is, or copied with only its
+  changed months replaced when an older report changes, and rebuilt whole only when deletions have grown
+  it by half.
 - One process at a time syncs (a file lock). `start_background_sync` runs the loop in a daemon thread of
   whichever worker holds the lock; if it dies, another worker takes over.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
