@@ -132,6 +132,14 @@ def _register_health_and_errors(server: Flask) -> None:
 
 
 def _register_cli(server: Flask) -> None:
+    @server.cli.command("analytics-sync")
+    def analytics_sync_command():
+        """Keep the analytics copy fresh, in this process, until stopped (with ANALYTICS_SYNC=external)."""
+        if not analytics.enabled():
+            raise click.ClickException("ANALYTICS=off: không có bản sao phân tích để cập nhật.")
+        click.echo(f"Đang cập nhật bản sao phân tích tại {analytics.analytics_dir()} (Ctrl+C để dừng).")
+        analytics.run_sync_loop()
+
     @server.cli.command("init-db")
     def init_db():
         """Create or upgrade the schema and load categories and administrative units (no demo reports)."""
@@ -215,7 +223,8 @@ def serve_app() -> Flask:
     province unless SEED_DEMO_IF_EMPTY=0, and one of the serving processes keeps the analytics copy fresh
     (queries/analytics.py; command-line runs never do)."""
     server = create_app(first_start=os.environ.get("SEED_DEMO_IF_EMPTY", "1") != "0")
-    analytics.start_background_sync()
+    if os.environ.get("ANALYTICS_SYNC", "worker") != "external":
+        analytics.start_background_sync()
     return server
 
 

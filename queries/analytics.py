@@ -442,31 +442,34 @@ def start_background_sync(interval: float | None = None) -> None:
     if _loop_started or not enabled():
         return
     _loop_started = True
+    threading.Thread(target=run_sync_loop, args=(interval,), name="analytics-sync", daemon=True).start()
+
+
+def run_sync_loop(interval: float | None = None) -> None:
+    """Wait for the sync lock, then keep the copy fresh, forever. Run in a worker's thread by default, or
+    as a process of its own (`flask --app app analytics-sync`, with ANALYTICS_SYNC=external for the web
+    workers), which keeps the sync's memory out of the web workers."""
     directory = analytics_dir()
     directory.mkdir(parents=True, exist_ok=True)
     period = interval or SYNC_SECONDS
-
-    def loop():
-        with open(directory / ".sync.lock", "w") as lock:
-            while True:
-                try:
-                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    time.sleep(period)
-            log.info("analytics sync: this process keeps the copy (%s)", directory)
-            while True:
-                started = time.monotonic()
-                try:
-                    manifest = sync_if_changed(source=replica())
-                    if manifest is not None:
-                        log.info("analytics sync: generation %s, months rebuilt %s, %.2f s",
-                                 manifest["generation"], manifest["rebuilt"], time.monotonic() - started)
-                except Exception:  # noqa: BLE001 - the loop must survive a database outage
-                    log.exception("analytics sync failed; retrying")
-                time.sleep(max(0.5, period - (time.monotonic() - started)))
-
-    threading.Thread(target=loop, name="analytics-sync", daemon=True).start()
+    with open(directory / ".sync.lock", "w") as lock:
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                time.sleep(period)
+        log.info("analytics sync: this process keeps the copy (%s)", directory)
+        while True:
+            started = time.monotonic()
+            try:
+                manifest = sync_if_changed(source=replica())
+                if manifest is not None:
+                    log.info("analytics sync: generation %s, months rebuilt %s, %.2f s",
+                             manifest["generation"], manifest["rebuilt"], time.monotonic() - started)
+            except Exception:  # noqa: BLE001 - the loop must survive a database outage
+                log.exception("analytics sync failed; retrying")
+            time.sleep(max(0.5, period - (time.monotonic() - started)))
 
 
 # --- reading the copy ---------------------------------------------------------------------------------

@@ -786,3 +786,38 @@ def test_writes_show_on_the_overview_within_30_seconds(live):
     assert pending(latest, None) == ioc_before - 1, f"IOC queue after {took:.1f} s"
     assert latest["total"] == record_total(db) - 1, f"served from the record, not the copy (after {took:.1f} s)"
     assert took <= FRESH_WITHIN, f"forwarding visible in the SXD backlog on /api/v1/overview after {took:.1f} s"
+
+
+def test_the_sync_can_run_as_a_process_of_its_own(record, tmp_path):
+    """`flask --app app analytics-sync` keeps the copy in its own process (ANALYTICS_SYNC=external keeps it out
+    of the web workers): started against the record, it builds a copy the app's readers accept."""
+    import subprocess
+    import sys
+
+    env = {**os.environ, "DATABASE_URL": record.url, "INSTANCE_DIR": str(tmp_path / "instance"),
+           "ANALYTICS_DIR": str(tmp_path / "copy"), "ANALYTICS_SYNC_SECONDS": "1"}
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "analytics-sync"], cwd=root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        took, manifest = poll(lambda: analytics.read_manifest(tmp_path / "copy"), lambda m: m is not None, 60)
+        assert took is not None, "no copy within 60 s"
+        assert manifest["database"] == record.url and manifest["months"]
+        assert served_total() == record_total(record)  # the readers of this process take that copy
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+    assert "Đang cập nhật bản sao phân tích" in output
+
+
+def test_external_sync_keeps_the_web_process_from_syncing(monkeypatch, tmp_path):
+    import app as app_module
+
+    monkeypatch.setenv("ANALYTICS_SYNC", "external")
+    started = []
+    monkeypatch.setattr(analytics, "start_background_sync", lambda *a, **k: started.append(1))
+    monkeypatch.setattr(app_module, "create_app", lambda **kwargs: "server")
+    assert app_module.serve_app() == "server" and started == []
+    monkeypatch.setenv("ANALYTICS_SYNC", "worker")
+    app_module.serve_app()
+    assert started == [1]
