@@ -5,10 +5,11 @@ An entry is keyed by the function and its arguments (the Filter carries the call
 answer with the *data version* it was computed for (the analytics copy's generation, or the record's own
 version when the copy is off) and the minute (deadlines move with the clock). It is fresh while both still
 hold. A write moves the data version, so every answer computed before it is recomputed on its next use;
-while data keeps changing, an answer is recomputed at most every STALE_SECONDS, and meanwhile the previous
-one is served (it stays well inside the 30 s freshness budget): at ten million reports, recomputing every
-aggregate after every write would keep both cores busy. One worker at a time recomputes a given entry; the
-others serve the previous answer meanwhile. If the cache server is unreachable the value is computed as if
+while data keeps changing, an answer that is slow to compute (SLOW_MS, 250 ms) is recomputed at most every
+STALE_SECONDS (10), and meanwhile the previous one is served: at ten million reports, recomputing every
+aggregate after every write would keep both cores busy. Such an answer is recomputed by one worker at a
+time; the others serve the previous one meanwhile. Cheap answers are always recomputed at once.
+If the cache server is unreachable the value is computed as if
 there were no cache.
 """
 
@@ -53,6 +54,9 @@ def data_version() -> str:
 
 
 STALE_SECONDS = float(os.environ.get("CACHE_STALE_SECONDS", "10"))
+# Only answers that took at least this long get the stale window: cheap ones are always recomputed at once,
+# so after an action the overview shows it at once on a small or mid-sized database.
+SLOW_MS = float(os.environ.get("CACHE_SLOW_MS", "250"))
 
 
 def cached(fn, *args, **kwargs):
@@ -64,18 +68,20 @@ def cached(fn, *args, **kwargs):
     try:
         entry = cache.get(key)
         if entry is not None:
-            computed_for, computed_at, value = entry
-            if computed_for == stamp or time.time() - computed_at < STALE_SECONDS:
+            computed_for, computed_at, took_ms, value = entry
+            if computed_for == stamp:
                 return value
-            if not cache.add(key + ":busy", 1, timeout=30):  # someone else is recomputing it
-                return value
+            if took_ms >= SLOW_MS and (time.time() - computed_at < STALE_SECONDS
+                                       or not cache.add(key + ":busy", 1, timeout=30)):
+                return value  # recomputed a moment ago, or being recomputed by another worker
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
         log.warning("cache unreachable; computing directly", exc_info=True)
         return fn(*args, **kwargs)
     try:
+        started = time.time()
         value = fn(*args, **kwargs)
         try:
-            cache.set(key, (stamp, time.time(), value))
+            cache.set(key, (stamp, time.time(), (time.time() - started) * 1000, value))
         except Exception:  # noqa: BLE001
             log.warning("cache unreachable; value not stored", exc_info=True)
     finally:  # a failed recomputation must not keep other workers on the old answer for 30 s

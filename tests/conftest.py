@@ -14,7 +14,11 @@ import tempfile
 from datetime import date, datetime
 from pathlib import Path
 
-import pandas as pd
+# Tests read their own writes at once: no stale window for slow answers on a loaded CI machine
+# (tests/test_cache.py sets it itself). Set before the app's modules read it.
+os.environ.setdefault("CACHE_STALE_SECONDS", "0")
+
+import pandas as pd  # noqa: E402
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import DateTime, create_engine, text

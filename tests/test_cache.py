@@ -47,6 +47,14 @@ MINUTE_START = 1_800_000_000.0  # a whole minute (divisible by 60): the fake clo
 
 # --- helpers ------------------------------------------------------------------------------------------
 
+
+@pytest.fixture(autouse=True)
+def every_answer_is_slow(monkeypatch):
+    """The stale window and the busy marker apply to answers slower than SLOW_MS; the probes here answer in
+    microseconds, so they count as slow unless a test says otherwise."""
+    monkeypatch.setattr(cache_module, "SLOW_MS", 0.0)
+
+
 class Probe:
     """The function handed to cached(): counts its real calls and answers (current answer, args, kwargs),
     so a value served from the wrong entry or from before a change shows. Every probe has the same
@@ -166,7 +174,7 @@ def test_same_call_is_computed_once_and_arguments_and_scope_are_part_of_the_key(
     assert call(worker, p.fn, 1, kind="a") == first == ("v1", (1,), {"kind": "a"})
     assert p.calls == 1
     with worker.app_context():
-        assert cache.get(entry_key(p.fn, 1, kind="a"))[2] == first  # the entry is where the key says
+        assert cache.get(entry_key(p.fn, 1, kind="a"))[-1] == first  # the entry is where the key says
 
     assert call(worker, p.fn, 2, kind="a") == ("v1", (2,), {"kind": "a"})
     assert call(worker, p.fn, 1, kind="b") == ("v1", (1,), {"kind": "b"})
@@ -429,3 +437,15 @@ def test_deployments_on_one_redis_database_do_not_share_entries(new_worker, monk
     monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/two.sqlite3")
     two = new_worker(REDIS_URL)
     assert one.config["CACHE_KEY_PREFIX"] != two.config["CACHE_KEY_PREFIX"]
+
+
+def test_a_cheap_answer_is_recomputed_at_once_even_within_the_stale_window(new_worker, clock, version,
+                                                                          monkeypatch):
+    monkeypatch.setattr(cache_module, "STALE_SECONDS", 10.0)
+    monkeypatch.setattr(cache_module, "SLOW_MS", 10_000.0)  # the probe is far quicker than that
+    worker = new_worker(None)
+    p = Probe("v1")
+    assert call(worker, p.fn, "x")[0] == "v1" and p.calls == 1
+    version.move()
+    p.answer = "v2"
+    assert call(worker, p.fn, "x")[0] == "v2" and p.calls == 2  # no stale answer after a write
