@@ -37,7 +37,8 @@ def _merge(base: dict, extra: dict) -> dict:
 def figure(data: list[dict], height: int = 360, xaxis: dict | None = None, yaxis: dict | None = None,
            **layout) -> dict:
     """A figure in the dashboard's light style."""
-    grid = {"gridcolor": "#e3e8ee", "zerolinecolor": "#cfd7df"}
+    # automargin: room for tick labels and axis titles, which the 8 px margins alone cut off.
+    grid = {"gridcolor": "#e3e8ee", "zerolinecolor": "#cfd7df", "automargin": True}
     return {"data": data, "layout": _merge({
         "height": height,
         "margin": {"l": 8, "r": 12, "t": 8, "b": 8},
