@@ -71,7 +71,8 @@ def callbacks(app):
         with app.app_context():
             cache.clear()
             cached(scorecard.province_metrics, year)
-            cached(scorecard.monthly_trend, year, None)
+            cached(scorecard.monthly_trends, year)
+            cached(scorecard.ratings_by_category, year)
 
     everything = Filter(start=start.replace(year=start.year - 20), end=end)
     return [

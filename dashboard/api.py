@@ -148,13 +148,14 @@ def agency_json(code: str):
         return jsonify(error="not_found", message=f"Không có đơn vị mã '{code}'."), 404
     f = request_filter()
     compared = scorecard.agency_vs_province(code, f)
+    trends = scorecard.monthly_trends(f)
     return jsonify(
         agency=info,
         metrics=frame_records(pd.DataFrame([compared["agency"]]))[0] if compared["agency"] else None,
         province=frame_records(pd.DataFrame([compared["province"]]))[0] if compared["province"] else None,
         agencies_with_reports=compared["agencies_with_reports"],
-        trend=frame_records(scorecard.monthly_trend(f, code)),
-        province_trend=frame_records(scorecard.monthly_trend(f, None)),
+        trend=frame_records(scorecard.monthly_trend(f, code, trends=trends)),
+        province_trend=frame_records(scorecard.monthly_trend(f, None, trends=trends)),
         worst_rated_categories=frame_records(scorecard.worst_rated_categories(code, f)),
         overdue=frame_records(scorecard.open_cases(code, f, "overdue"), OPEN_CASE_COLUMNS),
         due_soon=frame_records(scorecard.open_cases(code, f, "due_soon"), OPEN_CASE_COLUMNS),

@@ -40,7 +40,7 @@ def _on_time():
     return and_(r.status == "resolved", r.deadline_at.isnot(None), r.resolved_at <= r.deadline_at)
 
 
-def _rated_resolved_with_deadline():
+def resolved_with_deadline():
     return and_(r.status == "resolved", r.deadline_at.isnot(None))
 
 
@@ -55,7 +55,7 @@ def headline_counts(f: Filter, db: Database | None = None, now: datetime | None 
         count_if(_is_overdue(now)).label("overdue"),
         count_if(r.status == "rejected").label("rejected"),
         count_if(_on_time()).label("on_time"),
-        count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
+        count_if(resolved_with_deadline()).label("resolved_with_deadline"),
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         func.count(r.lat).label("located"),
@@ -103,7 +103,7 @@ def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
     stmt = (
         select(
             *_agency_names(),
-            count_if(_rated_resolved_with_deadline()).label("resolved_with_deadline"),
+            count_if(resolved_with_deadline()).label("resolved_with_deadline"),
             count_if(_on_time()).label("on_time"),
         )
         .select_from(reports.join(agencies, agencies.c.id == r.agency_id))

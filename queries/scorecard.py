@@ -19,13 +19,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy import and_, func, select
 
 from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
-from queries.sla import sla_metrics
+from queries.sla import sla_metrics, sla_metrics_with_total
 from queries.sql import bucket_start, bucket_text, count_if, ratio, report_conditions, status_in
 from queries.workcalendar import default_calendar, load_config
 
@@ -164,7 +164,8 @@ def province_metrics(f: Filter, db: Database | None = None, now: datetime | None
     answer, cached, serves every agency's page."""
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
-    return {"province": sla_metrics(whole, None, db, now), "per_agency": sla_metrics(whole, "agency", db, now)}
+    per_agency, province = sla_metrics_with_total(whole, "agency", db, now)
+    return {"province": province, "per_agency": per_agency}
 
 
 def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None,
@@ -188,44 +189,84 @@ def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: da
     }
 
 
-def monthly_trend(f: Filter, code: str | None, db: Database | None = None) -> pd.DataFrame:
-    """Per month of resolution: resolved with an agency deadline, on time, on-time rate, ratings, mean rating.
-    `code` None gives the province line, which (like all province totals) ignores the caller's scope."""
+TREND_COUNTS = ["judged", "on_time", "rating_count", "rating_sum"]
+
+
+def _trend_frame(sums: pd.DataFrame) -> pd.DataFrame:
+    """Month, counts and the rates derived from them, from per-month sums."""
+    out = sums[["month"]].reset_index(drop=True)
+    for col in ("judged", "on_time", "rating_count"):
+        out[col] = sums[col].to_numpy(dtype="int64")
+    out["satisfaction_mean"] = ratio(sums["rating_sum"], sums["rating_count"]).to_numpy()
+    out["on_time_rate"] = ratio(out["on_time"], out["judged"])
+    return out
+
+
+def monthly_trends(f: Filter, db: Database | None = None) -> dict[str | None, pd.DataFrame]:
+    """Per month of resolution, for every agency and (key None) the province: resolved with an agency deadline,
+    on time, on-time rate, ratings, mean rating. One scan serves every agency's page: the province's months are
+    the sums of the agencies' (reports with no agency included). Like all province totals, the rows ignore the
+    caller's scope; monthly_trend applies it."""
     start = bucket_start(r.resolved_at, "month").label("start")
-    selection = replace(f, agencies=(code,)) if code else replace(f, agencies=(), scope_agency=None)
-    conds = [*report_conditions(selection), r.status == "resolved"]
+    whole = replace(f, agencies=(), scope_agency=None)
     per_month = (
-        select(start,
+        select(start, agencies.c.code.label("agency"),
                count_if(r.agency_deadline_at.isnot(None)).label("judged"),
                count_if(r.resolved_at <= r.agency_deadline_at).label("on_time"),
                func.count(r.rating).label("rating_count"),
-               func.avg(cast(r.rating, Float)).label("satisfaction_mean"))
-        .where(*conds).group_by(start).subquery()
+               func.sum(r.rating).label("rating_sum"))
+        .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
+        .where(*report_conditions(whole), r.status == "resolved").group_by(start, agencies.c.code).subquery()
     )
-    stmt = select(bucket_text(per_month.c.start).label("month"), *[per_month.c[c] for c in (
-        "judged", "on_time", "rating_count", "satisfaction_mean")]).order_by(per_month.c.start)
+    stmt = select(bucket_text(per_month.c.start).label("month"), per_month.c.agency,
+                  *[per_month.c[c] for c in TREND_COUNTS]).order_by(per_month.c.start)
     df = analytics.reader(db).read_frame(stmt)
-    df[["judged", "on_time", "rating_count"]] = df[["judged", "on_time", "rating_count"]].astype("int64")
-    df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
-    df["on_time_rate"] = ratio(df["on_time"], df["judged"])
-    return df
+    df[TREND_COUNTS] = df[TREND_COUNTS].astype("float64").fillna(0)
+    trends = {code: _trend_frame(rows) for code, rows in df.groupby("agency", sort=False)}
+    trends[None] = _trend_frame(df.groupby("month", sort=False, as_index=False)[TREND_COUNTS].sum())
+    return trends
 
 
-def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min_ratings: int = 3) -> pd.DataFrame:
-    """The agency's fields by mean rating, worst first, for fields with at least `min_ratings` ratings."""
+def monthly_trend(f: Filter, code: str | None, db: Database | None = None,
+                  trends: dict[str | None, pd.DataFrame] | None = None) -> pd.DataFrame:
+    """One agency's monthly trend within the caller's scope, or (`code` None) the province's; from
+    `trends` = monthly_trends(f) when the caller has it already."""
+    trends = trends if trends is not None else monthly_trends(f, db)
+    empty = _trend_frame(pd.DataFrame(columns=["month", *TREND_COUNTS]))
+    if code is not None and f.scope_agency not in (None, code):  # outside the caller's scope: nothing
+        return empty
+    return trends.get(code, empty)
+
+
+def ratings_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:
+    """Ratings per agency and field in the period (every agency: one scan serves every agency's page)."""
     stmt = (
-        select(categories.c.code.label("category_code"), categories.c.short_name.label("category_name"),
-               func.count(r.rating).label("rating_count"), func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-               count_if(r.rating <= 2).label("low"))
-        .select_from(reports.join(categories, categories.c.id == r.category_id))
-        .where(*report_conditions(replace(f, agencies=(code,))), r.rating.isnot(None))
-        .group_by(categories.c.code, categories.c.short_name)
-        .having(func.count(r.rating) >= min_ratings)
+        select(agencies.c.code.label("agency"), categories.c.code.label("category_code"),
+               categories.c.short_name.label("category_name"), func.count(r.rating).label("rating_count"),
+               func.sum(r.rating).label("rating_sum"), count_if(r.rating <= 2).label("low"))
+        .select_from(reports.join(categories, categories.c.id == r.category_id)
+                     .join(agencies, agencies.c.id == r.agency_id))
+        .where(*report_conditions(replace(f, agencies=(), scope_agency=None)), r.rating.isnot(None))
+        .group_by(agencies.c.code, categories.c.code, categories.c.short_name)
     )
     df = analytics.reader(db).read_frame(stmt)
     df[["rating_count", "low"]] = df[["rating_count", "low"]].astype("int64")
-    df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
-    df["share_low"] = (df["low"] / df["rating_count"]).astype("float64")
+    df["rating_sum"] = df["rating_sum"].astype("float64")
+    return df
+
+
+def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min_ratings: int = 3,
+                           ratings: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The agency's fields by mean rating, worst first, for fields with at least `min_ratings` ratings (none
+    outside the caller's scope); from `ratings` = ratings_by_category(f) when the caller has it already."""
+    ratings = ratings if ratings is not None else ratings_by_category(f, db)
+    df = ratings[(ratings["agency"] == code) & (ratings["rating_count"] >= min_ratings)]
+    if f.scope_agency not in (None, code):
+        df = df.iloc[0:0]
+    df = df.drop(columns="agency").assign(satisfaction_mean=lambda d: d["rating_sum"] / d["rating_count"],
+                                          share_low=lambda d: (d["low"] / d["rating_count"]).astype("float64"))
+    df = df.drop(columns="rating_sum")[["category_code", "category_name", "rating_count", "satisfaction_mean",
+                                        "low", "share_low"]]
     return df.sort_values(["satisfaction_mean", "category_code"], ignore_index=True)
 
 

@@ -141,17 +141,19 @@ def update_agency(code, preset):
 
 
 def build_agency(code: str, f: Filter) -> tuple:
-    """The page's numbers, figures and lists. What is the same for every agency (the province's rows and
-    trend, which ignore the caller's scope) is cached once for all of them."""
+    """The page's numbers, figures and lists. What is the same for every agency (the province's rows, every
+    agency's monthly trend and ratings, which ignore the caller's scope) is cached once for all of them."""
     whole = replace(f, scope_agency=None)
     compared = scorecard.agency_vs_province(code, f, province=cached(scorecard.province_metrics, whole))
-    trend, province_trend = cached(scorecard.monthly_trend, f, code), cached(scorecard.monthly_trend, whole, None)
+    trends = cached(scorecard.monthly_trends, whole)
+    trend, province_trend = scorecard.monthly_trend(f, code, trends=trends), trends[None]
+    worst = scorecard.worst_rated_categories(code, f, ratings=cached(scorecard.ratings_by_category, whole))
     return (
         agency_kpis(compared),
         charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),
         charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
                                          y_range=[1, 5]),
-        charts.worst_categories_figure(cached(scorecard.worst_rated_categories, code, f)),
+        charts.worst_categories_figure(worst),
         case_rows(scorecard.open_cases(code, f, "overdue")),
         case_rows(scorecard.open_cases(code, f, "due_soon")),
     )
