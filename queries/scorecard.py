@@ -25,7 +25,7 @@ from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
-from queries.sla import sla_metrics, sla_metrics_with_total
+from queries.sla import sla_metrics, sla_metrics_split, sla_metrics_with_total
 from queries.sql import bucket_start, bucket_text, count_if, ratio, report_conditions, status_in
 from queries.workcalendar import default_calendar, load_config
 
@@ -104,11 +104,13 @@ def composite_score(frame: pd.DataFrame) -> pd.Series:
     return (100 * weighted / weights.where(weights > 0)).astype("float64")
 
 
-def _period_metrics(f: Filter, period: Period, db, now) -> pd.DataFrame:
-    scoped = replace(f, start=period.start, end=period.end)
-    m = sla_metrics(scoped, "agency", db, now, aging=False)  # the scorecard shows no overdue-age bands
-    m["score"] = composite_score(m)
-    return m
+def _period_metrics(f: Filter, period: Period, db, now) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every agency's metrics in the period and in the one before (keyed by agency), with their scores."""
+    previous = period.previous()
+    both = replace(f, start=previous.start, end=period.end)
+    # The scorecard shows no overdue-age bands: aging=False saves their query.
+    before, since = sla_metrics_split(both, period.start, "agency", db, now, aging=False)
+    return tuple(m.assign(score=composite_score(m)).set_index("key") for m in (since, before))
 
 
 def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Database | None = None,
@@ -119,8 +121,7 @@ def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Datab
     db = analytics.reader(db)
     period = period_containing(kind, day or local_today())
     everyone = replace(f, scope_agency=None)
-    current = _period_metrics(everyone, period, db, now).set_index("key")
-    previous = _period_metrics(everyone, period.previous(), db, now).set_index("key")
+    current, previous = _period_metrics(everyone, period, db, now)
     names = pd.concat([current["name"], previous["name"]])
     out = current.reindex(current.index.union(previous.index))
     out["name"] = names.groupby(level=0).first()

@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, cast, delete, func, insert, literal_column, select, tuple_
+from sqlalchemy import Float, and_, case, cast, delete, func, insert, literal_column, select, tuple_
 
 from queries import analytics, audit
 from queries.access import Viewer
@@ -262,10 +262,15 @@ def _group(by: str | None, outer: bool = False):
     raise ValueError(f"by must be one of {DIMENSIONS} or None")
 
 
-def _grouped(stmt, by: str | None, with_total: bool, *columns):
+def _grouped(stmt, by: str | None, with_total: bool, *columns, split=None):
     """GROUP BY the group's columns. `with_total` adds the whole selection as a grouping set of its own,
-    marked by a column `total` = 1. None groups nothing (its key is a constant, which PostgreSQL refuses to
-    group by and DuckDB refuses as a parameter)."""
+    marked by a column `total` = 1. `split` (an expression of 0 or 1) groups each side apart too, in a
+    column `part`. None groups nothing (its key is a constant, which PostgreSQL refuses to group by and
+    DuckDB refuses as a parameter)."""
+    if split is not None:
+        # Grouped by its alias: DuckDB refuses the expression's bound parameter in GROUP BY.
+        stmt = stmt.add_columns(split.label("part"))
+        return stmt.group_by(*(columns if by is not None else ()), literal_column("part"))
     if by is None:
         return stmt
     if with_total:
@@ -294,7 +299,7 @@ class Clock:
                    today_through=int(calendar.working[:index + 1].sum()))
 
 
-def _counts(f: Filter, by, clock: Clock, db: Database, with_total: bool = False) -> pd.DataFrame:
+def _counts(f: Filter, by, clock: Clock, db: Database, with_total: bool = False, split=None) -> pd.DataFrame:
     key, label, joined = _group(by, outer=with_total)
     is_open = r.status.in_(OPEN_STATUSES)
     due = and_(is_open, r.deadline_at >= clock.now)
@@ -318,7 +323,7 @@ def _counts(f: Filter, by, clock: Clock, db: Database, with_total: bool = False)
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
         *(_duration_columns() if db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
-    stmt = _grouped(stmt, by, with_total, key, label)
+    stmt = _grouped(stmt, by, with_total, key, label, split=split)
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     frame = db.read_frame(stmt)
@@ -347,20 +352,21 @@ def _split_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _durations(f: Filter, by, db: Database) -> pd.DataFrame:
+def _durations(f: Filter, by, db: Database, split=None) -> pd.DataFrame:
     key, label, joined = _group(by)
     frames = []
+    index = ["key"] if split is None else ["key", "part"]
     for stage in ("ioc", "agency"):
         column = r.ioc_work_days if stage == "ioc" else r.agency_work_days
-        inner = (select(key.label("key"), column.label("days")).select_from(joined)
-                 .where(*report_conditions(f), column.isnot(None)).subquery())
-        frame = db.read_frame(percentiles(db.dialect, inner.c.days, [inner.c.key], []))
+        inner = (select(key.label("key"), column.label("days"), *([split.label("part")] if split is not None else []))
+                 .select_from(joined).where(*report_conditions(f), column.isnot(None)).subquery())
+        frame = db.read_frame(percentiles(db.dialect, inner.c.days, [inner.c[c] for c in index], []))
         frames.append(frame.rename(columns={"n": f"{stage}_n", "p50": f"{stage}_median_days",
-                                            "p90": f"{stage}_p90_days"}).set_index("key"))
+                                            "p90": f"{stage}_p90_days"}).set_index(index))
     return frames[0].join(frames[1], how="outer").reset_index()
 
 
-def _aging(f: Filter, by, clock: Clock, db: Database, with_total: bool = False) -> pd.DataFrame:
+def _aging(f: Filter, by, clock: Clock, db: Database, with_total: bool = False, split=None) -> pd.DataFrame:
     key, _label, joined = _group(by, outer=with_total)
     joined = joined.join(work_calendar, work_calendar.c.day == local_bucket(r.deadline_at, "day"))
     late = and_(r.status.in_(OPEN_STATUSES), r.deadline_at < clock.now)
@@ -371,10 +377,10 @@ def _aging(f: Filter, by, clock: Clock, db: Database, with_total: bool = False) 
         count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
         count_if(and_(late, days_over > 10)).label("overdue_over_10"),
     ).select_from(joined).where(*report_conditions(f), late)
-    return db.read_frame(_grouped(stmt, by, with_total, key))
+    return db.read_frame(_grouped(stmt, by, with_total, key, split=split))
 
 
-def _bounces(f: Filter, by, db: Database, with_total: bool = False) -> pd.DataFrame:
+def _bounces(f: Filter, by, db: Database, with_total: bool = False, split=None) -> pd.DataFrame:
     """Forwardings and returns, per the agency that received / returned them (or per report group)."""
     e = report_events.c
     conditions = report_conditions(f)
@@ -397,17 +403,19 @@ def _bounces(f: Filter, by, db: Database, with_total: bool = False) -> pd.DataFr
         count_if(e.to_status == "forwarded").label("forwardings"),
         count_if(returned).label("bounce_backs"),
     ).select_from(joined).where(*conditions)
-    return db.read_frame(_grouped(stmt, by, with_total, key))
+    return db.read_frame(_grouped(stmt, by, with_total, key, split=split))
 
 
-def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, with_total: bool = False) -> list[pd.DataFrame]:
-    """The metric queries' frames, each with a `key` column (and `total` when with_total), counts first."""
-    parts = [_counts(f, by, clock, db, with_total)]
+def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, with_total: bool = False,
+           split=None) -> list[pd.DataFrame]:
+    """The metric queries' frames, each with a `key` column (and `total` / `part` with with_total / split),
+    counts first."""
+    parts = [_counts(f, by, clock, db, with_total, split)]
     if db.dialect not in PERCENTILE_AGGREGATES:
-        parts.append(_durations(f, by, db))
+        parts.append(_durations(f, by, db, split))
     if aging:
-        parts.append(_aging(f, by, clock, db, with_total))
-    parts.append(_bounces(f, by, db, with_total))
+        parts.append(_aging(f, by, clock, db, with_total, split))
+    parts.append(_bounces(f, by, db, with_total, split))
     return parts
 
 
@@ -470,3 +478,15 @@ def sla_metrics_with_total(f: Filter, by: str = "agency", db: Database | None = 
     totals = [p[p["total"] == 1].assign(key="ALL") for p in parts]
     totals[0] = totals[0][totals[0]["received"] > 0].assign(name="Toàn tỉnh")  # nothing selected: no row
     return _metric_rows(groups, aging), _metric_rows(totals, aging)
+
+
+def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: Database | None = None,
+                      now: datetime | None = None, calendar: WorkCalendar | None = None,
+                      aging: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(sla_metrics of f's reports that arrived before the local day `boundary`, and of those from it on): two
+    periods side by side, such as the scorecard's previous and current month, from one pass of each query."""
+    db = analytics.reader(db)
+    split = case((r.created_at >= local_to_utc(boundary), 1), else_=0)
+    parts = _parts(f, by, Clock.at(now, calendar), db, aging, split=split)
+    before, since = ([p[p["part"] == side].drop(columns="part") for p in parts] for side in (0, 1))
+    return _metric_rows(before, aging), _metric_rows(since, aging)

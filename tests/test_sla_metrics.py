@@ -282,6 +282,21 @@ def test_groups_with_the_total_match_pandas(db, raw, filter_name, by):
         assert total.iloc[0]["key"] == "ALL"
 
 
+@pytest.mark.parametrize("by", ["agency", "category", None])
+@pytest.mark.parametrize("filter_name", ["everything", "storm_season_sanitation", "agency_scope", "empty_selection"])
+def test_two_periods_side_by_side_match_pandas(db, raw, filter_name, by):
+    """One pass split at a day (the scorecard's previous and current period) gives each period's own metrics."""
+    f = FILTERS[filter_name]
+    boundary = date(2025, 10, 15) if filter_name == "storm_season_sanitation" else date(2026, 6, 1)
+    before, since = sla.sla_metrics_split(f, boundary, by, db, NOW)
+    want_before = expected_metrics(raw, replace(f, end=boundary - timedelta(days=1)), by, NOW)
+    want_since = expected_metrics(raw, replace(f, start=max(f.start or boundary, boundary)), by, NOW)
+    assert_metrics_equal(before, want_before, check_names=by is not None)
+    assert_metrics_equal(since, want_since, check_names=by is not None)
+    if filter_name != "empty_selection":
+        assert len(want_before) > 0 and len(want_since) > 0, "both sides of the day must hold reports"
+
+
 def test_the_demo_exercises_every_metric(db, raw):
     """Guards the comparisons above against comparing zeros with zeros."""
     for now in NOWS.values():
