@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import Float, and_, cast, func, select
+from sqlalchemy import and_, func, select
 
 from queries import analytics
 from queries.db import Database, get_db
@@ -44,38 +44,13 @@ def resolved_with_deadline():
     return and_(r.status == "resolved", r.deadline_at.isnot(None))
 
 
-def headline_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
-    """One row: total, resolved, pending, overdue, rejected, on_time, resolved_with_deadline,
-    on_time_rate, rating_count, satisfaction_mean, located (reports with coordinates)."""
-    now = now or utc_now()
-    stmt = select(
-        func.count().label("total"),
-        count_if(r.status == "resolved").label("resolved"),
-        count_if(_is_pending()).label("pending"),
-        count_if(_is_overdue(now)).label("overdue"),
-        count_if(r.status == "rejected").label("rejected"),
-        count_if(_on_time()).label("on_time"),
-        count_if(resolved_with_deadline()).label("resolved_with_deadline"),
-        func.count(r.rating).label("rating_count"),
-        func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-        func.count(r.lat).label("located"),
-    ).where(where(f))
-    df = analytics.reader(db).read_frame(stmt)
-    counts = ["total", "resolved", "pending", "overdue", "rejected", "on_time", "resolved_with_deadline",
-              "rating_count", "located"]
-    df[counts] = df[counts].fillna(0).astype("int64")
-    df["satisfaction_mean"] = pd.to_numeric(df["satisfaction_mean"]).astype("float64")
-    df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
-    return df
+AGENCY_COUNTS = ["total", "resolved", "pending", "overdue", "rejected", "on_time", "resolved_with_deadline",
+                 "rating_count", "rating_sum", "located", "r1", "r2", "r3", "r4", "r5"]
 
 
-def _agency_names() -> list:
-    return [agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name")]
-
-
-def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
-    """Per agency: total, resolved, pending, overdue, rejected; reports not yet forwarded form one
-    row with agency_code None (the IOC's own queue). Sorted by pending, then overdue."""
+def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
+    """Per agency, every count the overview's headline, backlog and satisfaction read (one scan serves the
+    three); reports not yet forwarded form one row with agency_code None (the IOC's own queue)."""
     now = now or utc_now()
     stmt = (
         select(
@@ -85,14 +60,47 @@ def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | Non
             count_if(_is_pending()).label("pending"),
             count_if(_is_overdue(now)).label("overdue"),
             count_if(r.status == "rejected").label("rejected"),
+            count_if(_on_time()).label("on_time"),
+            count_if(resolved_with_deadline()).label("resolved_with_deadline"),
+            func.count(r.rating).label("rating_count"),
+            func.sum(r.rating).label("rating_sum"),
+            func.count(r.lat).label("located"),
+            *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
         )
         .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
         .where(where(f))
         .group_by(agencies.c.code, agencies.c.short_name)
     )
     df = analytics.reader(db).read_frame(stmt)
-    ints = ["total", "resolved", "pending", "overdue", "rejected"]
-    df[ints] = df[ints].astype("int64")
+    df[AGENCY_COUNTS] = df[AGENCY_COUNTS].astype("float64").fillna(0).astype("int64")
+    return df
+
+
+def headline_counts(f: Filter, db: Database | None = None, now: datetime | None = None,
+                    counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row: total, resolved, pending, overdue, rejected, on_time, resolved_with_deadline,
+    on_time_rate, rating_count, satisfaction_mean, located (reports with coordinates). From `counts` =
+    agency_counts(f) when the caller has them already."""
+    counts = counts if counts is not None else agency_counts(f, db, now)
+    sums = counts[AGENCY_COUNTS].sum().astype("int64")
+    df = pd.DataFrame([sums[["total", "resolved", "pending", "overdue", "rejected", "on_time",
+                             "resolved_with_deadline", "rating_count"]]])
+    df["satisfaction_mean"] = sums["rating_sum"] / sums["rating_count"] if sums["rating_count"] else float("nan")
+    df["located"] = sums["located"]
+    df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
+    return df
+
+
+def _agency_names() -> list:
+    return [agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name")]
+
+
+def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | None = None,
+                      counts: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Per agency: total, resolved, pending, overdue, rejected; reports not yet forwarded form one
+    row with agency_code None (the IOC's own queue). Sorted by pending, then overdue."""
+    counts = counts if counts is not None else agency_counts(f, db, now)
+    df = counts[["agency_code", "agency_name", "total", "resolved", "pending", "overdue", "rejected"]].copy()
     df["agency_name"] = df["agency_name"].fillna(IOC_QUEUE_NAME)
     return df.sort_values(["pending", "overdue", "agency_name"], ascending=[False, False, True],
                           ignore_index=True)
@@ -142,24 +150,14 @@ def resolution_time_by_category(f: Filter, db: Database | None = None) -> pd.Dat
     return _resolution_time(f, db, cols, reports.join(categories, categories.c.id == r.category_id))
 
 
-def satisfaction_by_agency(f: Filter, db: Database | None = None) -> pd.DataFrame:
+def satisfaction_by_agency(f: Filter, db: Database | None = None, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per agency with ratings: rating_count, satisfaction_mean, share_low (ratings <= 2) and the
     distribution r1..r5."""
-    stmt = (
-        select(
-            *_agency_names(),
-            func.count(r.rating).label("rating_count"),
-            func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-            *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
-        )
-        .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
-        .where(where(f), r.rating.isnot(None))
-        .group_by(agencies.c.code, agencies.c.short_name)
-    )
-    df = analytics.reader(db).read_frame(stmt)
+    counts = counts if counts is not None else agency_counts(f, db)
     dist = [f"r{k}" for k in range(1, 6)]
-    df[["rating_count", *dist]] = df[["rating_count", *dist]].astype("int64")
-    df["satisfaction_mean"] = df["satisfaction_mean"].astype("float64")
+    df = counts.loc[counts["agency_code"].notna() & (counts["rating_count"] > 0),
+                    ["agency_code", "agency_name", "rating_count", "rating_sum", *dist]]
+    df.insert(3, "satisfaction_mean", ratio(df.pop("rating_sum"), df["rating_count"]))
     df["share_low"] = ratio(df["r1"] + df["r2"], df["rating_count"])
     return df.sort_values(["satisfaction_mean", "agency_name"], ascending=[False, True], ignore_index=True)
 
@@ -285,8 +283,9 @@ def data_version(db: Database | None = None) -> str:
 def overview_summary(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
     """The numbers the overview page shows, as plain JSON-ready values (the page's JSON twin)."""
     now = now or utc_now()
-    head = headline_counts(f, db, now).iloc[0]
-    backlog = backlog_by_agency(f, db, now)
+    counts = agency_counts(f, db, now)
+    head = headline_counts(f, counts=counts).iloc[0]
+    backlog = backlog_by_agency(f, counts=counts)
 
     def num(v):
         return None if pd.isna(v) else float(v)

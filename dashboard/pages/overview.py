@@ -144,9 +144,10 @@ def build_overview(f: Filter) -> dict:
     """Every panel's content for one filter: the whole overview callback minus Dash plumbing."""
     if f.is_empty_range():
         return _empty_overview(f)
-    head = overview.headline_counts(f).iloc[0]
-    backlog = overview.backlog_by_agency(f)
-    satisfaction = overview.satisfaction_by_agency(f)
+    counts = overview.agency_counts(f)  # one scan for the headline, the backlog and the ratings
+    head = overview.headline_counts(f, counts=counts).iloc[0]
+    backlog = overview.backlog_by_agency(f, counts=counts)
+    satisfaction = overview.satisfaction_by_agency(f, counts=counts)
     trend = overview.counts_over_time(f, trend_grain(f), "category")
     channels = overview.counts_by(f, "channel")
     communes = overview.commune_counts(f)
