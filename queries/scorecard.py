@@ -203,11 +203,11 @@ def _trend_frame(sums: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def monthly_trends(f: Filter, db: Database | None = None) -> dict[str | None, pd.DataFrame]:
-    """Per month of resolution, for every agency and (key None) the province: resolved with an agency deadline,
-    on time, on-time rate, ratings, mean rating. One scan serves every agency's page: the province's months are
-    the sums of the agencies' (reports with no agency included). Like all province totals, the rows ignore the
-    caller's scope; monthly_trend applies it."""
+def monthly_trends(f: Filter, db: Database | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per month of resolution, for every agency (column `agency`) and for the province: resolved with an
+    agency deadline, on time, on-time rate, ratings, mean rating. One scan serves every agency's page: the
+    province's months are the sums of the agencies' (reports with no agency included). Like all province
+    totals, the rows ignore the caller's scope; monthly_trend applies it."""
     start = bucket_start(r.resolved_at, "month").label("start")
     whole = replace(f, agencies=(), scope_agency=None)
     per_month = (
@@ -223,20 +223,21 @@ def monthly_trends(f: Filter, db: Database | None = None) -> dict[str | None, pd
                   *[per_month.c[c] for c in TREND_COUNTS]).order_by(per_month.c.start)
     df = analytics.reader(db).read_frame(stmt)
     df[TREND_COUNTS] = df[TREND_COUNTS].astype("float64").fillna(0)
-    trends = {code: _trend_frame(rows) for code, rows in df.groupby("agency", sort=False)}
-    trends[None] = _trend_frame(df.groupby("month", sort=False, as_index=False)[TREND_COUNTS].sum())
-    return trends
+    province = df.groupby("month", sort=False, as_index=False)[TREND_COUNTS].sum()
+    per_agency = _trend_frame(df[df["agency"].notna()])
+    per_agency.insert(0, "agency", df.loc[df["agency"].notna(), "agency"].to_numpy())
+    return per_agency, _trend_frame(province)
 
 
 def monthly_trend(f: Filter, code: str | None, db: Database | None = None,
-                  trends: dict[str | None, pd.DataFrame] | None = None) -> pd.DataFrame:
+                  trends: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One agency's monthly trend within the caller's scope, or (`code` None) the province's; from
     `trends` = monthly_trends(f) when the caller has it already."""
-    trends = trends if trends is not None else monthly_trends(f, db)
-    empty = _trend_frame(pd.DataFrame(columns=["month", *TREND_COUNTS]))
-    if code is not None and f.scope_agency not in (None, code):  # outside the caller's scope: nothing
-        return empty
-    return trends.get(code, empty)
+    per_agency, province = trends if trends is not None else monthly_trends(f, db)
+    if code is None:
+        return province
+    visible = f.scope_agency in (None, code)  # outside the caller's scope: nothing
+    return per_agency[(per_agency["agency"] == code) & visible].drop(columns="agency").reset_index(drop=True)
 
 
 def ratings_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:

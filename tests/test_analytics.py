@@ -83,15 +83,15 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "sla_metrics[None]": lambda d: sla.sla_metrics(f, None, d, now),
         "sla_metrics_with_total[agency]": lambda d: pd.concat(sla.sla_metrics_with_total(f, "agency", d, now)),
         "scorecard[month]": lambda d: scorecard.scorecard(f, "month", today, d, now)[0],
-        "monthly_trends": lambda d: every_trend(scorecard.monthly_trends(f, d)),
+        "monthly_trends": lambda d: every_trend(*scorecard.monthly_trends(f, d)),
         "ratings_by_category": lambda d: scorecard.ratings_by_category(f, d).sort_values(
             ["agency", "category_code"], ignore_index=True),
     }
 
 
-def every_trend(trends: dict) -> pd.DataFrame:
+def every_trend(per_agency: pd.DataFrame, province: pd.DataFrame) -> pd.DataFrame:
     """monthly_trends as one frame, in one order (engines return the agencies of a month in any order)."""
-    return pd.concat([t.assign(agency=str(k)) for k, t in sorted(trends.items(), key=lambda kv: str(kv[0]))],
+    return pd.concat([per_agency.sort_values(["agency", "month"]), province.assign(agency="province")],
                      ignore_index=True)
 
 

@@ -146,7 +146,8 @@ def build_agency(code: str, f: Filter) -> tuple:
     whole = replace(f, scope_agency=None)
     compared = scorecard.agency_vs_province(code, f, province=cached(scorecard.province_metrics, whole))
     trends = cached(scorecard.monthly_trends, whole)
-    trend, province_trend = scorecard.monthly_trend(f, code, trends=trends), trends[None]
+    trend = scorecard.monthly_trend(f, code, trends=trends)
+    province_trend = scorecard.monthly_trend(f, None, trends=trends)
     worst = scorecard.worst_rated_categories(code, f, ratings=cached(scorecard.ratings_by_category, whole))
     return (
         agency_kpis(compared),
