@@ -28,9 +28,8 @@ from sqlalchemy.sql.expression import FunctionElement
 from queries import analytics
 from queries.db import Database
 from queries.filters import Filter, FilterError, utc_now
-from queries.overview import _is_overdue, _is_pending
 from queries.schema import agencies, categories, reports
-from queries.sql import where
+from queries.sql import is_overdue, is_pending, where
 
 r = reports.c
 PROVINCE_ZOOM = 8
@@ -135,8 +134,8 @@ def map_cells(f: Filter, zoom: int, bbox: BBox, db: Database | None = None,
         _cell_index((r.lat + 90.0) / size).label("row"),
         _cell_index((r.lon + 180.0) / size).label("col"),
         r.lat, r.lon,
-        case((_is_pending(), 1), else_=0).label("pending"),
-        case((_is_overdue(now), 1), else_=0).label("overdue"),
+        case((is_pending(), 1), else_=0).label("pending"),
+        case((is_overdue(now), 1), else_=0).label("overdue"),
     ).where(*_located_in(f, bbox)).subquery()
     c = located.c
     stmt = (

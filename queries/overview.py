@@ -15,33 +15,32 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import and_, func, select
+from sqlalchemy import case, func, select
 
-from queries import analytics
+from queries import analytics, rollup
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
+from queries.rollup import daily_counts
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, report_deletions, reports
-from queries.sql import bucket_start, bucket_text, count_if, days_between, percentiles, ratio, report_conditions, where
+from queries.sql import (
+    bucket_start,
+    bucket_text,
+    count_if,
+    day_bucket,
+    days_between,
+    is_overdue,
+    is_pending,
+    on_time,
+    percentiles,
+    ratio,
+    report_conditions,
+    resolved_with_deadline,
+    where,
+)
 
 r = reports.c
 IOC_QUEUE_NAME = "Trung tâm IOC (chưa chuyển xử lý)"
 DIMENSIONS = ("category", "channel", "commune", "agency")
-
-
-def _is_pending():
-    return r.status.in_(OPEN_STATUSES)
-
-
-def _is_overdue(now: datetime):
-    return and_(r.status.in_(OPEN_STATUSES), r.deadline_at < now)
-
-
-def _on_time():
-    return and_(r.status == "resolved", r.deadline_at.isnot(None), r.resolved_at <= r.deadline_at)
-
-
-def resolved_with_deadline():
-    return and_(r.status == "resolved", r.deadline_at.isnot(None))
 
 
 AGENCY_COUNTS = ["total", "resolved", "pending", "overdue", "rejected", "on_time", "resolved_with_deadline",
@@ -50,28 +49,49 @@ AGENCY_COUNTS = ["total", "resolved", "pending", "overdue", "rejected", "on_time
 
 def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
     """Per agency, every count the overview's headline, backlog and satisfaction read (one scan serves the
-    three); reports not yet forwarded form one row with agency_code None (the IOC's own queue)."""
+    three); reports not yet forwarded form one row with agency_code None (the IOC's own queue). On the
+    analytics copy the counts come from its daily counts, and only `overdue` (which depends on the clock)
+    from the open reports."""
     now = now or utc_now()
-    stmt = (
-        select(
-            *_agency_names(),
-            func.count().label("total"),
-            count_if(r.status == "resolved").label("resolved"),
-            count_if(_is_pending()).label("pending"),
-            count_if(_is_overdue(now)).label("overdue"),
-            count_if(r.status == "rejected").label("rejected"),
-            count_if(_on_time()).label("on_time"),
-            count_if(resolved_with_deadline()).label("resolved_with_deadline"),
-            func.count(r.rating).label("rating_count"),
-            func.sum(r.rating).label("rating_sum"),
-            func.count(r.lat).label("located"),
-            *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
-        )
-        .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
-        .where(where(f))
-        .group_by(agencies.c.code, agencies.c.short_name)
-    )
-    df = analytics.reader(db).read_frame(stmt)
+    db = analytics.reader(db)
+    if not rollup.usable(f, db):
+        stmt = (select(*_agency_names(), *_report_counts(now))
+                .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
+                .where(where(f)).group_by(agencies.c.code, agencies.c.short_name))
+        return _typed_counts(db.read_frame(stmt))
+    d = daily_counts.c
+
+    def with_status(*statuses):
+        return func.sum(case((d.status.in_(statuses), d.total), else_=0))
+
+    stmt = (select(*_agency_names(), func.sum(d.total).label("total"), with_status("resolved").label("resolved"),
+                   with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
+                   *[func.sum(d[name]).label(name) for name in AGENCY_COUNTS if name in rollup.SUMS
+                     and name != "total"])
+            .select_from(daily_counts.outerjoin(agencies, agencies.c.id == d.agency_id))
+            .where(*report_conditions(f, daily_counts)).group_by(agencies.c.code, agencies.c.short_name))
+    overdue = (select(agencies.c.code.label("agency_code"), func.count().label("overdue"))
+               .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
+               .where(where(f), is_overdue(now)).group_by(agencies.c.code))
+    counts = db.read_frame(stmt).drop(columns="overdue", errors="ignore")
+    late = db.read_frame(overdue).set_index("agency_code")["overdue"]
+    counts["overdue"] = counts["agency_code"].map(late.to_dict()).fillna(0)
+    return _typed_counts(counts)
+
+
+def _report_counts(now: datetime) -> list:
+    return [
+        func.count().label("total"),
+        count_if(r.status == "resolved").label("resolved"),
+        count_if(is_pending()).label("pending"),
+        count_if(is_overdue(now)).label("overdue"),
+        count_if(r.status == "rejected").label("rejected"),
+        *[sum_.label(name) for name, sum_ in rollup.SUMS.items() if name != "total"],
+    ]
+
+
+def _typed_counts(df: pd.DataFrame) -> pd.DataFrame:
+    df = df[["agency_code", "agency_name", *AGENCY_COUNTS]].copy()
     df[AGENCY_COUNTS] = df[AGENCY_COUNTS].astype("float64").fillna(0).astype("int64")
     return df
 
@@ -112,7 +132,7 @@ def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFram
         select(
             *_agency_names(),
             count_if(resolved_with_deadline()).label("resolved_with_deadline"),
-            count_if(_on_time()).label("on_time"),
+            count_if(on_time()).label("on_time"),
         )
         .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
         .where(where(f), r.status == "resolved")
@@ -162,50 +182,65 @@ def satisfaction_by_agency(f: Filter, db: Database | None = None, counts: pd.Dat
     return df.sort_values(["satisfaction_mean", "agency_name"], ascending=[False, True], ignore_index=True)
 
 
-def _dimension(by: str):
-    """(key column, label column, join) for a breakdown dimension."""
+def _dimension(by: str, source=reports):
+    """(key column, label column, join) for a breakdown dimension of `source` (the reports, or the copy's
+    daily counts)."""
+    c = source.c
     if by == "category":
         return (categories.c.code, categories.c.short_name,
-                reports.outerjoin(categories, categories.c.id == r.category_id))
+                source.outerjoin(categories, categories.c.id == c.category_id))
     if by == "agency":
-        return agencies.c.code, agencies.c.short_name, reports.outerjoin(agencies, agencies.c.id == r.agency_id)
+        return agencies.c.code, agencies.c.short_name, source.outerjoin(agencies, agencies.c.id == c.agency_id)
     if by == "commune":
         return (admin_units.c.code, admin_units.c.name,
-                reports.outerjoin(admin_units, admin_units.c.code == r.commune_code))
+                source.outerjoin(admin_units, admin_units.c.code == c.commune_code))
     if by == "channel":
-        return r.channel, r.channel, reports
+        return c.channel, c.channel, source
     raise ValueError(f"by must be one of {DIMENSIONS}")
+
+
+def _counted(f: Filter, db: Database, by: str | None = None) -> tuple:
+    """(source, its count of reports, its WHERE conditions): the copy's daily counts where they can answer,
+    else the reports."""
+    if rollup.usable(f, db, by):
+        return daily_counts, func.sum(daily_counts.c.total), report_conditions(f, daily_counts)
+    return reports, func.count(), report_conditions(f)
+
+
+def _period_start(source, grain: str):
+    """The local day / week / month of arrival, on the reports or on the daily counts."""
+    return day_bucket(source.c.day, grain) if source is daily_counts else bucket_start(r.created_at, grain)
 
 
 def counts_over_time(f: Filter, grain: str = "month", by: str = "category",
                      db: Database | None = None) -> pd.DataFrame:
     """Tidy counts: period ('YYYY-MM-DD', start of the local day/week/month), key, name, n."""
-    key, label, joined = _dimension(by)
-    start = bucket_start(r.created_at, grain).label("start")
+    db = analytics.reader(db)
+    source, n, conds = _counted(f, db, by)
+    key, label, joined = _dimension(by, source)
+    start = _period_start(source, grain)
     per_period = (
-        select(start, key.label("key"), label.label("name"), func.count().label("n"))
+        select(start.label("start"), key.label("key"), label.label("name"), n.label("n"))
         .select_from(joined)
-        .where(where(f))
+        .where(*conds)
         .group_by(start, key, label)
         .subquery()
     )
     stmt = select(bucket_text(per_period.c.start).label("period"), per_period.c.key, per_period.c.name,
                   per_period.c.n).order_by(per_period.c.start, per_period.c.key)
-    df = analytics.reader(db).read_frame(stmt)
+    df = db.read_frame(stmt)
     df["n"] = df["n"].astype("int64")
     return df
 
 
 def counts_by(f: Filter, by: str, db: Database | None = None) -> pd.DataFrame:
     """Tidy totals per dimension value: key, name, n, sorted by n descending."""
-    key, label, joined = _dimension(by)
-    stmt = (
-        select(key.label("key"), label.label("name"), func.count().label("n"))
-        .select_from(joined)
-        .where(where(f))
-        .group_by(key, label)
-    )
-    df = analytics.reader(db).read_frame(stmt)
+    db = analytics.reader(db)
+    source, n, conds = _counted(f, db, by)
+    key, label, joined = _dimension(by, source)
+    stmt = select(key.label("key"), label.label("name"), n.label("n")).select_from(joined).where(*conds).group_by(
+        key, label)
+    df = db.read_frame(stmt)
     df["n"] = df["n"].astype("int64")
     return df.sort_values(["n", "key"], ascending=[False, True], ignore_index=True)
 
@@ -217,8 +252,8 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
         select(
             r.commune_code.label("code"),
             func.count().label("n"),
-            count_if(_is_pending()).label("pending"),
-            count_if(_is_overdue(now)).label("overdue"),
+            count_if(is_pending()).label("pending"),
+            count_if(is_overdue(now)).label("overdue"),
         )
         .where(where(f), r.commune_code.isnot(None))
         .group_by(r.commune_code)
@@ -253,9 +288,11 @@ def narrow_to_limit(f: Filter, db: Database | None = None, limit: int | None = N
     limit = limit or VIEW_ROW_LIMIT
     if f.start is not None and f.end is not None and (f.end - f.start).days <= LONG_VIEW_DAYS:
         return f, None
-    start = bucket_start(r.created_at, "month").label("start")
-    per_month = select(start, func.count().label("n")).where(where(f)).group_by(start).subquery()
-    months = analytics.reader(db).read_rows(
+    db = analytics.reader(db)
+    source, n, conds = _counted(f, db)
+    start = _period_start(source, "month")
+    per_month = select(start.label("start"), n.label("n")).select_from(source).where(*conds).group_by(start).subquery()
+    months = db.read_rows(
         select(bucket_text(per_month.c.start).label("month"), per_month.c.n).order_by(per_month.c.start.desc()))
     total = sum(int(m["n"]) for m in months)
     if total <= limit:

@@ -3,14 +3,16 @@ durations and percentiles, each compiled for SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pandas as pd
-from sqlalchemy import Float, Integer, String, and_, bindparam, case, cast, func, select
+from sqlalchemy import Float, Integer, String, and_, bindparam, case, cast, func, literal_column, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import NullType
 
 from queries.filters import Filter
-from queries.schema import agencies, categories, reports
+from queries.schema import OPEN_STATUSES, agencies, categories, reports
 
 # Asia/Ho_Chi_Minh has had no daylight saving since 1975, so local time is UTC + 7 h exactly.
 LOCAL_OFFSET_HOURS = 7
@@ -29,32 +31,57 @@ def ratio(numerator, denominator):
     return (num / den.where(den > 0)).astype("float64")
 
 
+def is_pending() -> ColumnElement:
+    return reports.c.status.in_(OPEN_STATUSES)
+
+
+def is_overdue(now: datetime) -> ColumnElement:
+    return and_(reports.c.status.in_(OPEN_STATUSES), reports.c.deadline_at < now)
+
+
+def resolved_with_deadline() -> ColumnElement:
+    return and_(reports.c.status == "resolved", reports.c.deadline_at.isnot(None))
+
+
+def on_time() -> ColumnElement:
+    return and_(resolved_with_deadline(), reports.c.resolved_at <= reports.c.deadline_at)
+
+
 def status_in(statuses: tuple[str, ...]) -> ColumnElement:
     """reports.status IN (...) with the values written into the SQL: SQLite uses a partial index (the open
     reports by deadline, the IOC's waiting reports) only when it can see the very values of its WHERE."""
     return reports.c.status.in_(bindparam("statuses", list(statuses), expanding=True, literal_execute=True))
 
 
-def report_conditions(f: Filter) -> list[ColumnElement]:
-    """WHERE conditions on `reports` for a filter, the caller's scope included."""
+def report_conditions(f: Filter, source=reports) -> list[ColumnElement]:
+    """WHERE conditions on `reports` for a filter, the caller's scope included. `source` may be another table
+    with the report's dimensions, such as the analytics copy's daily counts (`day`: the local day of arrival),
+    which has no commune."""
+    c = source.c
     conds = []
-    start, end = f.utc_bounds()
-    if start is not None:
-        conds.append(reports.c.created_at >= start)
-    if end is not None:
-        conds.append(reports.c.created_at < end)
+    if "day" in c:
+        if f.start is not None:
+            conds.append(c.day >= f.start)
+        if f.end is not None:
+            conds.append(c.day <= f.end)
+    else:
+        start, end = f.utc_bounds()
+        if start is not None:
+            conds.append(c.created_at >= start)
+        if end is not None:
+            conds.append(c.created_at < end)
     if f.categories:
-        conds.append(reports.c.category_id.in_(select(categories.c.id).where(categories.c.code.in_(f.categories))))
+        conds.append(c.category_id.in_(select(categories.c.id).where(categories.c.code.in_(f.categories))))
     if f.agencies:
-        conds.append(reports.c.agency_id.in_(select(agencies.c.id).where(agencies.c.code.in_(f.agencies))))
+        conds.append(c.agency_id.in_(select(agencies.c.id).where(agencies.c.code.in_(f.agencies))))
     if f.scope_agency is not None:
-        conds.append(reports.c.agency_id.in_(select(agencies.c.id).where(agencies.c.code == f.scope_agency)))
+        conds.append(c.agency_id.in_(select(agencies.c.id).where(agencies.c.code == f.scope_agency)))
     if f.communes:
-        conds.append(reports.c.commune_code.in_(f.communes))
+        conds.append(c.commune_code.in_(f.communes))
     if f.channels:
-        conds.append(reports.c.channel.in_(f.channels))
+        conds.append(c.channel.in_(f.channels))
     if f.statuses:
-        conds.append(reports.c.status.in_(f.statuses))
+        conds.append(c.status.in_(f.statuses))
     return conds
 
 
@@ -116,6 +143,14 @@ def _start_sqlite(element, compiler, **kw):
 def _start_truncated(element, compiler, **kw):
     col = compiler.process(list(element.clauses)[0], **kw)
     return f"date_trunc('{element.grain}', {col} + INTERVAL '{LOCAL_OFFSET_HOURS} hours')"
+
+
+def day_bucket(day, grain: str) -> ColumnElement:
+    """The day, ISO week (Monday) or month a local date falls in, as bucket_start gives it for a timestamp: for
+    the analytics copy's daily counts (DuckDB), whose days are local already."""
+    if grain not in GRAINS:
+        raise ValueError(f"grain must be one of {GRAINS}")
+    return func.date_trunc(literal_column(f"'{grain}'"), day)  # inline: DuckDB refuses parameters in GROUP BY
 
 
 class bucket_text(FunctionElement):

@@ -19,7 +19,7 @@ from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.scorecard import period_containing
-from queries.sql import count_if
+from queries.sql import count_if, resolved_with_deadline
 
 r = reports.c
 SPIKE_MIN_COUNT = 5
@@ -39,7 +39,7 @@ def headline(now: datetime | None = None, db: Database | None = None) -> dict:
     in_today = and_(r.created_at >= day_start, r.created_at < day_end)
     in_month = and_(r.created_at >= month_start, r.created_at < month_end)
     is_open = r.status.in_(OPEN_STATUSES)
-    judged = and_(in_month, overview.resolved_with_deadline())
+    judged = and_(in_month, resolved_with_deadline())
     stmt = select(
         count_if(in_today).label("today_received"),
         count_if(in_month).label("month_received"),

@@ -60,6 +60,10 @@ FILTERS = {
     "since_june_2026": Filter(start=date(2026, 6, 1), end=date(2026, 12, 31)),
     "sxd_scope_2025_on": Filter(start=date(2025, 1, 1)).scoped("SXD"),
     "two_fields": Filter(categories=("MT", "XD", "KHAC")),
+    # Statuses and channels are columns of the daily counts; a commune is not (the reports answer).
+    "open_by_app_since_march": Filter(start=date(2026, 3, 1), statuses=("received", "forwarded", "in_progress"),
+                                      channels=("app", "web")),
+    "two_communes": Filter(communes=("19333", "18880")),
 }
 # Columns that hold what a citizen wrote or who they are: never in the copy.
 PERSONAL_COLUMNS = {"reporter_phone", "title", "description", "reply", "rating_comment", "address", "intake_token"}
@@ -77,6 +81,12 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "commune_counts": lambda d: overview.commune_counts(f, d, now),
         "counts_over_time[month,category]": lambda d: tidy(overview.counts_over_time(f, "month", "category", d)),
         "counts_over_time[week,agency]": lambda d: tidy(overview.counts_over_time(f, "week", "agency", d)),
+        "counts_over_time[day,channel]": lambda d: tidy(overview.counts_over_time(f, "day", "channel", d)),
+        "counts_by[category]": lambda d: overview.counts_by(f, "category", d),
+        "counts_by[commune]": lambda d: overview.counts_by(f, "commune", d),
+        "satisfaction_by_agency": lambda d: overview.satisfaction_by_agency(f, d),
+        "agency_counts": lambda d: overview.agency_counts(f, d, now).sort_values(
+            "agency_code", na_position="first", ignore_index=True),
         "resolution_time_by_agency": lambda d: overview.resolution_time_by_agency(f, d),
         "sla_metrics[agency]": lambda d: sla.sla_metrics(f, "agency", d, now),
         "sla_metrics[category]": lambda d: sla.sla_metrics(f, "category", d, now),
