@@ -136,3 +136,18 @@ def test_now_local_text_is_the_current_local_minute():
     shown = datetime.strptime(now_local_text(), "%H:%M %d/%m/%Y")
     after = datetime.now(LOCAL_TZ).replace(tzinfo=None)
     assert before <= shown <= after
+
+
+def test_case_rows_write_dates_as_fmt_local_datetime_does():
+    """case_rows formats whole columns at once; each cell must read as the one-value formatter writes it."""
+    from dashboard.components.case_table import case_rows
+
+    created = [datetime(2026, 11, 30, 17, 5), datetime(2026, 12, 31, 16, 59, 59), datetime(2025, 1, 1, 0, 0)]
+    deadlines = [datetime(2026, 12, 1, 2, 0), None, datetime(2024, 12, 31, 17, 0)]
+    frame = pd.DataFrame({"code": ["PA-1", "PA-2", "PA-3"], "status": "forwarded", "urgent": [True, False, False],
+                          "created_at": created, "deadline_at": deadlines, "working_days_left": [1.0, None, -2.5]})
+    rows = case_rows(frame)
+    assert [r["received"] for r in rows] == [fmt_local_datetime(t) for t in created] == [
+        "00:05 01/12/2026", "23:59 31/12/2026", "07:00 01/01/2025"]
+    assert [r["deadline"] for r in rows] == ["09:00 01/12/2026", "", "00:00 01/01/2025"]
+    assert [r["overdue"] for r in rows] == [0, 0, 1] and rows[0]["flags"] == "Khẩn"

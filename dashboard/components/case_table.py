@@ -8,7 +8,8 @@ from dash import dash_table
 
 from dashboard import text
 from dashboard.components.charts import FONT
-from dashboard.formatting import fmt_decimal, fmt_local_datetime
+from dashboard.formatting import fmt_decimal
+from queries.sql import LOCAL_OFFSET_HOURS
 from queries.workcalendar import default_calendar
 
 FILTER_OPTIONS = {"placeholder_text": "Lọc…"}
@@ -38,7 +39,12 @@ def case_rows(frame: pd.DataFrame) -> list[dict]:
     """Rows for case_table from a frame of queries.cases (code, title, status, ..., work_hours_left)."""
     rows = []
     day_hours = default_calendar().config.seconds_per_day / 3600
-    for row in frame.to_dict("records"):
+    # Dates formatted a column at a time, and left out of to_dict: row by row, 400 rows of timestamps cost
+    # an agency page some 40 ms.
+    when = {col: _local_texts(frame[col]) if col in frame else [""] * len(frame)
+            for col in ("created_at", "deadline_at")}
+    frame = frame.drop(columns=[col for col in when if col in frame])
+    for i, row in enumerate(frame.to_dict("records")):
         hours = row.get("work_hours_left")
         if hours is None and row.get("working_days_left") is not None:  # scorecard.open_cases counts days
             hours = row["working_days_left"] * day_hours
@@ -49,16 +55,23 @@ def case_rows(frame: pd.DataFrame) -> list[dict]:
             flags.append(text.FLAG_RETURNED)
         rows.append({
             "code": row["code"], "link": f"[{row['code']}](/report/{row['code']})",
-            "received": fmt_local_datetime(row.get("created_at")), "title": row.get("title") or "",
+            "received": when["created_at"][i], "title": row.get("title") or "",
             "category_name": row.get("category_name") or "", "commune_name": row.get("commune_name") or "",
             "channel": text.CHANNEL_LABELS.get(row.get("channel"), row.get("channel") or ""),
             "agency_name": row.get("agency_name") or "", "status": row.get("status"),
             "status_label": text.STATUS_LABELS.get(row.get("status"), row.get("status") or ""),
-            "deadline": fmt_local_datetime(row.get("deadline_at")), "countdown": countdown_text(hours),
+            "deadline": when["deadline_at"][i], "countdown": countdown_text(hours),
             "overdue": int(hours is not None and not pd.isna(hours) and hours < 0),
             "urgent": int(bool(row.get("urgent"))), "flags": ", ".join(flags),
         })
     return rows
+
+
+def _local_texts(values: pd.Series) -> list[str]:
+    """Naive-UTC timestamps as local 'HH:MM dd/mm/yyyy' ('' where missing), as fmt_local_datetime writes
+    them (Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975)."""
+    local = pd.to_datetime(values) + pd.Timedelta(hours=LOCAL_OFFSET_HOURS)
+    return local.dt.strftime("%H:%M %d/%m/%Y").fillna("").tolist()
 
 
 def case_table(table_id: str, columns: list[str], page_size: int = 15, selectable: bool = False,
