@@ -22,6 +22,11 @@ def _values(series) -> list:
     return [None if pd.isna(v) else v for v in pd.Series(series).tolist()]
 
 
+def _rows(frame: pd.DataFrame) -> list[list]:
+    """JSON-ready rows of a frame, a column at a time (a Series per row cost 20 ms for 40 rows)."""
+    return [list(row) for row in zip(*(_values(frame[col]) for col in frame.columns), strict=True)]
+
+
 def _dates(series) -> list[str]:
     return [ts.strftime("%Y-%m-%d") for ts in pd.to_datetime(pd.Series(series))]
 
@@ -100,7 +105,7 @@ def satisfaction_figure(satisfaction: pd.DataFrame) -> dict:
     bar = {"type": "bar", "orientation": "h", "y": _values(df["agency_name"]), "x": _values(df["satisfaction_mean"]),
            "marker": {"color": _rating_colors(df["satisfaction_mean"])},
            "text": _rating_labels(df["satisfaction_mean"], df["rating_count"]), "textposition": "auto",
-           "customdata": [_values(row) for row in df[["rating_count", "share_low"]].itertuples(index=False)],
+           "customdata": _rows(df[["rating_count", "share_low"]]),
            "hovertemplate": "%{y}<br>Điểm TB: %{x:.2f}<br>Số đánh giá: %{customdata[0]:,d}"
                             "<br>Tỷ lệ 1–2 sao: %{customdata[1]:.1%}<extra></extra>"}
     return figure([bar], _bar_height(len(df)), xaxis={"range": [0, 5], "title": {"text": text.AXIS_RATING},
