@@ -14,12 +14,12 @@ from datetime import datetime, timedelta
 import pandas as pd
 from sqlalchemy import Float, and_, case, cast, func, or_, select
 
-from queries import analytics, overview
+from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.scorecard import period_containing
-from queries.sql import count_if, resolved_with_deadline
+from queries.sql import count_if, is_overdue, is_pending, resolved_with_deadline
 
 r = reports.c
 SPIKE_MIN_COUNT = 5
@@ -145,7 +145,14 @@ def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFr
 
 
 def top_overdue_agencies(n: int = 5, now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
-    # Only open reports can be overdue: reading just those spares a scan of every report ever received.
-    backlog = overview.backlog_by_agency(Filter(statuses=OPEN_STATUSES), db, now)
-    backlog = backlog[backlog["agency_code"].notna() & (backlog["overdue"] > 0)]
+    """The agencies with the most overdue reports: agency_code, agency_name, overdue, pending."""
+    now = now or utc_now()
+    # Only open reports can be overdue: one pass over those, whatever their age.
+    stmt = (select(agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name"),
+                   count_if(is_overdue(now)).label("overdue"), func.count().label("pending"))
+            .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
+            .where(is_pending()).group_by(agencies.c.code, agencies.c.short_name))
+    backlog = analytics.reader(db).read_frame(stmt)
+    backlog[["overdue", "pending"]] = backlog[["overdue", "pending"]].astype("int64")
+    backlog = backlog[backlog["overdue"] > 0]
     return backlog.sort_values(["overdue", "pending"], ascending=False).head(n).reset_index(drop=True)
