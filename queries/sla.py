@@ -25,7 +25,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, delete, func, insert, literal_column, select, tuple_
+from sqlalchemy import Float, and_, case, cast, delete, func, insert, literal_column, select
 
 from queries import analytics, audit
 from queries.access import Viewer
@@ -242,41 +242,30 @@ def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, 
 
 # --- metrics ------------------------------------------------------------------------------------------
 
-# Dialects with GROUPING SETS: there every group's row and the whole selection's row come from one scan.
-GROUPING_SETS = ("postgresql", "duckdb")
-
-
-def _group(by: str | None, outer: bool = False):
-    """(key column, label column, the FROM with the join) for a dimension; None = the whole selection.
-    `outer` keeps the reports outside every group (no agency yet, say), which the whole selection counts."""
+def _group(by: str | None):
+    """(key column, label column, the FROM with the join) for a dimension; None = the whole selection."""
     if by is None:
         # Inline constants: DuckDB refuses bound parameters in GROUP BY.
         return literal_column("'ALL'"), literal_column("'Toàn tỉnh'"), reports
-    join = reports.outerjoin if outer else reports.join
     if by == "agency":
-        return agencies.c.code, agencies.c.short_name, join(agencies, agencies.c.id == r.agency_id)
+        return agencies.c.code, agencies.c.short_name, reports.join(agencies, agencies.c.id == r.agency_id)
     if by == "category":
-        return categories.c.code, categories.c.short_name, join(categories, categories.c.id == r.category_id)
+        return categories.c.code, categories.c.short_name, reports.join(categories, categories.c.id == r.category_id)
     if by == "commune":
-        return admin_units.c.code, admin_units.c.name, join(admin_units, admin_units.c.code == r.commune_code)
+        return (admin_units.c.code, admin_units.c.name,
+                reports.join(admin_units, admin_units.c.code == r.commune_code))
     raise ValueError(f"by must be one of {DIMENSIONS} or None")
 
 
-def _grouped(stmt, by: str | None, with_total: bool, *columns, split=None):
-    """GROUP BY the group's columns. `with_total` adds the whole selection as a grouping set of its own,
-    marked by a column `total` = 1. `split` (an expression of 0 or 1) groups each side apart too, in a
-    column `part`. None groups nothing (its key is a constant, which PostgreSQL refuses to group by and
-    DuckDB refuses as a parameter)."""
+def _grouped(stmt, by: str | None, *columns, split=None):
+    """GROUP BY the group's columns. `split` (an expression of 0 or 1) groups each side apart too, in a column
+    `part`. None groups nothing (its key is a constant, which PostgreSQL refuses to group by and DuckDB refuses
+    as a parameter)."""
     if split is not None:
         # Grouped by its alias: DuckDB refuses the expression's bound parameter in GROUP BY.
         stmt = stmt.add_columns(split.label("part"))
         return stmt.group_by(*(columns if by is not None else ()), literal_column("part"))
-    if by is None:
-        return stmt
-    if with_total:
-        return (stmt.add_columns(func.grouping(columns[0]).label("total"))
-                .group_by(func.grouping_sets(tuple_(*columns), tuple_())))
-    return stmt.group_by(*columns)
+    return stmt.group_by(*columns) if by is not None else stmt
 
 
 @dataclass(frozen=True)
@@ -299,8 +288,8 @@ class Clock:
                    today_through=int(calendar.working[:index + 1].sum()))
 
 
-def _counts(f: Filter, by, clock: Clock, db: Database, with_total: bool = False, split=None) -> pd.DataFrame:
-    key, label, joined = _group(by, outer=with_total)
+def _counts(f: Filter, by, clock: Clock, db: Database, split=None) -> pd.DataFrame:
+    key, label, joined = _group(by)
     is_open = r.status.in_(OPEN_STATUSES)
     due = and_(is_open, r.deadline_at >= clock.now)
     stmt = select(
@@ -323,7 +312,7 @@ def _counts(f: Filter, by, clock: Clock, db: Database, with_total: bool = False,
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
         *(_duration_columns() if db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
-    stmt = _grouped(stmt, by, with_total, key, label, split=split)
+    stmt = _grouped(stmt, by, key, label, split=split)
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     frame = db.read_frame(stmt)
@@ -366,8 +355,8 @@ def _durations(f: Filter, by, db: Database, split=None) -> pd.DataFrame:
     return frames[0].join(frames[1], how="outer").reset_index()
 
 
-def _aging(f: Filter, by, clock: Clock, db: Database, with_total: bool = False, split=None) -> pd.DataFrame:
-    key, _label, joined = _group(by, outer=with_total)
+def _aging(f: Filter, by, clock: Clock, db: Database, split=None) -> pd.DataFrame:
+    key, _label, joined = _group(by)
     joined = joined.join(work_calendar, work_calendar.c.day == local_bucket(r.deadline_at, "day"))
     late = and_(r.status.in_(OPEN_STATUSES), r.deadline_at < clock.now)
     days_over = clock.today_through - work_calendar.c.working_days_through
@@ -377,25 +366,24 @@ def _aging(f: Filter, by, clock: Clock, db: Database, with_total: bool = False, 
         count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
         count_if(and_(late, days_over > 10)).label("overdue_over_10"),
     ).select_from(joined).where(*report_conditions(f), late)
-    return db.read_frame(_grouped(stmt, by, with_total, key, split=split))
+    return db.read_frame(_grouped(stmt, by, key, split=split))
 
 
-def _bounces(f: Filter, by, db: Database, with_total: bool = False, split=None) -> pd.DataFrame:
+def _bounces(f: Filter, by, db: Database, split=None) -> pd.DataFrame:
     """Forwardings and returns, per the agency that received / returned them (or per report group)."""
     e = report_events.c
     conditions = report_conditions(f)
     if by == "agency":
         # Returns count against the agency that returned the report, wherever the report went next.
         key = agencies.c.code
-        joined = report_events.join(reports, reports.c.id == e.report_id)
-        joined = (joined.outerjoin if with_total else joined.join)(agencies, agencies.c.id == e.agency_id)
+        joined = report_events.join(reports, reports.c.id == e.report_id).join(agencies, agencies.c.id == e.agency_id)
         conditions = report_conditions(replace(f, agencies=(), scope_agency=None))
         if f.agencies:
             conditions.append(agencies.c.code.in_(f.agencies))
         if f.scope_agency is not None:
             conditions.append(agencies.c.code == f.scope_agency)
     else:
-        key, _label, joined = _group(by, outer=with_total)
+        key, _label, joined = _group(by)
         joined = joined.join(report_events, e.report_id == r.id)
     returned = and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified")))
     stmt = select(
@@ -403,19 +391,17 @@ def _bounces(f: Filter, by, db: Database, with_total: bool = False, split=None) 
         count_if(e.to_status == "forwarded").label("forwardings"),
         count_if(returned).label("bounce_backs"),
     ).select_from(joined).where(*conditions)
-    return db.read_frame(_grouped(stmt, by, with_total, key, split=split))
+    return db.read_frame(_grouped(stmt, by, key, split=split))
 
 
-def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, with_total: bool = False,
-           split=None) -> list[pd.DataFrame]:
-    """The metric queries' frames, each with a `key` column (and `total` / `part` with with_total / split),
-    counts first."""
-    parts = [_counts(f, by, clock, db, with_total, split)]
+def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, split=None) -> list[pd.DataFrame]:
+    """The metric queries' frames, each with a `key` column (and `part` with split), counts first."""
+    parts = [_counts(f, by, clock, db, split)]
     if db.dialect not in PERCENTILE_AGGREGATES:
         parts.append(_durations(f, by, db, split))
     if aging:
-        parts.append(_aging(f, by, clock, db, with_total, split))
-    parts.append(_bounces(f, by, db, with_total, split))
+        parts.append(_aging(f, by, clock, db, split))
+    parts.append(_bounces(f, by, db, split))
     return parts
 
 
@@ -434,9 +420,9 @@ def _rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def _metric_rows(parts: list[pd.DataFrame], aging: bool) -> pd.DataFrame:
     """The parts joined on the counts' keys, typed, with the derived rates; most received first. Built as
     arrays and one frame: column by column, pandas spent more time here than DuckDB on the queries."""
-    counts = parts[0].drop(columns="total", errors="ignore").set_index("key")
+    counts = parts[0].set_index("key")
     for part in parts[1:]:
-        counts = counts.join(part.drop(columns="total", errors="ignore").set_index("key"), how="left")
+        counts = counts.join(part.set_index("key"), how="left")
     n = len(counts)
 
     def numbers(col: str) -> np.ndarray:
@@ -463,21 +449,6 @@ def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None
     the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call."""
     db = analytics.reader(db)
     return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging), aging)
-
-
-def sla_metrics_with_total(f: Filter, by: str = "agency", db: Database | None = None, now: datetime | None = None,
-                           calendar: WorkCalendar | None = None,
-                           aging: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(sla_metrics(f, by), sla_metrics(f, None)): each query once for both where the database has GROUPING
-    SETS and the filter names no agency (with one, the two sides count returns differently)."""
-    db = analytics.reader(db)
-    if db.dialect not in GROUPING_SETS or f.agencies or f.scope_agency is not None:
-        return sla_metrics(f, by, db, now, calendar, aging), sla_metrics(f, None, db, now, calendar, aging)
-    parts = _parts(f, by, Clock.at(now, calendar), db, aging, with_total=True)
-    groups = [p[(p["total"] == 0) & p["key"].notna()] for p in parts]
-    totals = [p[p["total"] == 1].assign(key="ALL") for p in parts]
-    totals[0] = totals[0][totals[0]["received"] > 0].assign(name="Toàn tỉnh")  # nothing selected: no row
-    return _metric_rows(groups, aging), _metric_rows(totals, aging)
 
 
 def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: Database | None = None,

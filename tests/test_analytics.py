@@ -91,7 +91,6 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "sla_metrics[agency]": lambda d: sla.sla_metrics(f, "agency", d, now),
         "sla_metrics[category]": lambda d: sla.sla_metrics(f, "category", d, now),
         "sla_metrics[None]": lambda d: sla.sla_metrics(f, None, d, now),
-        "sla_metrics_with_total[agency]": lambda d: pd.concat(sla.sla_metrics_with_total(f, "agency", d, now)),
         "scorecard[month]": lambda d: scorecard.scorecard(f, "month", today, d, now)[0],
         "monthly_trends": lambda d: every_trend(*scorecard.monthly_trends(f, d)),
         "ratings_by_category": lambda d: scorecard.ratings_by_category(f, d).sort_values(

@@ -268,20 +268,6 @@ def test_sla_metrics_match_pandas(db, raw, filter_name, by, now_name):
         zip(-got["received"], got["key"].astype(str), strict=True))
 
 
-@pytest.mark.parametrize("by", ["agency", "category", "commune"])
-@pytest.mark.parametrize("filter_name", ["everything", "last_90_days", "storm_season_sanitation", "open_only",
-                                         "commune_and_channel", "empty_selection", "two_agencies"])
-def test_groups_with_the_total_match_pandas(db, raw, filter_name, by):
-    """One pass for the groups and the whole selection (GROUPING SETS on PostgreSQL) gives what each alone gives."""
-    f = FILTERS[filter_name]
-    groups, total = sla.sla_metrics_with_total(f, by, db, NOW)
-    assert_metrics_equal(groups, expected_metrics(raw, f, by, NOW))
-    assert_metrics_equal(total, expected_metrics(raw, f, None, NOW), check_names=False)
-    assert len(total) == (0 if filter_name in EMPTY else 1)
-    if len(total):
-        assert total.iloc[0]["key"] == "ALL"
-
-
 @pytest.mark.parametrize("by", ["agency", "category", None])
 @pytest.mark.parametrize("filter_name", ["everything", "storm_season_sanitation", "agency_scope", "empty_selection"])
 def test_two_periods_side_by_side_match_pandas(db, raw, filter_name, by):
