@@ -66,14 +66,13 @@ def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = 
 
     stmt = (select(*_agency_names(), func.sum(d.total).label("total"), with_status("resolved").label("resolved"),
                    with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
-                   *[func.sum(d[name]).label(name) for name in AGENCY_COUNTS if name in rollup.SUMS
-                     and name != "total"])
+                   *[func.sum(d[name]).label(name) for name in rollup.SUMS if name != "total"])
             .select_from(daily_counts.outerjoin(agencies, agencies.c.id == d.agency_id))
             .where(*report_conditions(f, daily_counts)).group_by(agencies.c.code, agencies.c.short_name))
     overdue = (select(agencies.c.code.label("agency_code"), func.count().label("overdue"))
                .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
                .where(where(f), is_overdue(now)).group_by(agencies.c.code))
-    counts = db.read_frame(stmt).drop(columns="overdue", errors="ignore")
+    counts = db.read_frame(stmt)
     late = db.read_frame(overdue).set_index("agency_code")["overdue"]
     counts["overdue"] = counts["agency_code"].map(late.to_dict()).fillna(0)
     return _typed_counts(counts)

@@ -280,14 +280,15 @@ def open_cases(code: str | None, f: Filter, which: str, db: Database | None = No
     now = now or utc_now()
     calendar = default_calendar()
     db = get_db(db)
-    conds = [*report_conditions(replace(f, agencies=())), status_in(OPEN_STATUSES)]
+    selection, conds = replace(f, agencies=()), [status_in(OPEN_STATUSES)]
     if code is not None:
         # The agency's id, not a subquery on its code: then PostgreSQL walks the index of open reports by
-        # (agency, deadline) in order and stops at `limit` (0.5 s instead of 30 ms at 10M reports otherwise).
+        # (agency, deadline) in order and stops at `limit` (17 ms instead of 530 ms at 10M reports).
         agency_id = db.scalar(select(agencies.c.id).where(agencies.c.code == code))
         visible = agency_id is not None and f.scope_agency in (None, code)
-        conds = [*report_conditions(replace(f, agencies=(), scope_agency=None)), status_in(OPEN_STATUSES),
-                 r.agency_id == agency_id if visible else false()]
+        selection = replace(selection, scope_agency=None)  # the agency's id says it all
+        conds.append(r.agency_id == agency_id if visible else false())
+    conds += report_conditions(selection)
     if which == "overdue":
         conds.append(r.deadline_at < now)
         order = r.deadline_at.asc()

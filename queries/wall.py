@@ -17,9 +17,9 @@ from sqlalchemy import Float, and_, case, cast, func, or_, select
 from queries import analytics
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
-from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
+from queries.schema import admin_units, agencies, categories, reports
 from queries.scorecard import period_containing
-from queries.sql import count_if, is_overdue, is_pending, resolved_with_deadline
+from queries.sql import count_if, is_overdue, is_pending, on_time, resolved_with_deadline
 
 r = reports.c
 SPIKE_MIN_COUNT = 5
@@ -38,18 +38,16 @@ def headline(now: datetime | None = None, db: Database | None = None) -> dict:
     month_start, month_end = Filter(start=month.start, end=month.end).utc_bounds()
     in_today = and_(r.created_at >= day_start, r.created_at < day_end)
     in_month = and_(r.created_at >= month_start, r.created_at < month_end)
-    is_open = r.status.in_(OPEN_STATUSES)
-    judged = and_(in_month, resolved_with_deadline())
     stmt = select(
         count_if(in_today).label("today_received"),
         count_if(in_month).label("month_received"),
         count_if(and_(in_month, r.status == "resolved")).label("month_resolved"),
-        count_if(is_open).label("pending"),
-        count_if(and_(is_open, r.deadline_at < now)).label("overdue"),
-        count_if(judged).label("judged"),
-        count_if(and_(judged, r.resolved_at <= r.deadline_at)).label("on_time"),
+        count_if(is_pending()).label("pending"),
+        count_if(is_overdue(now)).label("overdue"),
+        count_if(and_(in_month, resolved_with_deadline())).label("judged"),
+        count_if(and_(in_month, on_time())).label("on_time"),
         func.avg(case((in_month, cast(r.rating, Float)))).label("month_satisfaction"),
-    ).where(or_(in_month, is_open))
+    ).where(or_(in_month, is_pending()))
     row = analytics.reader(db).read_rows(stmt)[0]
     counts = {k: int(row[k] or 0) for k in ("today_received", "month_received", "month_resolved", "pending",
                                              "overdue", "judged", "on_time")}
