@@ -24,7 +24,8 @@ How it is kept:
 - One process at a time syncs (a file lock). `start_background_sync` runs the loop in a daemon thread of
   whichever worker holds the lock; if it dies, another worker takes over.
 - Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read: at ten
-  million reports a 12-month count then reads some 100,000 rows instead of 5 million.
+  million reports a 12-month count then reads some 100,000 rows instead of 5 million. Its hand-off events
+  carry their report's dimensions (`handoffs`), so the bounce-back counts need no join.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
   missing, of an older schema, or older than MAX_LAG (the sync stopped), queries fall back to the system of
   record.
@@ -68,7 +69,7 @@ from queries.schema import (
 
 log = logging.getLogger("paht.analytics")
 r = reports.c
-SCHEMA_VERSION = 3  # 2: an archive store and a recent store; 3: daily counts in each store
+SCHEMA_VERSION = 4  # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
@@ -364,7 +365,8 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
     try:
         con.execute(f"CREATE TABLE reports AS SELECT * FROM read_parquet({files('reports', 'reports')}) "
                     "ORDER BY created_at")
-        con.execute(f"CREATE TABLE report_events AS SELECT * FROM read_parquet({files('events', 'report_events')})")
+        con.execute("CREATE TABLE handoffs AS "
+                    + rollup.handoffs_sql(f"read_parquet({files('events', 'report_events')})", "reports"))
         con.execute(f"CREATE TABLE daily_counts AS {rollup.build_sql()}")
         for table, file in reference.items():
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{directory / file}')")
@@ -386,16 +388,16 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> s
         con.execute("BEGIN")
         for month in changed:
             start, end = _month_bounds(month)
-            # Events go with their report's month, as in the monthly files.
-            con.execute("DELETE FROM report_events WHERE report_id IN "
-                        "(SELECT id FROM reports WHERE created_at >= ? AND created_at < ?)", [start, end])
+            # Hand-offs go with their report's month, as in the monthly files.
+            con.execute("DELETE FROM handoffs WHERE created_at >= ? AND created_at < ?", [start, end])
             con.execute("DELETE FROM reports WHERE created_at >= ? AND created_at < ?", [start, end])
         fresh = [entry for entry in changed.values() if entry]
         if fresh:
             reports_files = ", ".join(f"'{directory / e['reports']}'" for e in fresh)
             events_files = ", ".join(f"'{directory / e['events']}'" for e in fresh)
             con.execute(f"INSERT INTO reports SELECT * FROM read_parquet([{reports_files}]) ORDER BY created_at")
-            con.execute(f"INSERT INTO report_events SELECT * FROM read_parquet([{events_files}])")
+            con.execute("INSERT INTO handoffs " + rollup.handoffs_sql(f"read_parquet([{events_files}])",
+                                                                       f"read_parquet([{reports_files}])"))
         # Recounted whole: a few seconds at ten million, against the minute the copy of the store takes.
         con.execute(f"CREATE OR REPLACE TABLE daily_counts AS {rollup.build_sql()}")
         con.execute("COMMIT")
@@ -497,7 +499,7 @@ def view_statements(manifest: dict, archive: str, recent: str) -> list[str]:
     """The views the aggregates query, over a generation's archive and recent stores attached as `archive`
     and `recent`. Filters push down through UNION ALL, so a date filter still skips blocks in both."""
     statements = [f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {archive}.{table} "
-                  f"UNION ALL SELECT * FROM {recent}.{table}" for table in ("reports", "report_events", "daily_counts")]
+                  f"UNION ALL SELECT * FROM {recent}.{table}" for table in ("reports", "handoffs", "daily_counts")]
     return statements + [f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {recent}.{table}"
                          for table in manifest["reference"]]
 

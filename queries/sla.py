@@ -31,6 +31,7 @@ from queries import analytics, audit
 from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
+from queries.rollup import handoffs
 from queries.schema import (
     OPEN_STATUSES,
     admin_units,
@@ -242,19 +243,27 @@ def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, 
 
 # --- metrics ------------------------------------------------------------------------------------------
 
-def _group(by: str | None):
-    """(key column, label column, the FROM with the join) for a dimension; None = the whole selection."""
+def _group(by: str | None, source=reports, base=None):
+    """(key column, label column, the FROM with the join) for a dimension; None = the whole selection.
+    `source`: the table with the report's columns (another than `reports` on the copy), `base`: the FROM to
+    join to (default `source`)."""
+    c, base = source.c, source if base is None else base
     if by is None:
         # Inline constants: DuckDB refuses bound parameters in GROUP BY.
-        return literal_column("'ALL'"), literal_column("'Toàn tỉnh'"), reports
+        return literal_column("'ALL'"), literal_column("'Toàn tỉnh'"), base
     if by == "agency":
-        return agencies.c.code, agencies.c.short_name, reports.join(agencies, agencies.c.id == r.agency_id)
+        return agencies.c.code, agencies.c.short_name, base.join(agencies, agencies.c.id == c.agency_id)
     if by == "category":
-        return categories.c.code, categories.c.short_name, reports.join(categories, categories.c.id == r.category_id)
+        return categories.c.code, categories.c.short_name, base.join(categories, categories.c.id == c.category_id)
     if by == "commune":
-        return (admin_units.c.code, admin_units.c.name,
-                reports.join(admin_units, admin_units.c.code == r.commune_code))
+        return admin_units.c.code, admin_units.c.name, base.join(admin_units, admin_units.c.code == c.commune_code)
     raise ValueError(f"by must be one of {DIMENSIONS} or None")
+
+
+def _part(since: datetime | None, created_at=r.created_at):
+    """For two periods side by side: 1 for a report that arrived from `since` (naive UTC) on, else 0; None
+    when there is one period."""
+    return None if since is None else case((created_at >= since, 1), else_=0)
 
 
 def _grouped(stmt, by: str | None, *columns, split=None):
@@ -288,7 +297,7 @@ class Clock:
                    today_through=int(calendar.working[:index + 1].sum()))
 
 
-def _counts(f: Filter, by, clock: Clock, db: Database, split=None) -> pd.DataFrame:
+def _counts(f: Filter, by, clock: Clock, db: Database, since=None) -> pd.DataFrame:
     key, label, joined = _group(by)
     is_open = r.status.in_(OPEN_STATUSES)
     due = and_(is_open, r.deadline_at >= clock.now)
@@ -312,7 +321,7 @@ def _counts(f: Filter, by, clock: Clock, db: Database, split=None) -> pd.DataFra
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
         *(_duration_columns() if db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
-    stmt = _grouped(stmt, by, key, label, split=split)
+    stmt = _grouped(stmt, by, key, label, split=_part(since))
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     frame = db.read_frame(stmt)
@@ -341,9 +350,10 @@ def _split_quantiles(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _durations(f: Filter, by, db: Database, split=None) -> pd.DataFrame:
+def _durations(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     key, label, joined = _group(by)
     frames = []
+    split = _part(since)
     index = ["key"] if split is None else ["key", "part"]
     for stage in ("ioc", "agency"):
         column = r.ioc_work_days if stage == "ioc" else r.agency_work_days
@@ -355,7 +365,7 @@ def _durations(f: Filter, by, db: Database, split=None) -> pd.DataFrame:
     return frames[0].join(frames[1], how="outer").reset_index()
 
 
-def _aging(f: Filter, by, clock: Clock, db: Database, split=None) -> pd.DataFrame:
+def _aging(f: Filter, by, clock: Clock, db: Database, since=None) -> pd.DataFrame:
     key, _label, joined = _group(by)
     joined = joined.join(work_calendar, work_calendar.c.day == local_bucket(r.deadline_at, "day"))
     late = and_(r.status.in_(OPEN_STATUSES), r.deadline_at < clock.now)
@@ -366,42 +376,47 @@ def _aging(f: Filter, by, clock: Clock, db: Database, split=None) -> pd.DataFram
         count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
         count_if(and_(late, days_over > 10)).label("overdue_over_10"),
     ).select_from(joined).where(*report_conditions(f), late)
-    return db.read_frame(_grouped(stmt, by, key, split=split))
+    return db.read_frame(_grouped(stmt, by, key, split=_part(since)))
 
 
-def _bounces(f: Filter, by, db: Database, split=None) -> pd.DataFrame:
-    """Forwardings and returns, per the agency that received / returned them (or per report group)."""
-    e = report_events.c
-    conditions = report_conditions(f)
+def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
+    """Forwardings and returns, per the agency that received / returned them (or per report group). The copy
+    keeps them with their report's columns (handoffs); the record joins its events to the reports."""
+    if db.dialect == "duckdb":
+        source = base = handoffs
+        e, event_agency = handoffs.c, handoffs.c.event_agency_id
+    else:
+        source, base = reports, report_events.join(reports, r.id == report_events.c.report_id)
+        e, event_agency = report_events.c, report_events.c.agency_id
+    conditions = report_conditions(f, source)
     if by == "agency":
         # Returns count against the agency that returned the report, wherever the report went next.
         key = agencies.c.code
-        joined = report_events.join(reports, reports.c.id == e.report_id).join(agencies, agencies.c.id == e.agency_id)
-        conditions = report_conditions(replace(f, agencies=(), scope_agency=None))
+        joined = base.join(agencies, agencies.c.id == event_agency)
+        conditions = report_conditions(replace(f, agencies=(), scope_agency=None), source)
         if f.agencies:
             conditions.append(agencies.c.code.in_(f.agencies))
         if f.scope_agency is not None:
             conditions.append(agencies.c.code == f.scope_agency)
     else:
-        key, _label, joined = _group(by)
-        joined = joined.join(report_events, e.report_id == r.id)
+        key, _label, joined = _group(by, source, base)
     returned = and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified")))
     stmt = select(
         key.label("key"),
         count_if(e.to_status == "forwarded").label("forwardings"),
         count_if(returned).label("bounce_backs"),
     ).select_from(joined).where(*conditions)
-    return db.read_frame(_grouped(stmt, by, key, split=split))
+    return db.read_frame(_grouped(stmt, by, key, split=_part(since, source.c.created_at)))
 
 
-def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, split=None) -> list[pd.DataFrame]:
-    """The metric queries' frames, each with a `key` column (and `part` with split), counts first."""
-    parts = [_counts(f, by, clock, db, split)]
+def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None) -> list[pd.DataFrame]:
+    """The metric queries' frames, each with a `key` column (and `part` when split at `since`), counts first."""
+    parts = [_counts(f, by, clock, db, since)]
     if db.dialect not in PERCENTILE_AGGREGATES:
-        parts.append(_durations(f, by, db, split))
+        parts.append(_durations(f, by, db, since))
     if aging:
-        parts.append(_aging(f, by, clock, db, split))
-    parts.append(_bounces(f, by, db, split))
+        parts.append(_aging(f, by, clock, db, since))
+    parts.append(_bounces(f, by, db, since))
     return parts
 
 
@@ -457,7 +472,6 @@ def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: 
     """(sla_metrics of f's reports that arrived before the local day `boundary`, and of those from it on): two
     periods side by side, such as the scorecard's previous and current month, from one pass of each query."""
     db = analytics.reader(db)
-    split = case((r.created_at >= local_to_utc(boundary), 1), else_=0)
-    parts = _parts(f, by, Clock.at(now, calendar), db, aging, split=split)
+    parts = _parts(f, by, Clock.at(now, calendar), db, aging, since=local_to_utc(boundary))
     before, since = ([p[p["part"] == side].drop(columns="part") for p in parts] for side in (0, 1))
     return _metric_rows(before, aging), _metric_rows(since, aging)
