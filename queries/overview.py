@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from queries import analytics, rollup
 from queries.db import Database, get_db
@@ -59,11 +59,7 @@ def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = 
                 .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
                 .where(where(f)).group_by(agencies.c.code, agencies.c.short_name))
         return _typed_counts(db.read_frame(stmt))
-    d = daily_counts.c
-
-    def with_status(*statuses):
-        return func.sum(case((d.status.in_(statuses), d.total), else_=0))
-
+    d, with_status = daily_counts.c, rollup.with_status
     stmt = (select(*_agency_names(), func.sum(d.total).label("total"), with_status("resolved").label("resolved"),
                    with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
                    *[func.sum(d[name]).label(name) for name in rollup.SUMS if name != "total"])

@@ -21,12 +21,22 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, false, func, select
 
-from queries import analytics
+from queries import analytics, rollup
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
+from queries.rollup import daily_counts
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics, sla_metrics_split
-from queries.sql import bucket_start, bucket_text, count_if, ratio, report_conditions, status_in
+from queries.sql import (
+    agency_judged,
+    agency_on_time,
+    bucket_start,
+    bucket_text,
+    count_if,
+    ratio,
+    report_conditions,
+    status_in,
+)
 from queries.workcalendar import default_calendar, load_config
 
 r = reports.c
@@ -160,34 +170,35 @@ def agency_info(code: str, db: Database | None = None) -> dict | None:
 
 
 def province_metrics(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
-    """The province's metric row and every agency's, for the filter's period: what each agency page is
-    compared with. They ignore the caller's scope (every role compares against the same province), so one
-    answer, cached, serves every agency's page."""
+    """The province's metric row, and every agency's counts (no durations, no overdue ages) for the
+    per-agency averages, in the filter's period: what each agency page is compared with. They ignore the
+    caller's scope (every role compares against the same province), so one answer, cached, serves every
+    agency's page."""
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
     # Two statements, not GROUPING SETS: with the whole province as a set of its own, DuckDB holds every
     # duration twice for the percentiles, which ran out of its 256 MB at ten million reports.
-    return {"province": sla_metrics(whole, None, db, now), "per_agency": sla_metrics(whole, "agency", db, now)}
+    return {"province": sla_metrics(whole, None, db, now),
+            "per_agency": sla_metrics(whole, "agency", db, now, aging=False, durations=False)}
 
 
 def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None,
                        province: dict | None = None) -> dict:
     """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
-    reports. `province` is province_metrics(f) when the caller has it already."""
+    reports and their average counts. `province` is province_metrics(f) when the caller has it already."""
     db = analytics.reader(db)
     now = now or utc_now()
     province = province or province_metrics(f, db, now)
     province, per_agency = province["province"], province["per_agency"]
-    if f.scope_agency in (None, code):  # the caller may see all of this agency: its row is already here
-        agency = per_agency[per_agency["key"] == code]
-    else:
-        agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
-    numeric = per_agency.select_dtypes("number")
+    # The agency's own row, percentiles included, reads only its reports: every agency's percentiles would
+    # cost as much as the province's.
+    agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
+    counts = per_agency[["received", "pending", "overdue", "due_1wd"]]
     return {
         "agency": agency.iloc[0].to_dict() if not agency.empty else None,
         "province": province.iloc[0].to_dict() if not province.empty else None,
         "agencies_with_reports": int(len(per_agency)),
-        "agency_average": numeric.mean().to_dict() if len(per_agency) else {},
+        "agency_average": counts.mean().to_dict() if len(per_agency) else {},
     }
 
 
@@ -208,21 +219,28 @@ def monthly_trends(f: Filter, db: Database | None = None) -> tuple[pd.DataFrame,
     """Per month of resolution, for every agency (column `agency`) and for the province: resolved with an
     agency deadline, on time, on-time rate, ratings, mean rating. One scan serves every agency's page: the
     province's months are the sums of the agencies' (reports with no agency included). Like all province
-    totals, the rows ignore the caller's scope; monthly_trend applies it."""
-    start = bucket_start(r.resolved_at, "month").label("start")
+    totals, the rows ignore the caller's scope; monthly_trend applies it. On the analytics copy the sums come
+    from its daily counts."""
+    db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
+    if rollup.usable(whole, db):
+        d = daily_counts.c
+        start, source = d.resolved_month.label("start"), daily_counts
+        sums = [func.sum(d.agency_judged), func.sum(d.agency_on_time), func.sum(d.rating_count),
+                func.sum(d.rating_sum)]
+    else:
+        start, source, d = bucket_start(r.resolved_at, "month").label("start"), reports, r
+        sums = [count_if(agency_judged()), count_if(agency_on_time()), func.count(r.rating), func.sum(r.rating)]
     per_month = (
         select(start, agencies.c.code.label("agency"),
-               count_if(r.agency_deadline_at.isnot(None)).label("judged"),
-               count_if(r.resolved_at <= r.agency_deadline_at).label("on_time"),
-               func.count(r.rating).label("rating_count"),
-               func.sum(r.rating).label("rating_sum"))
-        .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
-        .where(*report_conditions(whole), r.status == "resolved").group_by(start, agencies.c.code).subquery()
+               *[total.label(name) for total, name in zip(sums, TREND_COUNTS, strict=True)])
+        .select_from(source.outerjoin(agencies, agencies.c.id == d.agency_id))
+        .where(*report_conditions(whole, source), d.status == "resolved").group_by(start, agencies.c.code)
+        .subquery()
     )
     stmt = select(bucket_text(per_month.c.start).label("month"), per_month.c.agency,
                   *[per_month.c[c] for c in TREND_COUNTS]).order_by(per_month.c.start)
-    df = analytics.reader(db).read_frame(stmt)
+    df = db.read_frame(stmt)
     df[TREND_COUNTS] = df[TREND_COUNTS].astype("float64").fillna(0)
     province = df.groupby("month", sort=False, as_index=False)[TREND_COUNTS].sum()
     per_agency = _trend_frame(df[df["agency"].notna()])
@@ -242,17 +260,26 @@ def monthly_trend(f: Filter, code: str | None, db: Database | None = None,
 
 
 def ratings_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:
-    """Ratings per agency and field in the period (every agency: one scan serves every agency's page)."""
+    """Ratings per agency and field in the period (every agency: one scan serves every agency's page); on the
+    analytics copy from its daily counts."""
+    db = analytics.reader(db)
+    whole = replace(f, agencies=(), scope_agency=None)
+    if rollup.usable(whole, db):
+        d, source = daily_counts.c, daily_counts
+        rated, sums = d.rating_count > 0, [func.sum(d.rating_count), func.sum(d.rating_sum), func.sum(d.r1 + d.r2)]
+    else:
+        d, source = r, reports
+        rated, sums = r.rating.isnot(None), [func.count(r.rating), func.sum(r.rating), count_if(r.rating <= 2)]
     stmt = (
         select(agencies.c.code.label("agency"), categories.c.code.label("category_code"),
-               categories.c.short_name.label("category_name"), func.count(r.rating).label("rating_count"),
-               func.sum(r.rating).label("rating_sum"), count_if(r.rating <= 2).label("low"))
-        .select_from(reports.join(categories, categories.c.id == r.category_id)
-                     .join(agencies, agencies.c.id == r.agency_id))
-        .where(*report_conditions(replace(f, agencies=(), scope_agency=None)), r.rating.isnot(None))
+               categories.c.short_name.label("category_name"),
+               *[total.label(name) for total, name in zip(sums, ("rating_count", "rating_sum", "low"), strict=True)])
+        .select_from(source.join(categories, categories.c.id == d.category_id)
+                     .join(agencies, agencies.c.id == d.agency_id))
+        .where(*report_conditions(whole, source), rated)
         .group_by(agencies.c.code, categories.c.code, categories.c.short_name)
     )
-    df = analytics.reader(db).read_frame(stmt)
+    df = db.read_frame(stmt)
     df[["rating_count", "low"]] = df[["rating_count", "low"]].astype("int64")
     df["rating_sum"] = df["rating_sum"].astype("float64")
     return df

@@ -25,13 +25,13 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, delete, func, insert, literal_column, select
+from sqlalchemy import Double, Float, and_, case, cast, delete, func, insert, literal_column, select
 
-from queries import analytics, audit
+from queries import analytics, audit, rollup
 from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
-from queries.rollup import handoffs
+from queries.rollup import daily_counts, handoffs
 from queries.schema import (
     OPEN_STATUSES,
     admin_units,
@@ -43,7 +43,18 @@ from queries.schema import (
     sla_policies,
     work_calendar,
 )
-from queries.sql import count_if, local_bucket, percentiles, quantiles, report_conditions
+from queries.sql import (
+    agency_judged,
+    agency_on_time,
+    count_if,
+    ioc_judged,
+    ioc_on_time,
+    local_bucket,
+    percentiles,
+    quantiles,
+    report_conditions,
+    resolved_no_sla,
+)
 from queries.workcalendar import WorkCalendar, default_calendar, load_config
 
 r = reports.c
@@ -260,10 +271,13 @@ def _group(by: str | None, source=reports, base=None):
     raise ValueError(f"by must be one of {DIMENSIONS} or None")
 
 
-def _part(since: datetime | None, created_at=r.created_at):
-    """For two periods side by side: 1 for a report that arrived from `since` (naive UTC) on, else 0; None
-    when there is one period."""
-    return None if since is None else case((created_at >= since, 1), else_=0)
+def _part(since: date | None, source=reports):
+    """For two periods side by side: 1 for a report that arrived from the local day `since` on, else 0; None
+    when there is one period. `source`: a table with the report's created_at, or the daily counts' day."""
+    if since is None:
+        return None
+    c = source.c
+    return case((c.day >= since if "day" in c else c.created_at >= local_to_utc(since), 1), else_=0)
 
 
 def _grouped(stmt, by: str | None, *columns, split=None):
@@ -297,35 +311,76 @@ class Clock:
                    today_through=int(calendar.working[:index + 1].sum()))
 
 
-def _counts(f: Filter, by, clock: Clock, db: Database, since=None) -> pd.DataFrame:
-    key, label, joined = _group(by)
+def _clock_counts(clock: Clock) -> list:
+    """The open reports' counts that depend on the clock: overdue, no deadline, due today, due within one
+    working day."""
     is_open = r.status.in_(OPEN_STATUSES)
     due = and_(is_open, r.deadline_at >= clock.now)
+    return [count_if(and_(is_open, r.deadline_at < clock.now)).label("overdue"),
+            count_if(and_(is_open, r.deadline_at.is_(None))).label("open_no_sla"),
+            count_if(and_(due, r.deadline_at < clock.end_of_today)).label("due_today"),
+            count_if(and_(due, r.deadline_at <= clock.one_working_day)).label("due_1wd")]
+
+
+# The counts the analytics copy's daily counts hold, each under the same name (queries/rollup.py).
+ROLLED_UP = {"ioc_judged": ioc_judged, "ioc_on_time": ioc_on_time, "agency_judged": agency_judged,
+             "agency_on_time": agency_on_time, "resolved_no_sla": resolved_no_sla}
+
+
+def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: bool = True) -> pd.DataFrame:
+    key, label, joined = _group(by)
     stmt = select(
         key.label("key"), label.label("name"),
         func.count().label("received"),
         count_if(r.status == "resolved").label("resolved"),
-        count_if(is_open).label("pending"),
+        count_if(r.status.in_(OPEN_STATUSES)).label("pending"),
         count_if(r.status == "rejected").label("rejected"),
-        count_if(and_(is_open, r.deadline_at < clock.now)).label("overdue"),
-        count_if(and_(is_open, r.deadline_at.is_(None))).label("open_no_sla"),
-        count_if(and_(due, r.deadline_at < clock.end_of_today)).label("due_today"),
-        count_if(and_(due, r.deadline_at <= clock.one_working_day)).label("due_1wd"),
-        count_if(and_(r.first_forwarded_at.isnot(None), r.ioc_deadline_at.isnot(None))).label("ioc_judged"),
-        count_if(r.first_forwarded_at <= r.ioc_deadline_at).label("ioc_on_time"),
-        count_if(and_(r.status == "resolved", r.agency_deadline_at.isnot(None))).label("agency_judged"),
-        count_if(and_(r.status == "resolved", r.resolved_at <= r.agency_deadline_at)).label("agency_on_time"),
-        count_if(and_(r.status == "resolved", r.agency_deadline_at.is_(None))).label("resolved_no_sla"),
+        *_clock_counts(clock),
+        *[count_if(predicate()).label(name) for name, predicate in ROLLED_UP.items()],
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
-        *(_duration_columns() if db.dialect in PERCENTILE_AGGREGATES else ()),
+        *(_duration_columns() if durations and db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
     stmt = _grouped(stmt, by, key, label, split=_part(since))
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     frame = db.read_frame(stmt)
-    return _split_quantiles(frame) if db.dialect in PERCENTILE_AGGREGATES else frame
+    return _split_quantiles(frame) if durations and db.dialect in PERCENTILE_AGGREGATES else frame
+
+
+def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
+    """The counts that do not depend on the clock, from the analytics copy's daily counts: at ten million
+    reports some forty conditions per report were most of the SLA statement's time."""
+    d = daily_counts.c
+    key, label, joined = _group(by, daily_counts)
+    with_status = rollup.with_status
+    stmt = select(
+        key.label("key"), label.label("name"),
+        func.sum(d.total).label("received"), with_status("resolved").label("resolved"),
+        with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
+        *[func.sum(d[name]).label(name) for name in [*ROLLED_UP, "rating_count", "r1", "r2", "r3", "r4", "r5"]],
+        (cast(func.sum(d.rating_sum), Double) / func.nullif(func.sum(d.rating_count), 0)).label("satisfaction_mean"),
+    ).select_from(joined).where(*report_conditions(f, daily_counts))
+    stmt = _grouped(stmt, by, key, label, split=_part(since, daily_counts))
+    if by is None:
+        stmt = stmt.having(func.sum(d.total) > 0)
+    return db.read_frame(stmt)
+
+
+def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None) -> pd.DataFrame:
+    """The clock's counts, from the open reports only."""
+    key, _label, joined = _group(by)
+    stmt = (select(key.label("key"), *_clock_counts(clock)).select_from(joined)
+            .where(*report_conditions(f), r.status.in_(OPEN_STATUSES)))
+    return db.read_frame(_grouped(stmt, by, key, split=_part(since)))
+
+
+def _percentile_durations(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
+    """The stage durations' counts, medians and p90s, in a statement of their own (PostgreSQL, DuckDB)."""
+    key, _label, joined = _group(by)
+    stmt = select(key.label("key"), *_duration_columns()).select_from(joined).where(*report_conditions(f))
+    return _split_quantiles(db.read_frame(_grouped(stmt, by, key, split=_part(since))))
 
 
 # Dialects with an ordered-set percentile aggregate (which skips NULLs): there the durations come with the
@@ -406,14 +461,20 @@ def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
         count_if(e.to_status == "forwarded").label("forwardings"),
         count_if(returned).label("bounce_backs"),
     ).select_from(joined).where(*conditions)
-    return db.read_frame(_grouped(stmt, by, key, split=_part(since, source.c.created_at)))
+    return db.read_frame(_grouped(stmt, by, key, split=_part(since, source)))
 
 
-def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None) -> list[pd.DataFrame]:
+def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None,
+           durations: bool = True) -> list[pd.DataFrame]:
     """The metric queries' frames, each with a `key` column (and `part` when split at `since`), counts first."""
-    parts = [_counts(f, by, clock, db, since)]
-    if db.dialect not in PERCENTILE_AGGREGATES:
-        parts.append(_durations(f, by, db, since))
+    if rollup.usable(f, db, by):
+        parts = [_rolled_up_counts(f, by, db, since), _open_counts(f, by, clock, db, since)]
+        if durations:
+            parts.append(_percentile_durations(f, by, db, since))
+    else:
+        parts = [_counts(f, by, clock, db, since, durations)]
+        if durations and db.dialect not in PERCENTILE_AGGREGATES:
+            parts.append(_durations(f, by, db, since))
     if aging:
         parts.append(_aging(f, by, clock, db, since))
     parts.append(_bounces(f, by, db, since))
@@ -459,11 +520,13 @@ def _metric_rows(parts: list[pd.DataFrame], aging: bool) -> pd.DataFrame:
 
 
 def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
-                calendar: WorkCalendar | None = None, aging: bool = True) -> pd.DataFrame:
+                calendar: WorkCalendar | None = None, aging: bool = True, durations: bool = True) -> pd.DataFrame:
     """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric; without
-    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call."""
+    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call, and without
+    the durations when `durations` is False (ioc_n and agency_n are then 0, the medians and p90s NaN), which
+    saves the percentiles, the costliest part."""
     db = analytics.reader(db)
-    return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging), aging)
+    return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, durations=durations), aging)
 
 
 def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: Database | None = None,
@@ -472,6 +535,6 @@ def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: 
     """(sla_metrics of f's reports that arrived before the local day `boundary`, and of those from it on): two
     periods side by side, such as the scorecard's previous and current month, from one pass of each query."""
     db = analytics.reader(db)
-    parts = _parts(f, by, Clock.at(now, calendar), db, aging, since=local_to_utc(boundary))
+    parts = _parts(f, by, Clock.at(now, calendar), db, aging, since=boundary)
     before, since = ([p[p["part"] == side].drop(columns="part") for p in parts] for side in (0, 1))
     return _metric_rows(before, aging), _metric_rows(since, aging)

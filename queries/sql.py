@@ -47,6 +47,28 @@ def on_time() -> ColumnElement:
     return and_(resolved_with_deadline(), reports.c.resolved_at <= reports.c.deadline_at)
 
 
+def ioc_judged() -> ColumnElement:
+    """Forwarded, with an IOC-stage deadline: what the IOC's on-time rate is taken over."""
+    return and_(reports.c.first_forwarded_at.isnot(None), reports.c.ioc_deadline_at.isnot(None))
+
+
+def ioc_on_time() -> ColumnElement:
+    return reports.c.first_forwarded_at <= reports.c.ioc_deadline_at
+
+
+def resolved_no_sla() -> ColumnElement:
+    return and_(reports.c.status == "resolved", reports.c.agency_deadline_at.is_(None))
+
+
+def agency_judged() -> ColumnElement:
+    """Resolved with an agency-stage deadline: what the agency's on-time rate is taken over."""
+    return and_(reports.c.status == "resolved", reports.c.agency_deadline_at.isnot(None))
+
+
+def agency_on_time() -> ColumnElement:
+    return and_(reports.c.status == "resolved", reports.c.resolved_at <= reports.c.agency_deadline_at)
+
+
 def status_in(statuses: tuple[str, ...]) -> ColumnElement:
     """reports.status IN (...) with the values written into the SQL: SQLite uses a partial index (the open
     reports by deadline, the IOC's waiting reports) only when it can see the very values of its WHERE."""

@@ -91,11 +91,27 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "sla_metrics[agency]": lambda d: sla.sla_metrics(f, "agency", d, now),
         "sla_metrics[category]": lambda d: sla.sla_metrics(f, "category", d, now),
         "sla_metrics[None]": lambda d: sla.sla_metrics(f, None, d, now),
+        "sla_metrics_split[None]": lambda d: both_periods(sla.sla_metrics_split(f, today.replace(day=1), None, d, now)),
+        "sla_metrics_split[category]": lambda d: both_periods(
+            sla.sla_metrics_split(f, today.replace(day=1), "category", d, now)),
         "scorecard[month]": lambda d: scorecard.scorecard(f, "month", today, d, now)[0],
+        "agency_vs_province[SXD]": lambda d: compared_rows(scorecard.agency_vs_province("SXD", f, d, now)),
         "monthly_trends": lambda d: every_trend(*scorecard.monthly_trends(f, d)),
         "ratings_by_category": lambda d: scorecard.ratings_by_category(f, d).sort_values(
             ["agency", "category_code"], ignore_index=True),
     }
+
+
+def both_periods(split: tuple[pd.DataFrame, pd.DataFrame]) -> pd.DataFrame:
+    before, since = split
+    return pd.concat([before.assign(period="before"), since.assign(period="since")], ignore_index=True)
+
+
+def compared_rows(compared: dict) -> pd.DataFrame:
+    """agency_vs_province as one frame: the agency's row, the province's, and the averages over agencies."""
+    rows = [compared["agency"] or {}, compared["province"] or {},
+            {**compared["agency_average"], "agencies_with_reports": compared["agencies_with_reports"]}]
+    return pd.DataFrame(rows)
 
 
 def every_trend(per_agency: pd.DataFrame, province: pd.DataFrame) -> pd.DataFrame:
