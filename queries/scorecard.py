@@ -170,35 +170,34 @@ def agency_info(code: str, db: Database | None = None) -> dict | None:
 
 
 def province_metrics(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
-    """The province's metric row, and every agency's counts (no durations, no overdue ages) for the
-    per-agency averages, in the filter's period: what each agency page is compared with. They ignore the
-    caller's scope (every role compares against the same province), so one answer, cached, serves every
-    agency's page."""
+    """The province's metric row and every agency's, for the filter's period: what each agency page is
+    compared with. They ignore the caller's scope (every role compares against the same province), so one
+    answer, cached, serves every agency's page."""
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
     # Two statements, not GROUPING SETS: with the whole province as a set of its own, DuckDB holds every
     # duration twice for the percentiles, which ran out of its 256 MB at ten million reports.
-    return {"province": sla_metrics(whole, None, db, now),
-            "per_agency": sla_metrics(whole, "agency", db, now, aging=False, durations=False)}
+    return {"province": sla_metrics(whole, None, db, now), "per_agency": sla_metrics(whole, "agency", db, now)}
 
 
 def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None,
                        province: dict | None = None) -> dict:
     """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
-    reports and their average counts. `province` is province_metrics(f) when the caller has it already."""
+    reports. `province` is province_metrics(f) when the caller has it already."""
     db = analytics.reader(db)
     now = now or utc_now()
     province = province or province_metrics(f, db, now)
     province, per_agency = province["province"], province["per_agency"]
-    # The agency's own row, percentiles included, reads only its reports: every agency's percentiles would
-    # cost as much as the province's.
-    agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
-    counts = per_agency[["received", "pending", "overdue", "due_1wd"]]
+    if f.scope_agency in (None, code):  # the caller may see all of this agency: its row is already here
+        agency = per_agency[per_agency["key"] == code]
+    else:
+        agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
+    numeric = per_agency.select_dtypes("number")
     return {
         "agency": agency.iloc[0].to_dict() if not agency.empty else None,
         "province": province.iloc[0].to_dict() if not province.empty else None,
         "agencies_with_reports": int(len(per_agency)),
-        "agency_average": counts.mean().to_dict() if len(per_agency) else {},
+        "agency_average": numeric.mean().to_dict() if len(per_agency) else {},
     }
 
 

@@ -22,11 +22,12 @@ COLUMN_NAMES = {"link": text.COL_CODE, "received": text.COL_RECEIVED, "title": t
                 "countdown": text.COL_COUNTDOWN, "flags": text.COL_FLAGS}
 
 
-def countdown_text(hours_left) -> str:
-    """'còn 3,5 giờ LV', 'quá 2,0 ngày LV': a working day is the office day's length."""
+def countdown_text(hours_left, day_hours: float | None = None) -> str:
+    """'còn 3,5 giờ LV', 'quá 2,0 ngày LV': a working day is the office day's length (`day_hours`, read from
+    the calendar when not given)."""
     if hours_left is None or pd.isna(hours_left):
         return text.COUNTDOWN_NONE
-    day_hours = default_calendar().config.seconds_per_day / 3600
+    day_hours = day_hours or default_calendar().config.seconds_per_day / 3600
     size = abs(float(hours_left))
     if size >= day_hours:
         value = fmt_decimal(size / day_hours, 1)
@@ -60,7 +61,7 @@ def case_rows(frame: pd.DataFrame) -> list[dict]:
             "channel": text.CHANNEL_LABELS.get(row.get("channel"), row.get("channel") or ""),
             "agency_name": row.get("agency_name") or "", "status": row.get("status"),
             "status_label": text.STATUS_LABELS.get(row.get("status"), row.get("status") or ""),
-            "deadline": when["deadline_at"][i], "countdown": countdown_text(hours),
+            "deadline": when["deadline_at"][i], "countdown": countdown_text(hours, day_hours),
             "overdue": int(hours is not None and not pd.isna(hours) and hours < 0),
             "urgent": int(bool(row.get("urgent"))), "flags": ", ".join(flags),
         })
