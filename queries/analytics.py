@@ -25,7 +25,8 @@ How it is kept:
   whichever worker holds the lock; if it dies, another worker takes over.
 - Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read: at ten
   million reports a 12-month count then reads some 100,000 rows instead of 5 million. Its hand-off events
-  carry their report's dimensions (`handoffs`), so the bounce-back counts need no join.
+  carry their report's dimensions (`handoffs`), so the bounce-back counts need no join, and its open reports
+  have a table of their own (`open_reports`), which the counts that depend on the clock read.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
   missing, of an older schema, or older than MAX_LAG (the sync stopped), queries fall back to the system of
   record.
@@ -69,8 +70,9 @@ from queries.schema import (
 
 log = logging.getLogger("paht.analytics")
 r = reports.c
-# 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution
-SCHEMA_VERSION = 5
+# 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
+# 6: open reports
+SCHEMA_VERSION = 6
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
@@ -90,6 +92,8 @@ REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat",
                   "agency_deadline_at", "ioc_work_days", "agency_work_days", "rating", "source", "updated_at",
                   "version", "close_reason", "duplicate_of_id")
 EVENT_COLUMNS = ("id", "report_id", "at", "from_status", "to_status", "agency_id")
+# The tables each store holds, besides the reference tables (queries/rollup.py has the derived ones).
+STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts")
 REFERENCE_TABLES = (agencies, categories, admin_units, sla_policies, work_calendar)
 
 
@@ -369,6 +373,7 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
         con.execute("CREATE TABLE handoffs AS "
                     + rollup.handoffs_sql(f"read_parquet({files('events', 'report_events')})", "reports"))
         con.execute(f"CREATE TABLE daily_counts AS {rollup.build_sql()}")
+        con.execute(f"CREATE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
         for table, file in reference.items():
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{directory / file}')")
         con.execute("CHECKPOINT")
@@ -401,6 +406,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> s
                                                                        f"read_parquet([{reports_files}])"))
         # Recounted whole: a few seconds at ten million, against the minute the copy of the store takes.
         con.execute(f"CREATE OR REPLACE TABLE daily_counts AS {rollup.build_sql()}")
+        con.execute(f"CREATE OR REPLACE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")
     finally:
@@ -500,7 +506,7 @@ def view_statements(manifest: dict, archive: str, recent: str) -> list[str]:
     """The views the aggregates query, over a generation's archive and recent stores attached as `archive`
     and `recent`. Filters push down through UNION ALL, so a date filter still skips blocks in both."""
     statements = [f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {archive}.{table} "
-                  f"UNION ALL SELECT * FROM {recent}.{table}" for table in ("reports", "handoffs", "daily_counts")]
+                  f"UNION ALL SELECT * FROM {recent}.{table}" for table in STORE_TABLES]
     return statements + [f"CREATE OR REPLACE VIEW {table} AS SELECT * FROM {recent}.{table}"
                          for table in manifest["reference"]]
 

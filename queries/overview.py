@@ -51,7 +51,7 @@ def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = 
     """Per agency, every count the overview's headline, backlog and satisfaction read (one scan serves the
     three); reports not yet forwarded form one row with agency_code None (the IOC's own queue). On the
     analytics copy the counts come from its daily counts, and only `overdue` (which depends on the clock)
-    from the open reports."""
+    from its open reports."""
     now = now or utc_now()
     db = analytics.reader(db)
     if not rollup.usable(f, db):
@@ -65,9 +65,10 @@ def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = 
                    *[func.sum(d[name]).label(name) for name in rollup.SUMS if name != "total"])
             .select_from(daily_counts.outerjoin(agencies, agencies.c.id == d.agency_id))
             .where(*report_conditions(f, daily_counts)).group_by(agencies.c.code, agencies.c.short_name))
+    o = rollup.open_reports
     overdue = (select(agencies.c.code.label("agency_code"), func.count().label("overdue"))
-               .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
-               .where(where(f), is_overdue(now)).group_by(agencies.c.code))
+               .select_from(o.outerjoin(agencies, agencies.c.id == o.c.agency_id))
+               .where(*report_conditions(f, o), is_overdue(now, o)).group_by(agencies.c.code))
     counts = db.read_frame(stmt)
     late = db.read_frame(overdue).set_index("agency_code")["overdue"]
     counts["overdue"] = counts["agency_code"].map(late.to_dict()).fillna(0)

@@ -311,15 +311,16 @@ class Clock:
                    today_through=int(calendar.working[:index + 1].sum()))
 
 
-def _clock_counts(clock: Clock) -> list:
+def _clock_counts(clock: Clock, source=reports) -> list:
     """The open reports' counts that depend on the clock: overdue, no deadline, due today, due within one
     working day."""
-    is_open = r.status.in_(OPEN_STATUSES)
-    due = and_(is_open, r.deadline_at >= clock.now)
-    return [count_if(and_(is_open, r.deadline_at < clock.now)).label("overdue"),
-            count_if(and_(is_open, r.deadline_at.is_(None))).label("open_no_sla"),
-            count_if(and_(due, r.deadline_at < clock.end_of_today)).label("due_today"),
-            count_if(and_(due, r.deadline_at <= clock.one_working_day)).label("due_1wd")]
+    c = source.c
+    is_open = c.status.in_(OPEN_STATUSES)
+    due = and_(is_open, c.deadline_at >= clock.now)
+    return [count_if(and_(is_open, c.deadline_at < clock.now)).label("overdue"),
+            count_if(and_(is_open, c.deadline_at.is_(None))).label("open_no_sla"),
+            count_if(and_(due, c.deadline_at < clock.end_of_today)).label("due_today"),
+            count_if(and_(due, c.deadline_at <= clock.one_working_day)).label("due_1wd")]
 
 
 # The counts the analytics copy's daily counts hold, each under the same name (queries/rollup.py).
@@ -415,20 +416,22 @@ def _durations(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
 def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_counts: bool = True,
                  aging: bool = True) -> pd.DataFrame:
     """Counts over the open reports only: the clock's (overdue, due today, ...; _clock_counts) and the
-    overdue-age bands (overdue by 1–5, 6–10, more than 10 working days)."""
-    key, _label, joined = _group(by)
-    is_open = r.status.in_(OPEN_STATUSES)
-    late = and_(is_open, r.deadline_at < clock.now)
-    columns = _clock_counts(clock) if clock_counts else []
+    overdue-age bands (overdue by 1–5, 6–10, more than 10 working days). On the copy they read its table
+    of open reports."""
+    source = rollup.open_source(db)
+    key, _label, joined = _group(by, source)
+    is_open = source.c.status.in_(OPEN_STATUSES)
+    late = and_(is_open, source.c.deadline_at < clock.now)
+    columns = _clock_counts(clock, source) if clock_counts else []
     if aging:
-        joined = joined.outerjoin(work_calendar, work_calendar.c.day == local_bucket(r.deadline_at, "day"))
+        joined = joined.outerjoin(work_calendar, work_calendar.c.day == local_bucket(source.c.deadline_at, "day"))
         days_over = clock.today_through - work_calendar.c.working_days_through
         columns += [count_if(and_(late, days_over <= 5)).label("overdue_1_5"),
                     count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
                     count_if(and_(late, days_over > 10)).label("overdue_over_10")]
     stmt = (select(key.label("key"), *columns).select_from(joined)
-            .where(*report_conditions(f), is_open if clock_counts else late))
-    return db.read_frame(_grouped(stmt, by, key, split=_part(since)))
+            .where(*report_conditions(f, source), is_open if clock_counts else late))
+    return db.read_frame(_grouped(stmt, by, key, split=_part(since, source)))
 
 
 def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:

@@ -31,12 +31,12 @@ def ratio(numerator, denominator):
     return (num / den.where(den > 0)).astype("float64")
 
 
-def is_pending() -> ColumnElement:
-    return reports.c.status.in_(OPEN_STATUSES)
+def is_pending(source=reports) -> ColumnElement:
+    return source.c.status.in_(OPEN_STATUSES)
 
 
-def is_overdue(now: datetime) -> ColumnElement:
-    return and_(reports.c.status.in_(OPEN_STATUSES), reports.c.deadline_at < now)
+def is_overdue(now: datetime, source=reports) -> ColumnElement:
+    return and_(source.c.status.in_(OPEN_STATUSES), source.c.deadline_at < now)
 
 
 def resolved_with_deadline() -> ColumnElement:

@@ -9,14 +9,15 @@ of 0.5 keeps a place with no history from raising an alert on a couple of report
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import Double, Float, and_, case, cast, func, or_, select
 
-from queries import analytics
+from queries import analytics, rollup
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
+from queries.rollup import daily_counts, open_reports
 from queries.schema import admin_units, agencies, categories, reports
 from queries.scorecard import period_containing
 from queries.sql import count_if, is_overdue, is_pending, on_time, resolved_with_deadline
@@ -30,15 +31,33 @@ BASELINE_DAYS = 28
 
 def headline(now: datetime | None = None, db: Database | None = None) -> dict:
     """Today's and this month's numbers for the whole province, and the open reports: one scan of the month's
-    and the open reports (three headline_counts calls cost three scans and three round trips)."""
+    and the open reports (three headline_counts calls cost three scans and three round trips); on the
+    analytics copy, its daily counts and its open reports."""
     now = now or utc_now()
     today = (now + timedelta(hours=7)).date()
     month = period_containing("month", today)
+    db = analytics.reader(db)
+    if rollup.usable(Filter(), db):
+        row = {**db.read_rows(_month_from_daily_counts(today, month.start, month.end))[0],
+               **db.read_rows(_open_now(now))[0]}
+    else:
+        row = db.read_rows(_month_and_open(now, today, month.start, month.end))[0]
+    counts = {k: int(row[k] or 0) for k in ("today_received", "month_received", "month_resolved", "pending",
+                                             "overdue", "judged", "on_time")}
+    return {
+        **{k: counts[k] for k in ("today_received", "month_received", "month_resolved", "pending", "overdue")},
+        "month_on_time_rate": counts["on_time"] / counts["judged"] if counts["judged"] else None,
+        "month_satisfaction": _num(row["month_satisfaction"]),
+        "month_label": month.label,
+    }
+
+
+def _month_and_open(now: datetime, today: date, first: date, last: date):
     day_start, day_end = Filter(start=today, end=today).utc_bounds()
-    month_start, month_end = Filter(start=month.start, end=month.end).utc_bounds()
+    month_start, month_end = Filter(start=first, end=last).utc_bounds()
     in_today = and_(r.created_at >= day_start, r.created_at < day_end)
     in_month = and_(r.created_at >= month_start, r.created_at < month_end)
-    stmt = select(
+    return select(
         count_if(in_today).label("today_received"),
         count_if(in_month).label("month_received"),
         count_if(and_(in_month, r.status == "resolved")).label("month_resolved"),
@@ -48,15 +67,28 @@ def headline(now: datetime | None = None, db: Database | None = None) -> dict:
         count_if(and_(in_month, on_time())).label("on_time"),
         func.avg(case((in_month, cast(r.rating, Float)))).label("month_satisfaction"),
     ).where(or_(in_month, is_pending()))
-    row = analytics.reader(db).read_rows(stmt)[0]
-    counts = {k: int(row[k] or 0) for k in ("today_received", "month_received", "month_resolved", "pending",
-                                             "overdue", "judged", "on_time")}
-    return {
-        **{k: counts[k] for k in ("today_received", "month_received", "month_resolved", "pending", "overdue")},
-        "month_on_time_rate": counts["on_time"] / counts["judged"] if counts["judged"] else None,
-        "month_satisfaction": _num(row["month_satisfaction"]),
-        "month_label": month.label,
-    }
+
+
+def _month_from_daily_counts(today: date, first: date, last: date):
+    d = daily_counts.c
+    in_month = and_(d.day >= first, d.day <= last)
+
+    def month_sum(value, condition=in_month):
+        return func.sum(case((condition, value), else_=0))
+
+    return select(
+        month_sum(d.total, d.day == today).label("today_received"),
+        month_sum(d.total).label("month_received"),
+        month_sum(d.total, and_(in_month, d.status == "resolved")).label("month_resolved"),
+        month_sum(d.resolved_with_deadline).label("judged"),
+        month_sum(d.on_time).label("on_time"),
+        (cast(month_sum(d.rating_sum), Double) / func.nullif(month_sum(d.rating_count), 0)).label("month_satisfaction"),
+    ).where(in_month)
+
+
+def _open_now(now: datetime):
+    o = open_reports
+    return select(func.count().label("pending"), count_if(is_overdue(now, o)).label("overdue")).select_from(o)
 
 
 def _num(value):
@@ -146,11 +178,13 @@ def top_overdue_agencies(n: int = 5, now: datetime | None = None, db: Database |
     """The agencies with the most overdue reports: agency_code, agency_name, overdue, pending."""
     now = now or utc_now()
     # Only open reports can be overdue: one pass over those, whatever their age.
+    db = analytics.reader(db)
+    source = rollup.open_source(db)
     stmt = (select(agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name"),
-                   count_if(is_overdue(now)).label("overdue"), func.count().label("pending"))
-            .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
-            .where(is_pending()).group_by(agencies.c.code, agencies.c.short_name))
-    backlog = analytics.reader(db).read_frame(stmt)
+                   count_if(is_overdue(now, source)).label("overdue"), func.count().label("pending"))
+            .select_from(source.join(agencies, agencies.c.id == source.c.agency_id))
+            .where(is_pending(source)).group_by(agencies.c.code, agencies.c.short_name))
+    backlog = db.read_frame(stmt)
     backlog[["overdue", "pending"]] = backlog[["overdue", "pending"]].astype("int64")
     backlog = backlog[backlog["overdue"] > 0]
     return backlog.sort_values(["overdue", "pending"], ascending=False).head(n).reset_index(drop=True)
