@@ -88,7 +88,7 @@ def callbacks(app):
         ("agency page, first after a change", in_app(lambda: build_agency("SXD", year)), empty_cache),
         ("agency page, next agency", in_app(lambda: build_agency("SXD", year)), province_cached),
         ("SLA metrics by agency, 12 months", lambda: sla.sla_metrics(year, "agency"), None),
-        # The wall reads the scorecard page's cached month: after a change nothing is cached.
+        # After a change nothing is cached, whatever the wall reads through the cache.
         ("wall, data changed", in_app(lambda: build_wall(None)), empty_cache),
     ]
 

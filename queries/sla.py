@@ -328,7 +328,7 @@ ROLLED_UP = {"ioc_judged": ioc_judged, "ioc_on_time": ioc_on_time, "agency_judge
              "agency_on_time": agency_on_time, "resolved_no_sla": resolved_no_sla}
 
 
-def _counts(f: Filter, by, clock: Clock, db: Database, since=None) -> pd.DataFrame:
+def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: bool = True) -> pd.DataFrame:
     key, label, joined = _group(by)
     stmt = select(
         key.label("key"), label.label("name"),
@@ -341,13 +341,13 @@ def _counts(f: Filter, by, clock: Clock, db: Database, since=None) -> pd.DataFra
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
-        *(_duration_columns() if db.dialect in PERCENTILE_AGGREGATES else ()),
+        *(_duration_columns() if durations and db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
     stmt = _grouped(stmt, by, key, label, split=_part(since))
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     frame = db.read_frame(stmt)
-    return _split_quantiles(frame) if db.dialect in PERCENTILE_AGGREGATES else frame
+    return _split_quantiles(frame) if durations and db.dialect in PERCENTILE_AGGREGATES else frame
 
 
 def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
@@ -464,14 +464,16 @@ def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     return db.read_frame(_grouped(stmt, by, key, split=_part(since, source)))
 
 
-def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None) -> list[pd.DataFrame]:
+def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None,
+           durations: bool = True) -> list[pd.DataFrame]:
     """The metric queries' frames, each with a `key` column (and `part` when split at `since`), counts first."""
     if rollup.usable(f, db, by):
-        parts = [_rolled_up_counts(f, by, db, since), _open_counts(f, by, clock, db, since, aging=aging),
-                 _percentile_durations(f, by, db, since)]
+        parts = [_rolled_up_counts(f, by, db, since), _open_counts(f, by, clock, db, since, aging=aging)]
+        if durations:
+            parts.append(_percentile_durations(f, by, db, since))
     else:
-        parts = [_counts(f, by, clock, db, since)]
-        if db.dialect not in PERCENTILE_AGGREGATES:
+        parts = [_counts(f, by, clock, db, since, durations)]
+        if durations and db.dialect not in PERCENTILE_AGGREGATES:
             parts.append(_durations(f, by, db, since))
         if aging:
             parts.append(_open_counts(f, by, clock, db, since, clock_counts=False))
@@ -518,11 +520,13 @@ def _metric_rows(parts: list[pd.DataFrame], aging: bool) -> pd.DataFrame:
 
 
 def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
-                calendar: WorkCalendar | None = None, aging: bool = True) -> pd.DataFrame:
+                calendar: WorkCalendar | None = None, aging: bool = True, durations: bool = True) -> pd.DataFrame:
     """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric; without
-    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call."""
+    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call, and without
+    the stage durations when `durations` is False (ioc_n and agency_n are then 0, the medians and p90s NaN),
+    which saves the percentiles, the costliest part."""
     db = analytics.reader(db)
-    return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging), aging)
+    return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, durations=durations), aging)
 
 
 def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: Database | None = None,

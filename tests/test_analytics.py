@@ -95,6 +95,7 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "sla_metrics_split[category]": lambda d: both_periods(
             sla.sla_metrics_split(f, today.replace(day=1), "category", d, now)),
         "scorecard[month]": lambda d: scorecard.scorecard(f, "month", today, d, now)[0],
+        "period_ranking[month]": lambda d: scorecard.period_ranking(f, "month", today, d, now)[0],
         "agency_vs_province[SXD]": lambda d: compared_rows(scorecard.agency_vs_province("SXD", f, d, now)),
         "monthly_trends": lambda d: every_trend(*scorecard.monthly_trends(f, d)),
         "ratings_by_category": lambda d: scorecard.ratings_by_category(f, d).sort_values(

@@ -193,6 +193,26 @@ def test_scorecard_matches_pandas(db, raw, kind, day):
     assert unranked["received"].tolist() == sorted(unranked["received"].tolist(), reverse=True)
 
 
+@pytest.mark.parametrize("kind,day", CASES)
+def test_period_ranking_ranks_as_the_scorecard_and_pandas(db, raw, kind, day):
+    """The wall's lighter ranking: the same ranked agencies, scores, ranks and measures as pandas' scorecard of
+    the period, the agencies with reports only in the previous period left out."""
+    got, period = scorecard.period_ranking(Filter(), kind, day, db, NOW)
+    assert (period.start, period.end) == my_period(kind, day)
+    want = expected_scorecard(raw, Filter(), kind, day, NOW)
+    want = want[want["received"] > 0]
+    assert want["ranked"].any()
+    got = got.set_index("key")
+    assert sorted(got.index) == sorted(want.index)
+    got = got.loc[want.index]
+    for col in ("received", "resolved", "pending", "overdue", "agency_on_time_rate", "satisfaction_mean",
+                "bounce_back_rate", "score"):
+        np.testing.assert_allclose(got[col].astype(float), want[col].astype(float), rtol=1e-9, atol=2e-6,
+                                   equal_nan=True, err_msg=col)
+    assert got["ranked"].tolist() == want["ranked"].tolist()
+    assert ranks(got["rank"]) == ranks(want["rank"])
+
+
 def test_the_cases_exercise_ranking_and_trends(raw_by_dialect):
     raw = raw_by_dialect["sqlite"]
     month = expected_scorecard(raw, Filter(), "month", date(2026, 10, 15), NOW)

@@ -147,8 +147,7 @@ def build_wall(previous_version: str | None, scope: str | None = None) -> dict:
     today = (now + timedelta(hours=7)).date()
     last_30 = Filter(start=today - timedelta(days=29), end=today)
     numbers = wall.headline(now)
-    # The scorecard page's own call for this month: one answer serves both.
-    table, period = cached(scorecard.scorecard, Filter(), "month", scorecard.period_containing("month", today).start)
+    table, period = scorecard.period_ranking(Filter(), "month", today)
     month = period.label.lower()
     category_rows = overview.counts_by(last_30, "category")
     colors = {row["code"]: row["color"] for row in options.category_options().to_dict("records")}
