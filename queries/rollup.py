@@ -1,5 +1,6 @@
-"""Tables derived inside the analytics copy: daily counts, which the overview's count panels read instead of
-every report, and hand-offs, which the SLA pages' bounce-back counts read instead of joining events to reports.
+"""Tables derived inside the analytics copy: daily counts, which the count panels and the SLA pages' counts
+read instead of every report; the open reports, for the counts that depend on the clock; and hand-offs, which
+the bounce-back counts read instead of joining events to reports.
 
 Each store of the copy holds, beside `reports`, a table `daily_counts`: per local day of arrival, field,
 agency, channel, status and local month of resolution, how many reports arrived and the sums the count panels
