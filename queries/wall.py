@@ -19,7 +19,7 @@ from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.rollup import daily_counts, open_reports
 from queries.schema import admin_units, agencies, categories, reports
-from queries.scorecard import period_containing
+from queries.scorecard import Period, period_containing, period_ranking
 from queries.sql import count_if, is_overdue, is_pending, on_time, resolved_with_deadline
 
 r = reports.c
@@ -89,6 +89,15 @@ def _month_from_daily_counts(today: date, first: date, last: date):
 def _open_now(now: datetime):
     o = open_reports
     return select(func.count().label("pending"), count_if(is_overdue(now, o)).label("overdue")).select_from(o)
+
+
+def month_ranking(today: date, db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, Period]:
+    """The agencies' ranking the wall shows: this month's, or last month's while no agency has resolved enough
+    reports this month to be ranked (the first days of every month), so the screen is never left empty."""
+    table, period = period_ranking(Filter(), "month", today, db, now)
+    if not table["ranked"].any():
+        table, period = period_ranking(Filter(), "month", period.previous().start, db, now)
+    return table, period
 
 
 def _num(value):

@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +29,10 @@ from sqlalchemy import insert, select, text
 from queries import display_tokens, wall
 from queries.db import Database
 from queries.display_tokens import MIN_REFRESH_SECONDS, MIN_ROTATE_SECONDS, PANELS, ScreenSettings
+from queries.filters import Filter
 from queries.migrate import upgrade
 from queries.schema import metadata, reports
+from queries.scorecard import period_ranking
 from tests.conftest import NOW, ROOT, _seed, create_pg_database, read_raw
 from tests.dash_calls import callback_spec, overview_values, post_callback
 
@@ -572,6 +574,18 @@ def test_headline_numbers(db, raw, now):
         assert got[key] == pytest.approx(want[key], abs=1e-9), key
     assert {k: v for k, v in got.items() if k not in ("month_on_time_rate", "month_satisfaction")} == \
            {k: v for k, v in want.items() if k not in ("month_on_time_rate", "month_satisfaction")}
+
+
+@pytest.mark.parametrize("today,month", [(date(2026, 10, 15), (date(2026, 10, 1), date(2026, 10, 31))),
+                                         (date(2026, 12, 2), (date(2026, 11, 1), date(2026, 11, 30)))])
+def test_month_ranking_shows_last_month_until_this_one_has_ranks(db, today, month):
+    this_month, _ = period_ranking(Filter(), "month", today, db, NOW)
+    falls_back = month[0] != today.replace(day=1)
+    assert this_month["ranked"].any() != falls_back  # the demo ends on 20/11: nothing ranked in December
+    table, period = wall.month_ranking(today, db, NOW)
+    assert (period.start, period.end) == month
+    assert table["ranked"].any()
+    pd.testing.assert_frame_equal(table, period_ranking(Filter(), "month", month[0], db, NOW)[0])
 
 
 def joined(raw: dict) -> pd.DataFrame:

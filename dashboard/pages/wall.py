@@ -17,7 +17,7 @@ from dashboard.cache import cached
 from dashboard.components import charts
 from dashboard.components.map import commune_markers, points_url, wall_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
-from queries import options, overview, scorecard, wall
+from queries import options, overview, wall
 from queries.display_tokens import PANELS, ScreenSettings
 from queries.filters import Filter, utc_now, utc_to_local
 
@@ -147,7 +147,7 @@ def build_wall(previous_version: str | None, scope: str | None = None) -> dict:
     today = (now + timedelta(hours=7)).date()
     last_30 = Filter(start=today - timedelta(days=29), end=today)
     numbers = wall.headline(now)
-    table, period = scorecard.period_ranking(Filter(), "month", today)
+    table, period = wall.month_ranking(today)
     month = period.label.lower()
     category_rows = overview.counts_by(last_30, "category")
     colors = {row["code"]: row["color"] for row in options.category_options().to_dict("records")}
