@@ -159,7 +159,6 @@ def period_ranking(f: Filter, kind: str = "month", day: date | None = None, db: 
 def _ranked(out: pd.DataFrame, scope: str | None) -> pd.DataFrame:
     """Rank the agencies with enough resolved reports by score (ties share a rank); an agency head gets only
     their own row, ranked among all. Ranked first, by rank, then the others by reports received."""
-    out = out.copy()
     out["ranked"] = (out["resolved"] >= min_resolved()) & out["score"].notna()
     ranks = out.loc[out["ranked"], "score"].rank(ascending=False, method="min")
     out["rank"] = ranks.reindex(out.index).astype("Int64")

@@ -49,6 +49,8 @@ from queries.sql import (
     count_if,
     ioc_judged,
     ioc_on_time,
+    is_overdue,
+    is_pending,
     local_bucket,
     percentiles,
     quantiles,
@@ -315,9 +317,9 @@ def _clock_counts(clock: Clock, source=reports) -> list:
     """The open reports' counts that depend on the clock: overdue, no deadline, due today, due within one
     working day."""
     c = source.c
-    is_open = c.status.in_(OPEN_STATUSES)
+    is_open = is_pending(source)
     due = and_(is_open, c.deadline_at >= clock.now)
-    return [count_if(and_(is_open, c.deadline_at < clock.now)).label("overdue"),
+    return [count_if(is_overdue(clock.now, source)).label("overdue"),
             count_if(and_(is_open, c.deadline_at.is_(None))).label("open_no_sla"),
             count_if(and_(due, c.deadline_at < clock.end_of_today)).label("due_today"),
             count_if(and_(due, c.deadline_at <= clock.one_working_day)).label("due_1wd")]
@@ -420,8 +422,7 @@ def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_co
     of open reports."""
     source = rollup.open_source(db)
     key, _label, joined = _group(by, source)
-    is_open = source.c.status.in_(OPEN_STATUSES)
-    late = and_(is_open, source.c.deadline_at < clock.now)
+    is_open, late = is_pending(source), is_overdue(clock.now, source)
     columns = _clock_counts(clock, source) if clock_counts else []
     if aging:
         joined = joined.outerjoin(work_calendar, work_calendar.c.day == local_bucket(source.c.deadline_at, "day"))
