@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dashboard import api, auth, display, files, health, logs, open311, text
-from dashboard.cache import init_cache
+from dashboard.cache import init_cache, keep_warm_after_sync
 from dashboard.components.shell import app_shell
 from queries import analytics, importers, sla
 from queries import db as database
@@ -94,6 +94,7 @@ def create_app(first_start: bool = False) -> Flask:
     auth.init_auth(server)
     logs.init_request_logging(server)
     init_cache(server)
+    keep_warm_after_sync(server)
     server.register_blueprint(api.bp)
     server.register_blueprint(open311.bp)
     server.register_blueprint(files.bp)

@@ -9,14 +9,18 @@ while data keeps changing, an answer that is slow to compute (SLOW_MS, 250 ms) i
 STALE_SECONDS (10), and meanwhile the previous one is served: at ten million reports, recomputing every
 aggregate after every write would keep both cores busy. Such an answer is recomputed by one worker at a
 time; the others serve the previous one meanwhile. Cheap answers are always recomputed at once.
-If the cache server is unreachable the value is computed as if
-there were no cache.
+The process that keeps the analytics copy also keeps the answers people asked for lately warm: after each
+sync cycle it recomputes those that are no longer current (run_warm_pass), so the first viewer after a
+change seldom computes anything. With several workers that takes Redis: in-process, only the syncing
+worker's own cache is warmed.
+If the cache server is unreachable the value is computed as if there were no cache.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib
 import logging
 import os
 import time
@@ -59,16 +63,26 @@ STALE_SECONDS = float(os.environ.get("CACHE_STALE_SECONDS", "10"))
 SLOW_MS = float(os.environ.get("CACHE_SLOW_MS", "250"))
 
 
+def _entry_key(fn, args: tuple, kwargs: dict) -> str:
+    raw = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
+    return "call:" + hashlib.sha1(raw.encode()).hexdigest()
+
+
+def _stamp() -> tuple:
+    return data_version(), int(time.time() // 60)
+
+
 def cached(fn, *args, **kwargs):
     """fn(*args, **kwargs), from the cache when answered for the same data this minute, or within the last
     STALE_SECONDS while another recomputation is due or under way."""
-    raw = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
-    key = "call:" + hashlib.sha1(raw.encode()).hexdigest()
-    stamp = (data_version(), int(time.time() // 60))
+    key = _entry_key(fn, args, kwargs)
+    stamp = _stamp()
     try:
         entry = cache.get(key)
         if entry is not None:
             computed_for, computed_at, took_ms, value = entry
+            with contextlib.suppress(Exception):
+                _note_hot(key, fn, args, kwargs, took_ms)
             if computed_for == stamp:
                 return value
             if took_ms >= SLOW_MS and (time.time() - computed_at < STALE_SECONDS
@@ -77,17 +91,107 @@ def cached(fn, *args, **kwargs):
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
         log.warning("cache unreachable; computing directly", exc_info=True)
         return fn(*args, **kwargs)
+    value, took_ms = _compute(key, stamp, fn, args, kwargs)
+    with contextlib.suppress(Exception):
+        _note_hot(key, fn, args, kwargs, took_ms)
+    return value
+
+
+def _compute(key: str, stamp: tuple, fn, args: tuple, kwargs: dict) -> tuple:
+    """fn's answer stored under key for stamp, and how long it took (ms); lets go of the busy marker."""
     try:
         started = time.time()
         value = fn(*args, **kwargs)
+        took_ms = (time.time() - started) * 1000
         try:
-            cache.set(key, (stamp, time.time(), (time.time() - started) * 1000, value))
+            cache.set(key, (stamp, time.time(), took_ms, value))
         except Exception:  # noqa: BLE001
             log.warning("cache unreachable; value not stored", exc_info=True)
     finally:  # a failed recomputation must not keep other workers on the old answer for 30 s
         with contextlib.suppress(Exception):
             cache.delete(key + ":busy")
-    return value
+    return value, took_ms
+
+
+# --- keeping answers warm ----------------------------------------------------------------------------
+# An answer that took WARM_MS or more and that someone asked for within HOT_SECONDS is recomputed by the
+# process that keeps the analytics copy, right after each new generation and at each new minute
+# (run_warm_pass). The first viewer after a change then finds it ready: the wall screens, every agency
+# page's province rows, the leaders' overview. Cheaper answers are left to their viewers.
+
+WARM_MS = float(os.environ.get("CACHE_WARM_MS", "30"))
+HOT_SECONDS = 600
+HOT_LIMIT = 64  # the most recently asked-for answers kept warm; the rest wait for their viewer
+HOT_KEY = "hot-calls"
+NOTE_EVERY_SECONDS = 60  # how often one process re-notes an answer it keeps serving
+_noted: dict[str, float] = {}  # entry key -> when this process last noted it
+
+
+def _note_hot(key: str, fn, args: tuple, kwargs: dict, took_ms: float) -> None:
+    """Remember (in the shared cache) that someone asked for this answer, if it is worth keeping warm."""
+    now = time.time()
+    if took_ms < WARM_MS or now - _noted.get(key, -NOTE_EVERY_SECONDS) < NOTE_EVERY_SECONDS:
+        return
+    _noted[key] = now
+    hot = cache.get(HOT_KEY) or {}  # read-modify-write: a note lost to a race is made again within a minute
+    hot[key] = (fn.__module__, fn.__qualname__, args, kwargs, now)
+    recent = sorted((item for item in hot.items() if now - item[1][4] < HOT_SECONDS), key=lambda kv: kv[1][4])
+    cache.set(HOT_KEY, dict(recent[-HOT_LIMIT:]), timeout=HOT_SECONDS)
+
+
+def _function(module: str, qualname: str):
+    """The noted function, looked up again in this process; None for what cannot be (a local function)."""
+    if "<locals>" in qualname:
+        return None
+    try:
+        target = importlib.import_module(module)
+    except ImportError:
+        return None
+    for part in qualname.split("."):
+        target = getattr(target, part, None)
+    return target if callable(target) else None
+
+
+def run_warm_pass(budget_seconds: float = 5.0) -> list[str]:
+    """Recompute the hot answers that are not current, most recently asked-for first, for at most about
+    budget_seconds; the names of those recomputed."""
+    try:
+        hot = cache.get(HOT_KEY) or {}
+    except Exception:  # noqa: BLE001
+        log.warning("cache unreachable; nothing warmed", exc_info=True)
+        return []
+    now, stamp = time.time(), _stamp()
+    done = []
+    for key, (module, qualname, args, kwargs, asked_at) in sorted(hot.items(), key=lambda kv: -kv[1][4]):
+        if now - asked_at >= HOT_SECONDS or time.time() - now > budget_seconds:
+            break
+        fn = _function(module, qualname)
+        entry = cache.get(key)
+        if fn is None or entry is not None and (entry[0] == stamp or entry[2] >= SLOW_MS
+                                                and now - entry[1] < STALE_SECONDS):
+            continue  # current already, or slow and recomputed a moment ago (as cached() would serve it)
+        if not cache.add(key + ":busy", 1, timeout=30):
+            continue  # a viewer's worker is computing it
+        try:
+            _compute(key, stamp, fn, args, kwargs)
+            done.append(qualname)
+        except Exception:  # noqa: BLE001 - one failing answer must not stop the others
+            log.exception("warming %s failed", qualname)
+    return done
+
+
+def keep_warm_after_sync(server: Flask) -> None:
+    """Run a warm pass after every cycle of the analytics sync loop, in whichever process runs it."""
+
+    def warm() -> None:
+        with server.app_context():
+            started = time.time()
+            done = run_warm_pass()
+            if done:
+                log.info("warmed %d answers in %.2f s: %s", len(done), time.time() - started,
+                         ", ".join(sorted(set(done))))
+
+    analytics.after_sync_cycle["warm cached answers"] = warm
 
 
 def ping() -> str:

@@ -462,6 +462,9 @@ def sync_if_changed(db: Database | None = None, directory: Path | None = None,
 # --- the sync loop ------------------------------------------------------------------------------------
 
 _loop_started = False
+# Called after every cycle, changed or not (the clock moves too), by name (an app created again replaces
+# its hook): the app keeps its hot answers warm here.
+after_sync_cycle: dict = {}
 
 
 def start_background_sync(interval: float | None = None) -> None:
@@ -497,6 +500,11 @@ def run_sync_loop(interval: float | None = None) -> None:
                              manifest["generation"], manifest["rebuilt"], time.monotonic() - started)
             except Exception:  # noqa: BLE001 - the loop must survive a database outage
                 log.exception("analytics sync failed; retrying")
+            for hook in list(after_sync_cycle.values()):
+                try:
+                    hook()
+                except Exception:  # noqa: BLE001
+                    log.exception("after-sync hook failed")
             time.sleep(max(0.5, period - (time.monotonic() - started)))
 
 

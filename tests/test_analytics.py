@@ -30,6 +30,7 @@ import re
 import secrets
 import shutil
 import time
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -844,6 +845,68 @@ def test_the_sync_can_run_as_a_process_of_its_own(record, tmp_path):
         process.terminate()
         output = process.communicate(timeout=10)[0]
     assert "Đang cập nhật bản sao phân tích" in output
+
+
+def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(record, tmp_path, monkeypatch):
+    """The sync loop's warm pass, end to end: a web worker (this process) answers the agency pages' province
+    rows once through the cache on Redis; then a report is submitted through Open311. The sync process (`flask
+    --app app analytics-sync`) makes a new generation and recomputes that answer, so it is in Redis, current
+    for the new generation and counting the new report, before the viewer asks again: his next call computes
+    nothing."""
+    import subprocess
+    import sys
+
+    import redis
+    from flask import Flask
+
+    from dashboard import cache as cache_module
+
+    redis_url = "redis://127.0.0.1:6379/10"
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("DATABASE_URL", record.url)  # the same key prefix as the sync process's
+    monkeypatch.setattr(cache_module, "WARM_MS", 0.0)  # on 300 reports every answer is quick
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path / "instance"), "ANALYTICS_DIR": str(tmp_path / "copy"),
+           "ANALYTICS_SYNC_SECONDS": "1"}
+    root = Path(__file__).resolve().parent.parent
+    process = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "analytics-sync"], cwd=root, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    worker = Flask(__name__)
+    cache_module.init_cache(worker)
+    f = Filter(start=date(2025, 1, 1))
+    key = cache_module._entry_key(scorecard.province_metrics, (f,), {})
+
+    def received(entry) -> int:
+        return int(entry[3]["province"].iloc[0]["received"])
+
+    try:
+        took, _manifest = poll(lambda: analytics.read_manifest(tmp_path / "copy"), lambda m: m is not None, 60)
+        assert took is not None, "no copy within 60 s"
+        with worker.app_context():
+            before = received((None, None, None, cache_module.cached(scorecard.province_metrics, f)))
+            first_version = cache_module.data_version()
+            api_key, _plain = open311.create_api_key("warm", "app", db=record)
+            open311.submit_report(open311.NewReport(service_code="MT", description="Cống thoát nước bị tắc",
+                                                    lat=16.8163, lon=107.1003), api_key, db=record)
+
+            def warmed():
+                entry = cache_module.cache.get(key)
+                return entry if entry and entry[0] == cache_module._stamp() else None
+
+            took, entry = poll(warmed, lambda e: e is not None and e[0][0] != first_version)
+            assert took is not None, f"not warmed for a new generation within {FRESH_WITHIN:.0f} s: {entry}"
+            assert received(entry) == before + 1
+            want = sla.sla_metrics(replace(f, agencies=()), None, record)  # the record, straight
+            assert received(entry) == int(want.iloc[0]["received"])
+            assert cache_module.cached(scorecard.province_metrics, f) is not None
+            assert cache_module.cache.get(key)[1] == entry[1], "the viewer's call computed the answer again"
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0]
+        client.flushdb()
+        client.close()
+    assert "warmed" in output
 
 
 def test_external_sync_keeps_the_web_process_from_syncing(monkeypatch, tmp_path):

@@ -9,6 +9,10 @@ Covered:
 - while another worker holds the entry's ":busy" marker, the previous answer is served, not recomputed;
 - REDIS_URL: two separately created apps ("workers") share entries; without it each app has its own;
 - Redis unreachable (a closed port): every call computes, nothing raises;
+- the warm pass (what the sync loop runs after each cycle): an answer someone asked for, and that took at
+  least WARM_MS, is recomputed after a change or a new minute, by another worker on Redis, so the viewer's
+  next call computes nothing; a cheap answer, one nobody asked for within HOT_SECONDS, one that is current
+  and one another worker is computing are left alone;
 - end to end on SQLite and PostgreSQL with ANALYTICS=off: a report submitted and one rejected through the
   project's own functions move data_version(), and after the stale window the cached count follows.
 
@@ -51,8 +55,10 @@ MINUTE_START = 1_800_000_000.0  # a whole minute (divisible by 60): the fake clo
 @pytest.fixture(autouse=True)
 def every_answer_is_slow(monkeypatch):
     """The stale window and the busy marker apply to answers slower than SLOW_MS; the probes here answer in
-    microseconds, so they count as slow unless a test says otherwise."""
+    microseconds, so they count as slow unless a test says otherwise. Each test starts with nothing noted as
+    hot in this process (the fake clock starts at the same second in every test)."""
     monkeypatch.setattr(cache_module, "SLOW_MS", 0.0)
+    monkeypatch.setattr(cache_module, "_noted", {})
 
 
 class Probe:
@@ -449,3 +455,102 @@ def test_a_cheap_answer_is_recomputed_at_once_even_within_the_stale_window(new_w
     version.move()
     p.answer = "v2"
     assert call(worker, p.fn, "x")[0] == "v2" and p.calls == 2  # no stale answer after a write
+
+
+# --- 7. the warm pass -------------------------------------------------------------------------------------
+
+class Slow:
+    """What the module-level `slow_answer` answers, how long it takes on the fake clock, and its calls."""
+    answer = "v1"
+    takes = 0.1
+    calls = 0
+
+
+def slow_answer(*args, **kwargs):
+    """Module-level, as the warm pass needs: it looks a noted function up again by module and name."""
+    Slow.calls += 1
+    cache_module.time.now += Slow.takes  # the fake clock: this answer "takes" Slow.takes seconds
+    return Slow.answer, args
+
+
+@pytest.fixture
+def slow(monkeypatch, clock, version):
+    monkeypatch.setattr(Slow, "answer", "v1")
+    monkeypatch.setattr(Slow, "takes", 0.1)
+    monkeypatch.setattr(Slow, "calls", 0)
+    monkeypatch.setattr(cache_module, "WARM_MS", 50.0)
+    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.0)
+    return Slow
+
+
+def warm(worker: Flask) -> list[str]:
+    with worker.app_context():
+        return cache_module.run_warm_pass()
+
+
+def test_the_warm_pass_recomputes_a_hot_answer_after_a_change_and_at_a_new_minute(backend, slow, clock, version):
+    _name, viewer, another_worker = backend
+    sync_process = another_worker()  # on Redis a separately created app, as the sync process is
+    assert call(viewer, slow_answer, "x") == ("v1", ("x",)) and slow.calls == 1
+    assert warm(sync_process) == [] and slow.calls == 1  # current: nothing to do
+
+    version.move()
+    slow.answer = "v2"
+    assert warm(sync_process) == ["slow_answer"] and slow.calls == 2
+    assert call(viewer, slow_answer, "x") == ("v2", ("x",)) and slow.calls == 2  # ready: not computed again
+
+    clock.now += 60  # deadlines move with the clock: a new minute is a change too
+    slow.answer = "v3"
+    assert warm(sync_process) == ["slow_answer"] and slow.calls == 3
+    assert call(viewer, slow_answer, "x") == ("v3", ("x",)) and slow.calls == 3
+
+
+def test_a_cheap_answer_is_left_to_its_viewer(new_worker, slow, version):
+    worker = new_worker(None)
+    slow.takes = 0.01  # 10 ms, under WARM_MS
+    call(worker, slow_answer, "x")
+    version.move()
+    assert warm(worker) == [] and slow.calls == 1
+    slow.answer = "v2"
+    assert call(worker, slow_answer, "x")[0] == "v2" and slow.calls == 2
+
+
+def test_an_answer_nobody_asked_for_lately_is_let_go(new_worker, slow, clock, version):
+    worker = new_worker(None)
+    call(worker, slow_answer, "x")
+    clock.now += cache_module.HOT_SECONDS + 1
+    version.move()
+    assert warm(worker) == [] and slow.calls == 1
+
+
+def test_a_viewer_asking_again_keeps_the_answer_hot(new_worker, slow, clock, version):
+    """Served from the cache, not computed, an answer is still noted again (at most once a minute)."""
+    worker = new_worker(None)
+    for _ in range(12):  # every 60 s for 12 minutes, past HOT_SECONDS: answered from the warm pass each time
+        call(worker, slow_answer, "x")
+        clock.now += 60
+        version.move()
+        assert warm(worker) == ["slow_answer"]
+    assert slow.calls == 1 + 12  # once by the viewer, then once per warm pass
+
+
+def test_the_warm_pass_leaves_what_another_worker_is_computing(new_worker, slow, version):
+    worker = new_worker(None)
+    call(worker, slow_answer, "x")
+    version.move()
+    with worker.app_context():
+        cache.add(entry_key(slow_answer, "x") + ":busy", 1, timeout=30)
+    assert warm(worker) == [] and slow.calls == 1
+
+
+def test_a_slow_answer_is_warmed_at_most_once_per_stale_window(new_worker, slow, clock, version, monkeypatch):
+    """As cached() serves a slow answer (>= SLOW_MS) for STALE_SECONDS after computing it while data keep
+    changing, the warm pass does not recompute it more often either."""
+    monkeypatch.setattr(cache_module, "SLOW_MS", 50.0)
+    monkeypatch.setattr(cache_module, "STALE_SECONDS", 10.0)
+    worker = new_worker(None)
+    call(worker, slow_answer, "x")
+    version.move()
+    assert warm(worker) == []  # computed 0.1 s ago
+    clock.now += 10
+    assert warm(worker) == ["slow_answer"] and slow.calls == 2

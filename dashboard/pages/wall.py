@@ -140,8 +140,8 @@ def _alerts(urgent, spikes, overdue) -> list:
             column(text.WALL_TOP_OVERDUE, overdue_items)]
 
 
-def build_wall(previous_version: str | None, scope: str | None = None) -> dict:
-    """Everything the wall shows, from the database; the map points only when the data version moved."""
+def build_wall(scope: str | None = None) -> dict:
+    """Everything the wall shows, from the database: one answer, cached and kept warm, for every screen."""
     now = utc_now()
     version = overview.data_version()
     today = (now + timedelta(hours=7)).date()
@@ -153,9 +153,8 @@ def build_wall(previous_version: str | None, scope: str | None = None) -> dict:
     colors = {row["code"]: row["color"] for row in options.category_options().to_dict("records")}
     return {
         "kpis": _kpi_values(numbers),
-        "points_url": points_url(last_30, version=version) if version != previous_version else no_update,
-        "communes": commune_markers(overview.commune_counts(last_30, now=now))
-        if version != previous_version else no_update,
+        "points_url": points_url(last_30, version=version),
+        "communes": commune_markers(overview.commune_counts(last_30, now=now)),
         "rank_on_time": charts.wall_ranking_figure(table, "agency_on_time_rate", percent=True),
         "rank_on_time_title": text.WALL_RANK_ON_TIME.format(month=month),
         "rank_satisfaction": charts.wall_ranking_figure(table, "satisfaction_mean", percent=False),
@@ -197,12 +196,14 @@ KPI_OUTPUTS = [Output(f"{ids.WALL_KPIS}-{n}-label", "children") for n in KPI_NAM
 )
 def refresh_wall(_tick, version, last_ok):
     try:
-        w = cached(build_wall, version, current_scope())
+        w = cached(build_wall, current_scope())
     except SQLAlchemyError:
         banner = text.WALL_DB_DOWN.format(time=last_ok) if last_ok else text.WALL_DB_DOWN_NO_DATA
         return (*([no_update] * (len(KPI_OUTPUTS) + 11)), no_update, banner, "wall-banner", no_update)
     stamp = now_local_text()
-    return (*w["kpis"], w["points_url"], w["communes"], w["rank_on_time"], w["rank_on_time_title"],
+    moved = w["version"] != version  # the map is redrawn only when the data moved
+    return (*w["kpis"], w["points_url"] if moved else no_update, w["communes"] if moved else no_update,
+            w["rank_on_time"], w["rank_on_time_title"],
             w["rank_satisfaction"], w["rank_satisfaction_title"], w["trend"], w["categories"], w["ticker"],
             w["alerts"], w["version"], text.WALL_DATA_AS_OF.format(time=stamp), "", "wall-banner hidden",
             stamp[:5])
