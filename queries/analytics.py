@@ -539,7 +539,10 @@ class AnalyticsDatabase(Database):
         # out-of-memory errors under load.
         self._gate = threading.BoundedSemaphore(int(os.environ.get("ANALYTICS_CONCURRENCY", "1")))
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(f"SET memory_limit = '{os.environ.get('ANALYTICS_MEMORY', '256MB')}'")
+            conn.exec_driver_sql(f"SET memory_limit = '{os.environ.get('ANALYTICS_MEMORY', '128MB')}'")
+            # Give freed memory back to the system after each query instead of keeping up to 128 MB of it.
+            flush = os.environ.get("ANALYTICS_ALLOCATOR_FLUSH", "16MB")
+            conn.exec_driver_sql(f"SET allocator_flush_threshold = '{flush}'")
             conn.exec_driver_sql("SET threads = 2")
             conn.exec_driver_sql("SET preserve_insertion_order = false")
             # Spills of large sorts go beside the copy, not into whatever the working directory is.

@@ -6,7 +6,20 @@ from __future__ import annotations
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Float, Integer, String, and_, bindparam, case, cast, func, literal_column, select
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal_column,
+    or_,
+    select,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 from sqlalchemy.types import NullType
@@ -249,6 +262,49 @@ def percentiles(dialect: str, value: ColumnElement, group_cols: list[ColumnEleme
         at_hi = func.sum(case((ranked.c.rn == lo + 2, ranked.c.v), else_=0.0))
         cols.append((at_lo * (1 - frac) + at_hi * frac).label(lbl))
     return select(*groups, func.count().label("n"), *cols).group_by(*groups)
+
+
+def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, ...] = (0.5, 0.9),
+                         per_unit: int = 100):
+    """The same answer as percentiles() (group columns, n, p50, p90; exact, interpolated as percentile_cont),
+    over the subquery `inner`, in memory bounded by the number of groups instead of the number of rows.
+
+    A percentile aggregate holds every value of its group: at ten million reports, one stage's durations over
+    a year took 136 MB of DuckDB's memory, and over every year more than its 256 MB. Here a first step counts
+    the values per group and bucket (floor(value * per_unit)) and finds, from the running counts, the buckets
+    that hold the ranks each percentile needs (floor(p * (n - 1)) and the one after); only those buckets'
+    values are then sorted, to read the values at those ranks. PostgreSQL and DuckDB (SQLite's floor() is
+    not always there); the copy uses it."""
+    v = inner.c[value]
+    keys = [inner.c[name] for name in groups]
+    bucket = func.floor(v * literal_column(str(per_unit)))  # no bound parameter: DuckDB groups by it
+    hist = (select(*keys, bucket.label("b"), func.count().label("c"))
+            .where(v.isnot(None)).group_by(*keys, bucket).subquery("hist"))
+    hist_keys = [hist.c[name] for name in groups]
+    running = func.sum(hist.c.c).over(partition_by=hist_keys or None, order_by=hist.c.b)
+    cum = select(*hist_keys, hist.c.b, hist.c.c, cast(running - hist.c.c, BigInteger).label("before"),
+                 cast(func.sum(hist.c.c).over(partition_by=hist_keys or None), BigInteger).label("n")).subquery("cum")
+
+    def needed_ranks(n):
+        return [r for p in ps for r in (func.floor(p * (n - 1)), func.floor(p * (n - 1)) + 1)]
+
+    holds_a_rank = or_(*(and_(cum.c.before <= r, r < cum.c.before + cum.c.c) for r in needed_ranks(cum.c.n)))
+    chosen = select(cum).where(holds_a_rank).subquery("chosen")
+    chosen_keys = [chosen.c[name] for name in groups]
+    in_chosen = and_(*(a.is_not_distinct_from(b) for a, b in zip(keys, chosen_keys, strict=True)),
+                     bucket == chosen.c.b)
+    rank = chosen.c.before + func.row_number().over(partition_by=[*chosen_keys, chosen.c.b], order_by=v) - 1
+    ranked = (select(*chosen_keys, v.label("v"), chosen.c.n, rank.label("r"))
+              .select_from(inner.join(chosen, in_chosen)).subquery("ranked"))
+    out_keys = [ranked.c[name] for name in groups]
+    cols = []
+    for p in ps:
+        pos = p * (ranked.c.n - 1)
+        low = func.max(case((ranked.c.r == func.floor(pos), ranked.c.v)))
+        high = func.max(case((ranked.c.r == func.floor(pos) + 1, ranked.c.v)))
+        frac = func.max(pos - func.floor(pos))
+        cols.append((low + frac * func.coalesce(high - low, 0.0)).label(f"p{round(p * 100)}"))
+    return select(*out_keys, func.max(ranked.c.n).label("n"), *cols).group_by(*out_keys)
 
 
 class quantiles(FunctionElement):

@@ -11,6 +11,8 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
@@ -82,6 +84,19 @@ def create_pg_database(server_url: str) -> tuple[str, callable]:
         admin.dispose()
 
     return url, drop
+
+
+@contextmanager
+def database_url_for(kind: str, server_url: str, local_url: str) -> Iterator[str]:
+    """`local_url` (SQLite, DuckDB) as it is, or for "postgresql" a fresh database on the server, dropped after."""
+    if kind != "postgresql":
+        yield local_url
+        return
+    url, drop = create_pg_database(server_url)
+    try:
+        yield url
+    finally:
+        drop()
 
 
 @pytest.fixture(scope="session")

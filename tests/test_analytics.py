@@ -43,7 +43,7 @@ import requests
 from sqlalchemy import func, select, text
 
 import queries.db as qdb
-from queries import admin, analytics, open311, overview, scorecard, sla, wall, workflow
+from queries import admin, analytics, open311, overview, scorecard, sla, sql, wall, workflow
 from queries.access import Viewer
 from queries.analytics import AnalyticsDatabase
 from queries.db import Database
@@ -275,6 +275,31 @@ def test_initial_copy_equals_the_record_and_pandas(env):
     assert after["generation"] == before["generation"] and after["months"] == before["months"]
     assert after["rebuilt"] == [] and after["synced_at"] >= before["synced_at"]
     env.manifest = after
+
+
+def test_bucketed_percentiles_on_the_copy_equal_the_record(env, monkeypatch):
+    """Above SORTED_PERCENTILE_ROWS reports the copy's medians and p90s come from bucketed_percentiles (bounded
+    memory) instead of DuckDB's sort-based aggregate. With the limit at 0 every SLA aggregate takes that path
+    here, and must still equal the record's percentiles (PostgreSQL's percentile_cont, SQLite's ranking)."""
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return sql.bucketed_percentiles(*args, **kwargs)
+
+    monkeypatch.setattr(sla, "SORTED_PERCENTILE_ROWS", 0)
+    monkeypatch.setattr(sla, "bucketed_percentiles", counted)
+    now = utc_now()
+    today = (now + timedelta(hours=7)).date()
+    copy = open_copy(env.directory)
+    try:
+        for name, f in FILTERS.items():
+            for what, fn in aggregates(f, now, today).items():
+                if what.startswith(("sla_metrics", "scorecard", "period_ranking", "agency_vs_province")):
+                    assert_same_frame(fn(copy), fn(env.db), f"{what}[{name}]: bucketed copy vs {env.db.dialect}")
+    finally:
+        copy.dispose()
+    assert calls, "the bucketed path was never taken"
 
 
 def test_workflow_actions_reach_the_copy(configured):

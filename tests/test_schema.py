@@ -14,21 +14,15 @@ from queries.db import Database
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
 from queries.schema import metadata, reports, users
-from tests.conftest import create_pg_database
+from tests.conftest import database_url_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def fresh_db(request, tmp_path, pg_server_url):
-    if request.param == "sqlite":
-        db = Database(f"sqlite:///{tmp_path / 'schema.sqlite3'}")
+    with database_url_for(request.param, pg_server_url, f"sqlite:///{tmp_path / 'schema.sqlite3'}") as url:
+        db = Database(url)
         yield db
         db.dispose()
-        return
-    url, drop = create_pg_database(pg_server_url)
-    db = Database(url)
-    yield db
-    db.dispose()
-    drop()
 
 
 def test_migrations_match_the_declared_schema(fresh_db):

@@ -1,0 +1,63 @@
+"""queries/sql.py bucketed_percentiles: exact medians and p90s in bounded memory, against pandas' quantile
+(linear interpolation, as percentile_cont) on DuckDB and on the real PostgreSQL server.
+
+The values are shaped like the durations in working days: skewed, many ties (a whole working day), a NULL group
+(the IOC queue has no agency), groups of one and two values, NULL values, values straddling bucket edges and
+values far apart (buckets with nothing between them)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sqlalchemy import Column, Double, Integer, MetaData, String, Table, create_engine, select
+
+from queries.sql import bucketed_percentiles
+from tests.conftest import database_url_for
+
+metadata = MetaData()
+values = Table("durations", metadata, Column("key", String), Column("part", Integer), Column("days", Double))
+
+
+def sample() -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    n = 12_000
+    frame = pd.DataFrame({"key": rng.choice(["SXD", "CAT", None, "GTVT"], n, p=[.5, .3, .19, .01]),
+                          "part": rng.integers(0, 2, n), "days": np.round(rng.lognormal(1, 1, n), 6)})
+    frame.loc[rng.choice(n, 2_000, replace=False), "days"] = 3.0
+    frame.loc[rng.choice(n, 300, replace=False), "days"] = np.nan
+    edges = pd.DataFrame({"key": ["one"] + ["two"] * 2 + ["edges"] * 4 + ["far"] * 3, "part": 0,
+                          "days": [1.5, 2.0, 7.25, 0.999999, 1.0, 1.000001, 1.01, 0.0, 250.0, 0.5]})
+    return pd.concat([frame, edges], ignore_index=True)
+
+
+def expected(frame: pd.DataFrame) -> pd.DataFrame:
+    known = frame.dropna(subset=["days"])
+    return (known.groupby(["key", "part"], dropna=False)["days"]
+            .agg(n="count", p50=lambda s: s.quantile(0.5), p90=lambda s: s.quantile(0.9)).reset_index())
+
+
+@pytest.fixture(params=["duckdb", "postgresql"])
+def engine(request, pg_server_url):
+    with database_url_for(request.param, pg_server_url, "duckdb:///:memory:") as url:
+        engine = create_engine(url)
+        yield engine
+        engine.dispose()
+
+
+def test_bucketed_percentiles_equal_pandas(engine):
+    frame = sample()
+    metadata.create_all(engine)
+    rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
+            for row in frame.to_dict("records")]
+    with engine.begin() as conn:
+        conn.execute(values.insert(), rows)
+        inner = select(values.c.key, values.c.part, values.c.days).subquery()
+        got = pd.DataFrame(conn.execute(bucketed_percentiles(inner, "days", ["key", "part"])).mappings().all())
+    want = expected(frame)
+    both = want.merge(got, on=["key", "part"], how="outer", suffixes=("", "_got"), indicator=True)
+    assert (both["_merge"] == "both").all(), both[both["_merge"] != "both"]
+    assert len(both) == len(want) >= 12
+    assert (both["n"] == both["n_got"].astype(int)).all()
+    for p in ("p50", "p90"):
+        np.testing.assert_allclose(both[p + "_got"].astype(float), both[p], rtol=1e-12, atol=0, err_msg=p)
