@@ -373,21 +373,29 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     return db.read_frame(stmt)
 
 
-# Above this many reports in the period, the copy's percentiles are computed in bounded memory (bucketed), not by
-# DuckDB's sort-based aggregate, which holds every duration: 136 MB for a year of ten million reports. Below
-# it the aggregate is quicker (a server with memory to spare may raise both this and ANALYTICS_MEMORY).
+# DuckDB's sort-based percentile aggregate holds every duration of the period at once, in one growing array
+# per group: a year of ten million reports, one group, needed 136 MB. Where a group holds more than this many
+# reports, or all groups together three times as many, the copy's percentiles are computed in bounded memory
+# (bucketed_percentiles) instead; below, the aggregate is quicker. A server with memory to spare may raise this
+# together with ANALYTICS_MEMORY.
 SORTED_PERCENTILE_ROWS = int(os.environ.get("ANALYTICS_SORTED_PERCENTILE_ROWS", "2000000"))
 
 
-def _percentile_durations(f: Filter, by, db: Database, since=None, rows: int = 0) -> pd.DataFrame:
+def _sorting_fits(received: pd.Series) -> bool:
+    """Whether DuckDB's percentile aggregate fits, from the reports per group (and part)."""
+    largest = received.max() if len(received) else 0
+    return largest <= SORTED_PERCENTILE_ROWS and received.sum() <= 3 * SORTED_PERCENTILE_ROWS
+
+
+def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = True) -> pd.DataFrame:
     """The stage durations' counts, medians and p90s on the copy, a statement per stage (one stage at a time
-    holds half the durations); `rows`, the reports in the period, chooses how."""
+    holds half the durations): by DuckDB's aggregate when `sort`, else in bounded memory."""
     key, _label, joined = _group(by)
     split = _part(since)
     on, side = (["key"], []) if split is None else (["key", "part"], [split.label("part")])
     frames = []
     for stage, column in DURATION_STAGES:
-        if rows > SORTED_PERCENTILE_ROWS:
+        if not sort:
             inner = (select(key.label("key"), column.label("days"), *side)
                      .select_from(joined).where(*report_conditions(f), column.isnot(None)).subquery())
             frame = db.read_frame(bucketed_percentiles(inner, "days", on)).rename(
@@ -497,7 +505,7 @@ def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None,
         counts = _rolled_up_counts(f, by, db, since)
         parts = [counts, _open_counts(f, by, clock, db, since, aging=aging)]
         if durations:
-            parts.append(_percentile_durations(f, by, db, since, rows=int(counts["received"].sum())))
+            parts.append(_percentile_durations(f, by, db, since, sort=_sorting_fits(counts["received"])))
     else:
         parts = [_counts(f, by, clock, db, since, durations)]
         if durations and db.dialect not in PERCENTILE_AGGREGATES:
