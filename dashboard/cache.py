@@ -9,7 +9,7 @@ while data keeps changing, an answer that is slow to compute (SLOW_MS, 250 ms) i
 STALE_SECONDS (10), and meanwhile the previous one is served: at ten million reports, recomputing every
 aggregate after every write would keep both cores busy. Such an answer is recomputed by one worker at a
 time; the others serve the previous one meanwhile. Cheap answers are always recomputed at once.
-The process that keeps the analytics copy also keeps the answers people asked for lately warm: after each
+The process that keeps the analytics copy also keeps the answers people keep asking for warm: after each
 sync cycle it recomputes those that are no longer current (run_warm_pass), so the first viewer after a
 change seldom computes anything. With several workers that takes Redis: in-process, only the syncing
 worker's own cache is warmed.
@@ -91,9 +91,7 @@ def cached(fn, *args, **kwargs):
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
         log.warning("cache unreachable; computing directly", exc_info=True)
         return fn(*args, **kwargs)
-    value, took_ms = _compute(key, stamp, fn, args, kwargs)
-    with contextlib.suppress(Exception):
-        _note_hot(key, fn, args, kwargs, took_ms)
+    value, _took_ms = _compute(key, stamp, fn, args, kwargs)
     return value
 
 
@@ -114,10 +112,12 @@ def _compute(key: str, stamp: tuple, fn, args: tuple, kwargs: dict) -> tuple:
 
 
 # --- keeping answers warm ----------------------------------------------------------------------------
-# An answer that took WARM_MS or more and that someone asked for within HOT_SECONDS is recomputed by the
-# process that keeps the analytics copy, right after each new generation and at each new minute
-# (run_warm_pass). The first viewer after a change then finds it ready: the wall screens, every agency
-# page's province rows, the leaders' overview. Cheaper answers are left to their viewers.
+# An answer that took WARM_MS or more and that was served from the cache within HOT_SECONDS (asked for
+# again, by the same viewer or another) is recomputed by the process that keeps the analytics copy, right
+# after each new generation and at each new minute (run_warm_pass). The first viewer after a change then finds
+# it ready: the wall screens, every agency page's province rows, the leaders' overview. Answers asked for once
+# (an operator trying a filter) and cheap ones are left to their viewers: under load, warming every filter
+# tried in the last ten minutes cost more than it saved.
 
 WARM_MS = float(os.environ.get("CACHE_WARM_MS", "30"))
 HOT_SECONDS = 600
@@ -128,7 +128,7 @@ _noted: dict[str, float] = {}  # entry key -> when this process last noted it
 
 
 def _note_hot(key: str, fn, args: tuple, kwargs: dict, took_ms: float) -> None:
-    """Remember (in the shared cache) that someone asked for this answer, if it is worth keeping warm."""
+    """Remember (in the shared cache) that this answer was served again, if it is worth keeping warm."""
     now = time.time()
     if took_ms < WARM_MS or now - _noted.get(key, -NOTE_EVERY_SECONDS) < NOTE_EVERY_SECONDS:
         return
@@ -152,7 +152,7 @@ def _function(module: str, qualname: str):
     return target if callable(target) else None
 
 
-def run_warm_pass(budget_seconds: float = 5.0) -> list[str]:
+def run_warm_pass(budget_seconds: float = 3.0) -> list[str]:
     """Recompute the hot answers that are not current, most recently asked-for first, for at most about
     budget_seconds; the names of those recomputed."""
     try:
