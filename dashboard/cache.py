@@ -115,15 +115,15 @@ def _compute(key: str, stamp: tuple, fn, args: tuple, kwargs: dict) -> tuple:
 # An answer that took WARM_MS or more and that was served from the cache within HOT_SECONDS (asked for
 # again, by the same viewer or another) is recomputed by the process that keeps the analytics copy, right
 # after each new generation and at each new minute (run_warm_pass). The first viewer after a change then finds
-# it ready: the wall screens, every agency page's province rows, the leaders' overview. Answers asked for once
-# (an operator trying a filter) and cheap ones are left to their viewers: under load, warming every filter
-# tried in the last ten minutes cost more than it saved.
+# it ready: the wall screens, every agency page's province rows, the leaders' overview. An answer nobody has
+# asked for since it was last computed is not computed again, nor one asked for once (an operator trying a
+# filter), nor a cheap one: under load, with a write every few seconds, warming those cost more than it saved.
 
 WARM_MS = float(os.environ.get("CACHE_WARM_MS", "30"))
 HOT_SECONDS = 600
 HOT_LIMIT = 64  # the most recently asked-for answers kept warm; the rest wait for their viewer
 HOT_KEY = "hot-calls"
-NOTE_EVERY_SECONDS = 60  # how often one process re-notes an answer it keeps serving
+NOTE_EVERY_SECONDS = 10  # how often one process re-notes an answer it keeps serving
 _noted: dict[str, float] = {}  # entry key -> when this process last noted it
 
 
@@ -152,7 +152,7 @@ def _function(module: str, qualname: str):
     return target if callable(target) else None
 
 
-def run_warm_pass(budget_seconds: float = 3.0) -> list[str]:
+def run_warm_pass(budget_seconds: float = 2.0) -> list[str]:
     """Recompute the hot answers that are not current, most recently asked-for first, for at most about
     budget_seconds; the names of those recomputed."""
     try:
@@ -167,9 +167,9 @@ def run_warm_pass(budget_seconds: float = 3.0) -> list[str]:
             break
         fn = _function(module, qualname)
         entry = cache.get(key)
-        if fn is None or entry is not None and (entry[0] == stamp or entry[2] >= SLOW_MS
+        if fn is None or entry is not None and (entry[0] == stamp or asked_at < entry[1] or entry[2] >= SLOW_MS
                                                 and now - entry[1] < STALE_SECONDS):
-            continue  # current already, or slow and recomputed a moment ago (as cached() would serve it)
+            continue  # current; or nobody asked since it was computed; or slow and computed a moment ago
         if not cache.add(key + ":busy", 1, timeout=30):
             continue  # a viewer's worker is computing it
         try:

@@ -505,6 +505,8 @@ def test_the_warm_pass_recomputes_a_hot_answer_after_a_change_and_at_a_new_minut
     assert warm(sync_process) == ["slow_answer"] and slow.calls == 2
     assert call(viewer, slow_answer, "x") == ("v2", ("x",)) and slow.calls == 2  # ready: not computed again
 
+    clock.now += cache_module.NOTE_EVERY_SECONDS
+    assert call(viewer, slow_answer, "x")[0] == "v2"  # read again since the warm pass: still wanted
     clock.now += 60  # deadlines move with the clock: a new minute is a change too
     slow.answer = "v3"
     assert warm(sync_process) == ["slow_answer"] and slow.calls == 3
@@ -539,13 +541,29 @@ def test_an_answer_nobody_asked_for_lately_is_let_go(new_worker, slow, clock, ve
 def test_a_viewer_asking_again_keeps_the_answer_hot(new_worker, slow, clock, version):
     """Served from the cache, not computed, an answer is still noted again (at most once a minute)."""
     worker = new_worker(None)
-    call(worker, slow_answer, "x")
+    ask_twice(worker, "x")
     for _ in range(12):  # every 60 s for 12 minutes, past HOT_SECONDS: answered from the warm pass each time
-        call(worker, slow_answer, "x")
         clock.now += 60
         version.move()
         assert warm(worker) == ["slow_answer"]
+        call(worker, slow_answer, "x")
     assert slow.calls == 1 + 12  # once by the viewer, then once per warm pass
+
+
+def test_an_answer_nobody_read_since_the_last_warm_pass_is_not_warmed_again(new_worker, slow, clock, version):
+    """With a write every few seconds, recomputing what no one reads in between is wasted work."""
+    worker = new_worker(None)
+    ask_twice(worker, "x")
+    version.move()
+    assert warm(worker) == ["slow_answer"]
+    clock.now += 5
+    version.move()
+    assert warm(worker) == [] and slow.calls == 2
+    call(worker, slow_answer, "x")  # the viewer computes it himself: the data moved since the pass
+    clock.now += cache_module.NOTE_EVERY_SECONDS
+    call(worker, slow_answer, "x")  # and reads it again: wanted once more
+    version.move()
+    assert warm(worker) == ["slow_answer"] and slow.calls == 4
 
 
 def test_the_warm_pass_leaves_what_another_worker_is_computing(new_worker, slow, version):
