@@ -909,8 +909,8 @@ def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(record, tmp_
         took, _manifest = poll(lambda: analytics.read_manifest(tmp_path / "copy"), lambda m: m is not None, 60)
         assert took is not None, "no copy within 60 s"
         with worker.app_context():
-            cache_module.cached(scorecard.province_metrics, f)  # asked for twice: one to keep warm
-            before = received((None, None, None, cache_module.cached(scorecard.province_metrics, f)))
+            cache_module.kept_warm(scorecard.province_metrics, f)  # asked for twice: one to keep warm
+            before = received((None, None, None, cache_module.kept_warm(scorecard.province_metrics, f)))
             first_version = cache_module.data_version()
             api_key, _plain = open311.create_api_key("warm", "app", db=record)
             open311.submit_report(open311.NewReport(service_code="MT", description="Cống thoát nước bị tắc",
@@ -925,7 +925,7 @@ def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(record, tmp_
             assert received(entry) == before + 1
             want = sla.sla_metrics(replace(f, agencies=()), None, record)  # the record, straight
             assert received(entry) == int(want.iloc[0]["received"])
-            assert cache_module.cached(scorecard.province_metrics, f) is not None
+            assert cache_module.kept_warm(scorecard.province_metrics, f) is not None
             assert cache_module.cache.get(key)[1] == entry[1], "the viewer's call computed the answer again"
     finally:
         process.terminate()

@@ -9,9 +9,10 @@ Covered:
 - while another worker holds the entry's ":busy" marker, the previous answer is served, not recomputed;
 - REDIS_URL: two separately created apps ("workers") share entries; without it each app has its own;
 - Redis unreachable (a closed port): every call computes, nothing raises;
-- the warm pass (what the sync loop runs after each cycle): an answer asked for again (served from the cache)
-  that took at least WARM_MS is recomputed after a change or a new minute, by another worker on Redis, so the
-  viewer's next call computes nothing; an answer asked for only once, a cheap one, one nobody asked for within
+- the warm pass (what the sync loop runs after each cycle): a shared answer (kept_warm) asked for again
+  (served from the cache) that took at least WARM_MS is recomputed after a change or a new minute, by another
+  worker on Redis, so the viewer's next call computes nothing; an answer not marked kept_warm, one asked for
+  only once, a cheap one, one nobody asked for within
   HOT_SECONDS, one that is current and one another worker is computing are left alone;
 - end to end on SQLite and PostgreSQL with ANALYTICS=off: a report submitted and one rejected through the
   project's own functions move data_version(), and after the stale window the cached count follows.
@@ -488,10 +489,24 @@ def warm(worker: Flask) -> list[str]:
         return cache_module.run_warm_pass()
 
 
+def read(worker: Flask, *args):
+    """A viewer reading slow_answer as a shared answer (kept_warm)."""
+    with worker.app_context():
+        return cache_module.kept_warm(slow_answer, *args)
+
+
 def ask_twice(worker: Flask, *args):
     """Computed, then served from the cache: what makes an answer one to keep warm."""
-    call(worker, slow_answer, *args)
-    return call(worker, slow_answer, *args)
+    read(worker, *args)
+    return read(worker, *args)
+
+
+def test_an_answer_not_marked_kept_warm_is_never_warmed(new_worker, slow, version):
+    worker = new_worker(None)
+    for _ in range(3):
+        call(worker, slow_answer, "x")
+    version.move()
+    assert warm(worker) == [] and slow.calls == 1
 
 
 def test_the_warm_pass_recomputes_a_hot_answer_after_a_change_and_at_a_new_minute(backend, slow, clock, version):
@@ -503,19 +518,19 @@ def test_the_warm_pass_recomputes_a_hot_answer_after_a_change_and_at_a_new_minut
     version.move()
     slow.answer = "v2"
     assert warm(sync_process) == ["slow_answer"] and slow.calls == 2
-    assert call(viewer, slow_answer, "x") == ("v2", ("x",)) and slow.calls == 2  # ready: not computed again
+    assert read(viewer, "x") == ("v2", ("x",)) and slow.calls == 2  # ready: not computed again
 
     clock.now += cache_module.NOTE_EVERY_SECONDS
-    assert call(viewer, slow_answer, "x")[0] == "v2"  # read again since the warm pass: still wanted
+    assert read(viewer, "x")[0] == "v2"  # read again since the warm pass: still wanted
     clock.now += 60  # deadlines move with the clock: a new minute is a change too
     slow.answer = "v3"
     assert warm(sync_process) == ["slow_answer"] and slow.calls == 3
-    assert call(viewer, slow_answer, "x") == ("v3", ("x",)) and slow.calls == 3
+    assert read(viewer, "x") == ("v3", ("x",)) and slow.calls == 3
 
 
 def test_an_answer_asked_for_once_is_left_to_its_viewer(new_worker, slow, version):
     worker = new_worker(None)
-    call(worker, slow_answer, "x")
+    read(worker, "x")
     version.move()
     assert warm(worker) == [] and slow.calls == 1
 
@@ -527,7 +542,7 @@ def test_a_cheap_answer_is_left_to_its_viewer(new_worker, slow, version):
     version.move()
     assert warm(worker) == [] and slow.calls == 1
     slow.answer = "v2"
-    assert call(worker, slow_answer, "x")[0] == "v2" and slow.calls == 2
+    assert read(worker, "x")[0] == "v2" and slow.calls == 2
 
 
 def test_an_answer_nobody_asked_for_lately_is_let_go(new_worker, slow, clock, version):
@@ -546,7 +561,7 @@ def test_a_viewer_asking_again_keeps_the_answer_hot(new_worker, slow, clock, ver
         clock.now += 60
         version.move()
         assert warm(worker) == ["slow_answer"]
-        call(worker, slow_answer, "x")
+        read(worker, "x")
     assert slow.calls == 1 + 12  # once by the viewer, then once per warm pass
 
 
@@ -559,9 +574,9 @@ def test_an_answer_nobody_read_since_the_last_warm_pass_is_not_warmed_again(new_
     clock.now += 5
     version.move()
     assert warm(worker) == [] and slow.calls == 2
-    call(worker, slow_answer, "x")  # the viewer computes it himself: the data moved since the pass
+    read(worker, "x")  # the viewer computes it himself: the data moved since the pass
     clock.now += cache_module.NOTE_EVERY_SECONDS
-    call(worker, slow_answer, "x")  # and reads it again: wanted once more
+    read(worker, "x")  # and reads it again: wanted once more
     version.move()
     assert warm(worker) == ["slow_answer"] and slow.calls == 4
 

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
 from dashboard.auth import current_scope, current_viewer
-from dashboard.cache import cached
+from dashboard.cache import kept_warm
 from dashboard.components import charts
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.filter_bar import preset_range
@@ -144,11 +144,11 @@ def build_agency(code: str, f: Filter) -> tuple:
     """The page's numbers, figures and lists. What is the same for every agency (the province's rows, every
     agency's monthly trend and ratings, which ignore the caller's scope) is cached once for all of them."""
     whole = replace(f, scope_agency=None)
-    compared = scorecard.agency_vs_province(code, f, province=cached(scorecard.province_metrics, whole))
-    trends = cached(scorecard.monthly_trends, whole)
+    compared = scorecard.agency_vs_province(code, f, province=kept_warm(scorecard.province_metrics, whole))
+    trends = kept_warm(scorecard.monthly_trends, whole)
     trend = scorecard.monthly_trend(f, code, trends=trends)
     province_trend = scorecard.monthly_trend(f, None, trends=trends)
-    worst = scorecard.worst_rated_categories(code, f, ratings=cached(scorecard.ratings_by_category, whole))
+    worst = scorecard.worst_rated_categories(code, f, ratings=kept_warm(scorecard.ratings_by_category, whole))
     return (
         agency_kpis(compared),
         charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
 from dashboard.auth import current_scope
-from dashboard.cache import cached
+from dashboard.cache import kept_warm
 from dashboard.components import charts
 from dashboard.components.map import commune_markers, points_url, wall_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
@@ -196,7 +196,7 @@ KPI_OUTPUTS = [Output(f"{ids.WALL_KPIS}-{n}-label", "children") for n in KPI_NAM
 )
 def refresh_wall(_tick, version, last_ok):
     try:
-        w = cached(build_wall, current_scope())
+        w = kept_warm(build_wall, current_scope())
     except SQLAlchemyError:
         banner = text.WALL_DB_DOWN.format(time=last_ok) if last_ok else text.WALL_DB_DOWN_NO_DATA
         return (*([no_update] * (len(KPI_OUTPUTS) + 11)), no_update, banner, "wall-banner", no_update)
