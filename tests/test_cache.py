@@ -12,8 +12,8 @@ Covered:
 - the warm pass (what the sync loop runs after each cycle): a shared answer (kept_warm) asked for again
   (served from the cache) that took at least WARM_MS is recomputed after a change or a new minute, by another
   worker on Redis, so the viewer's next call computes nothing; an answer not marked kept_warm, one asked for
-  only once, a cheap one, one nobody asked for within
-  HOT_SECONDS, one that is current and one another worker is computing are left alone;
+  only once, a cheap one, one nobody read since the last pass or within HOT_SECONDS, one that is current and
+  one another worker is computing are left alone;
 - end to end on SQLite and PostgreSQL with ANALYTICS=off: a report submitted and one rejected through the
   project's own functions move data_version(), and after the stale window the cached count follows.
 
