@@ -144,7 +144,7 @@ def _note_hot(key: str, fn, args: tuple, kwargs: dict, took_ms: float) -> None:
     if took_ms < WARM_MS or now - _noted.get(key, -NOTE_EVERY_SECONDS) < NOTE_EVERY_SECONDS:
         return
     _noted[key] = now
-    hot = cache.get(HOT_KEY) or {}  # read-modify-write: a note lost to a race is made again within a minute
+    hot = cache.get(HOT_KEY) or {}  # read-modify-write: a note lost to a race is made again at the next read
     hot[key] = (fn.__module__, fn.__qualname__, args, kwargs, now)
     recent = sorted((item for item in hot.items() if now - item[1][4] < HOT_SECONDS), key=lambda kv: kv[1][4])
     cache.set(HOT_KEY, dict(recent[-HOT_LIMIT:]), timeout=HOT_SECONDS)

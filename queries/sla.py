@@ -392,14 +392,12 @@ def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = 
     holds half the durations): by DuckDB's aggregate when `sort`, else in bounded memory."""
     key, _label, joined = _group(by)
     split = _part(since)
-    on, side = (["key"], []) if split is None else (["key", "part"], [split.label("part")])
+    on = ["key"] if split is None else ["key", "part"]
     frames = []
     for stage, column in DURATION_STAGES:
         if not sort:
-            inner = (select(key.label("key"), column.label("days"), *side)
-                     .select_from(joined).where(*report_conditions(f), column.isnot(None)).subquery())
-            frame = db.read_frame(bucketed_percentiles(inner, "days", on)).rename(
-                columns={"n": f"{stage}_n", "p50": f"{stage}_median_days", "p90": f"{stage}_p90_days"})
+            inner, _index = _known_durations(f, by, since, column)
+            frame = _named(db.read_frame(bucketed_percentiles(inner, "days", on)), stage)
         else:
             stmt = (select(key.label("key"), func.count(column).label(f"{stage}_n"),
                            quantiles(column).label(f"{stage}_quantiles"))
@@ -434,17 +432,28 @@ def _split_quantiles(frame: pd.DataFrame, stages: tuple[str, ...] = ("ioc", "age
     return frame
 
 
-def _durations(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
-    key, label, joined = _group(by)
-    frames = []
+def _known_durations(f: Filter, by, since, column) -> tuple:
+    """One stage's known durations in the filter, as a subquery (key, days, and part when split at `since`),
+    and the columns that group them."""
+    key, _label, joined = _group(by)
     split = _part(since)
-    index = ["key"] if split is None else ["key", "part"]
+    side, index = ([], ["key"]) if split is None else ([split.label("part")], ["key", "part"])
+    inner = (select(key.label("key"), column.label("days"), *side)
+             .select_from(joined).where(*report_conditions(f), column.isnot(None)).subquery())
+    return inner, index
+
+
+def _named(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
+    """percentiles()' n, p50 and p90 named for the stage."""
+    return frame.rename(columns={"n": f"{stage}_n", "p50": f"{stage}_median_days", "p90": f"{stage}_p90_days"})
+
+
+def _durations(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
+    frames = []
     for stage, column in DURATION_STAGES:
-        inner = (select(key.label("key"), column.label("days"), *([split.label("part")] if split is not None else []))
-                 .select_from(joined).where(*report_conditions(f), column.isnot(None)).subquery())
+        inner, index = _known_durations(f, by, since, column)
         frame = db.read_frame(percentiles(db.dialect, inner.c.days, [inner.c[c] for c in index], []))
-        frames.append(frame.rename(columns={"n": f"{stage}_n", "p50": f"{stage}_median_days",
-                                            "p90": f"{stage}_p90_days"}).set_index(index))
+        frames.append(_named(frame, stage).set_index(index))
     return frames[0].join(frames[1], how="outer").reset_index()
 
 
