@@ -71,8 +71,8 @@ from queries.schema import (
 log = logging.getLogger("paht.analytics")
 r = reports.c
 # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
-# 6: open reports
-SCHEMA_VERSION = 6
+# 6: open reports; 7: the daily counts' sums as BIGINT
+SCHEMA_VERSION = 7
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
