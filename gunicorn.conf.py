@@ -16,7 +16,10 @@ threads = int(os.environ.get("THREADS", "4"))
 
 timeout = 60  # a callback slower than this is a bug; let the worker restart
 graceful_timeout = 30
-keepalive = 5
+# Longer than nginx keeps an idle upstream connection (60 s) and than a wall's 30 s refresh: when the server
+# closes an idle connection first, a request sent on it at that moment is reset (the load test saw one).
+# gthread keeps idle connections in its poller, not on a thread, so this costs no worker.
+keepalive = 75
 max_requests = 2000  # recycle workers now and then to bound memory growth
 max_requests_jitter = 200
 preload_app = False  # each worker builds its own engine and connection pool
