@@ -54,7 +54,7 @@ def callbacks(app):
     """(name, callback, setup): setup runs before each timed run, untimed."""
     from dashboard.cache import cache, cached
     from dashboard.components.filter_bar import preset_range
-    from dashboard.pages.agency import build_agency
+    from dashboard.pages.agency import build_agency, build_deadlines
     from dashboard.pages.overview import build_overview
     from dashboard.pages.wall import build_wall
     from queries import scorecard, sla
@@ -93,6 +93,8 @@ def callbacks(app):
         ("scorecard, this quarter + previous", lambda: scorecard.scorecard(Filter(), "quarter", today), None),
         ("agency page, first after a change", in_app(lambda: build_agency("SXD", year)), empty_cache),
         ("agency page, next agency", in_app(lambda: build_agency("SXD", year)), province_cached),
+        # Read from the system of record, not the copy: no floor.
+        ("agency page, overdue and due-soon lists", lambda: build_deadlines("SXD", year), None),
         ("SLA metrics by agency, 12 months", lambda: sla.sla_metrics(year, "agency"), None),
         # After a change nothing is cached, whatever the wall reads through the cache.
         ("wall, data changed", in_app(lambda: build_wall(None)), empty_cache),

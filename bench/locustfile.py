@@ -102,8 +102,10 @@ class Operator(DashUser):
 
     @task(2)
     def agency(self) -> None:
-        self.callback("agency-kpis", {"agency-code.data": random.choice(AGENCIES[:-1]),
-                                      "agency-code-period.value": random.choice(["30d", "12m"])}, "agency page")
+        values = {"agency-code.data": random.choice(AGENCIES[:-1]),
+                  "agency-code-period.value": random.choice(["30d", "12m"])}
+        self.callback("agency-kpis", values, "agency page")
+        self.callback("agency-overdue", values, "agency page, lists")
 
     @task(1)
     def queue(self) -> None:

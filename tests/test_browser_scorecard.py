@@ -20,7 +20,7 @@ from queries.filters import Filter, local_today, utc_now
 from queries.scorecard import period_containing
 from tests.conftest import ARTIFACTS, DEMO_END, PASSWORD, read_raw
 from tests.live_server import chromium_on_a_thread, private_live_app
-from tests.test_scorecard import expected_scorecard
+from tests.test_scorecard import expected_open_cases, expected_scorecard
 from tests.test_sla_metrics import expected_metrics
 
 pytestmark = pytest.mark.browser
@@ -88,6 +88,8 @@ def test_scorecard_table_sorting_and_agency_page(chromium, live_sc):
     start, end = preset_range("12m")
     agency = expected_metrics(live_sc["raw"], Filter(start=start, end=end, agencies=("SXD",)), "agency",
                               now).loc["SXD"]
+    overdue = expected_open_cases(live_sc["raw"], Filter(start=start, end=end, agencies=("SXD",)), now, "overdue")
+    assert len(overdue) > 15  # more than the table's first page
     sxd_name = want.loc["SXD", "name"]
 
     def steps(page):
@@ -135,6 +137,10 @@ def test_scorecard_table_sorting_and_agency_page(chromium, live_sc):
             assert float(value) == pytest.approx(float(agency[key]), abs=2e-6), card  # stored to 6 decimals
         received_text = f"{int(agency['received']):,}".replace(",", ".")
         expect(page.locator("#kpi-ag-received")).to_have_text(received_text)
+        # The overdue list (a callback of its own): its first page, most overdue first.
+        links = page.locator('#agency-overdue td[data-dash-column="link"]')
+        expect(links).to_have_count(15, timeout=20_000)
+        assert [t.strip() for t in links.all_inner_texts()] == overdue["code"].head(15).tolist()
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / "agency.png"), full_page=True)
 

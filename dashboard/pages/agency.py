@@ -128,21 +128,23 @@ def agency_kpis(compared: dict) -> list:
     Output(ids.AG_ON_TIME_TREND, "figure"),
     Output(ids.AG_SATISFACTION_TREND, "figure"),
     Output(ids.AG_WORST_CATEGORIES, "figure"),
-    Output(ids.AG_OVERDUE, "data"),
-    Output(ids.AG_DUE_SOON, "data"),
     Input(ids.AG_CODE, "data"),
     Input(PERIOD_ID, "value"),
 )
 def update_agency(code, preset):
     if not code:
         raise PreventUpdate
+    return build_agency(code, _period(preset))
+
+
+def _period(preset: str | None) -> Filter:
     start, end = preset_range(preset or "12m")
-    return build_agency(code, Filter(start=start, end=end).scoped(current_scope()))
+    return Filter(start=start, end=end).scoped(current_scope())
 
 
 def build_agency(code: str, f: Filter) -> tuple:
-    """The page's numbers, figures and lists. What is the same for every agency (the province's rows, every
-    agency's monthly trend and ratings, which ignore the caller's scope) is cached once for all of them."""
+    """The page's numbers and figures. What is the same for every agency (the province's rows, every agency's
+    monthly trend and ratings, which ignore the caller's scope) is cached once for all of them."""
     whole = replace(f, scope_agency=None)
     compared = scorecard.agency_vs_province(code, f, province=kept_warm(scorecard.province_metrics, whole))
     trends = kept_warm(scorecard.monthly_trends, whole)
@@ -155,9 +157,27 @@ def build_agency(code: str, f: Filter) -> tuple:
         charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
                                          y_range=[1, 5]),
         charts.worst_categories_figure(worst),
-        case_rows(scorecard.open_cases(code, f, "overdue")),
-        case_rows(scorecard.open_cases(code, f, "due_soon")),
     )
+
+
+# A callback of their own: the lists read the system of record, the figures above the analytics copy, and
+# neither waits for the other.
+@callback(
+    Output(ids.AG_OVERDUE, "data"),
+    Output(ids.AG_DUE_SOON, "data"),
+    Input(ids.AG_CODE, "data"),
+    Input(PERIOD_ID, "value"),
+)
+def agency_deadlines(code, preset):
+    if not code:
+        raise PreventUpdate
+    return build_deadlines(code, _period(preset))
+
+
+def build_deadlines(code: str, f: Filter) -> tuple:
+    """The agency's overdue reports (most overdue first) and those due within two working days."""
+    return (case_rows(scorecard.open_cases(code, f, "overdue")),
+            case_rows(scorecard.open_cases(code, f, "due_soon")))
 
 
 @callback(
