@@ -123,13 +123,15 @@ def agency_kpis(compared: dict) -> list:
     ]
 
 
+PAGE_INPUTS = (Input(ids.AG_CODE, "data"), Input(PERIOD_ID, "value"))
+
+
 @callback(
     Output(ids.AG_KPIS, "children"),
     Output(ids.AG_ON_TIME_TREND, "figure"),
     Output(ids.AG_SATISFACTION_TREND, "figure"),
     Output(ids.AG_WORST_CATEGORIES, "figure"),
-    Input(ids.AG_CODE, "data"),
-    Input(PERIOD_ID, "value"),
+    *PAGE_INPUTS,
 )
 def update_agency(code, preset):
     if not code:
@@ -165,8 +167,7 @@ def build_agency(code: str, f: Filter) -> tuple:
 @callback(
     Output(ids.AG_OVERDUE, "data"),
     Output(ids.AG_DUE_SOON, "data"),
-    Input(ids.AG_CODE, "data"),
-    Input(PERIOD_ID, "value"),
+    *PAGE_INPUTS,
 )
 def agency_deadlines(code, preset):
     if not code:
