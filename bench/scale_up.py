@@ -19,8 +19,8 @@ Why not `seed_demo(n=10_000_000)`: it builds every row as a Python dict before i
    k * base, and every timestamp is moved k minutes earlier (never into the future, every interval kept);
    latitude and longitude move by a deterministic ± 0.0005° (about 50 m) so the map's points do not stack;
    `code` PA-YYYY-NNNNNN becomes PA-YYYY-<NNNNNN + k * base>, seven digits at the default base, which the
-   app's own numbering (exactly six digits, queries/open311.py) ignores; external_id and intake_token,
-   empty in the demo, get a "-k" suffix to stay unique;
+   app's own numbering (queries/open311.py) reaches only past 999,999 a year, and then skips; external_id
+   and intake_token, empty in the demo, get a "-k" suffix to stay unique;
 5. the indexes and constraints are recreated exactly as they were (re-adding a foreign key checks every
    row), the id sequences are moved past the highest ids, and the tables are vacuumed and analysed.
 

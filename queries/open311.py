@@ -17,6 +17,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -32,6 +34,7 @@ from queries.schema import (
     api_keys,
     categories,
     media,
+    public_code_counters,
     report_events,
     reports,
 )
@@ -351,14 +354,32 @@ def _public_code_shape(dialect: str, prefix: str) -> list:
 
 
 def _next_public_code(conn: Connection, now: datetime) -> str:
-    """PA-<local year>-<six digits>: one more than the year's highest code."""
-    prefix = f"PA-{utc_to_local(now).year}-"
-    # Same prefix and length, digits only: the greatest string is the greatest number.
+    """PA-<local year>-<number>: six digits, more past 999,999 a year. The number is the year's counter, one
+    up; a code that exists already (an imported report's) is skipped."""
+    year = utc_to_local(now).year
+    prefix = f"PA-{year}-"
+    while True:
+        code = f"{prefix}{_count_up(conn, year, prefix):06d}"
+        if conn.execute(select(r.id).where(r.code == code)).first() is None:
+            return code
+
+
+def _count_up(conn: Connection, year: int, prefix: str) -> int:
+    """The year's counter plus one, stored. The row locks until the submission commits, so concurrent
+    submissions take their numbers in turn. A year's first counts on from its highest six-digit code (those
+    given before the counter existed, or imported)."""
+    c = public_code_counters.c
+    number = conn.execute(update(public_code_counters).where(c.year == year)
+                          .values(last_number=c.last_number + 1).returning(c.last_number)).scalar()
+    if number is not None:
+        return number
     highest = conn.execute(select(func.max(r.code)).where(*_public_code_shape(conn.dialect.name, prefix))).scalar()
-    number = int(highest[len(prefix):]) + 1 if highest else 1
-    if number > 999_999:
-        raise RuntimeError(f"No public code left for {prefix}")
-    return f"{prefix}{number:06d}"
+    insert_for = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    first = insert_for(public_code_counters).values(year=year, last_number=int(highest[len(prefix):]) + 1
+                                                    if highest else 1)
+    # Two first submissions of a year at once: the second counts on from the first's.
+    return conn.execute(first.on_conflict_do_update(index_elements=[c.year], set_={"last_number": c.last_number + 1})
+                        .returning(c.last_number)).scalar()
 
 
 def _commune_at(conn: Connection, lat: float | None, lon: float | None) -> str | None:

@@ -317,3 +317,13 @@ report_deletions = Table(
     Column("created_at", DateTime, nullable=False),  # the deleted report's arrival: which month to rebuild
     Column("deleted_at", DateTime, nullable=False),
 )
+
+# The last public code number given in each local year (PA-2026-000123 is 123 of 2026). A counter, not the
+# year's highest code plus one: past 999,999 a year the codes grow a digit, and string order no longer finds
+# the highest; and a deleted report's code is never given again.
+public_code_counters = Table(
+    "public_code_counters",
+    metadata,
+    Column("year", Integer, primary_key=True, autoincrement=False),
+    Column("last_number", Integer, nullable=False),
+)

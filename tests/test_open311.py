@@ -728,12 +728,11 @@ def test_public_codes_follow_the_local_year_on_both_databases(intake_db):
     assert code_at(datetime(2026, 12, 31, 16, 59)) == "PA-2026-000001"  # 23:59 local, still 2026
     assert code_at(datetime(2026, 12, 31, 17, 0)) == "PA-2027-000001"  # 00:00 local, 1 January 2027
     assert code_at(datetime(2027, 3, 1)) == "PA-2027-000002"
-    # Codes of other shapes (imports) do not count; a gap is continued after.
-    for odd in ("PA-2027-12345678", "PA-2027-0000x9", "PA-2027-99999"):
+    # Codes of other shapes (imports) change nothing; an imported code the count reaches is skipped.
+    for odd in ("PA-2027-12345678", "PA-2027-0000x9", "PA-2027-99999", "PA-2027-000004"):
         insert_report(intake_db, odd)
     assert code_at(datetime(2027, 3, 2)) == "PA-2027-000003"
-    insert_report(intake_db, "PA-2027-000041")
-    assert code_at(datetime(2027, 3, 3)) == "PA-2027-000042"
+    assert code_at(datetime(2027, 3, 3)) == "PA-2027-000005"
     # Friday 5 March 2027, 09:00 local: XD's IOC stage is 1 working day of office hours (07:30-11:30,
     # 13:30-17:00), so it is due on Monday at 09:00 local, 02:00 UTC.
     friday = code_at(datetime(2027, 3, 5, 2, 0))
@@ -746,6 +745,30 @@ def test_public_codes_follow_the_local_year_on_both_databases(intake_db):
     assert submitted["lat"].isna().all() and submitted["commune_code"].isna().all()
     with pytest.raises(open311.UnknownService):
         open311.submit_report(open311.NewReport(service_code="KHONG_CO", address="x"), key, intake_db)
+
+
+def test_public_codes_grow_past_six_digits_and_are_never_given_twice(intake_db):
+    key = open311.create_api_key(f"trieu-{uuid.uuid4().hex[:6]}", "app", intake_db)[0]
+    new = open311.NewReport(service_code="GT", address="Quốc lộ 1")
+    now = datetime(2029, 5, 1, 3, 0)
+
+    def submit():
+        return open311.submit_report(new, key, intake_db, now=now).code
+
+    # A year's first code counts on from the year's highest six-digit code, given before the counter existed.
+    insert_report(intake_db, "PA-2029-000120")
+    assert submit() == "PA-2029-000121"
+    # A province-wide or national load: the millionth report of a year still gets a code.
+    with intake_db.begin() as conn:
+        conn.execute(text("UPDATE public_code_counters SET last_number = 999998 WHERE year = 2029"))
+    insert_report(intake_db, "PA-2029-1000001")
+    assert [submit() for _ in range(3)] == ["PA-2029-999999", "PA-2029-1000000", "PA-2029-1000002"]
+    # A deleted report's code is not given again.
+    with intake_db.begin() as conn:
+        conn.execute(text("DELETE FROM reports WHERE code = 'PA-2029-1000002'"))
+    assert submit() == "PA-2029-1000003"
+    assert sql_frame(intake_db, "SELECT last_number FROM public_code_counters WHERE year = 2029")[
+        "last_number"].tolist() == [1000003]
 
 
 def test_racing_submissions_get_distinct_consecutive_codes_on_both_databases(intake_db):
