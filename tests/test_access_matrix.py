@@ -596,7 +596,7 @@ def test_out_of_scope_agency_reads_like_an_unknown_one(clients, deps):
     """Agency B asking the agency page's callbacks for SXD gets what it gets for an agency that does not
     exist: the province-wide comparison, and nothing of SXD."""
     client = clients(AGENCY_B)
-    for name in ("agency-kpis.children", "agency-work-table.data"):
+    for name in ("agency-kpis.children", "agency-overdue.data", "agency-work-table.data"):
         answers = []
         for code in ("SXD", "KHONGCO"):
             resp = post(client, dash_body(deps[name], {"agency-code.data": code, "agency-code-period.value": "12m"}))
@@ -680,9 +680,9 @@ CALLBACKS = {
         "scorecard-table.active_cell": {"row": 0, "column": 1, "column_id": "name"},
         "scorecard-table.derived_viewport_data": [{"key": "CAT", "name": "Công an tỉnh"}]})],
     # Agency page
-    "agency-kpis.children": [
-        Call(code, every("ok"), lambda d, c=code: {"agency-code.data": c, "agency-code-period.value": "12m"})
-        for code in ("SXD", "CAT")],
+    **{name: [Call(code, every("ok"), lambda d, c=code: {"agency-code.data": c, "agency-code-period.value": "12m"})
+              for code in ("SXD", "CAT")]
+       for name in ("agency-kpis.children", "agency-overdue.data")},
     "agency-work-table.data": [Call(code, every("ok"), lambda d, c=code: {"agency-code.data": c})
                                for code in ("SXD", "CAT")],
     # The report action panel (queue and report page)
