@@ -315,9 +315,9 @@ def _insert_report(conn: Connection, new: NewReport, key: ApiKey, now: datetime,
                             .where(categories.c.code == new.service_code)).first()
     if category is None:
         raise UnknownService(new.service_code)
-    code = _next_public_code(conn, now)
-    token = secrets.token_hex(16)
     commune = _commune_at(conn, new.lat, new.lon)
+    code = _next_public_code(conn, now)  # locks the year's counter until commit: the reads come first
+    token = secrets.token_hex(16)
     report_id = conn.execute(insert(reports).values(
         code=code, title=_title(new, category.name), description=new.description, category_id=category.id,
         commune_code=commune, channel=key.channel, lat=new.lat, lon=new.lon, reporter_phone=new.phone,

@@ -148,10 +148,16 @@ def haversine_km(lat, lon, lats, lons):
 
 
 def next_code(db: Database, now: datetime) -> str:
+    """The year's counter plus one (or, in a year without one, its highest six-digit code plus one), past
+    the codes that exist."""
     year = (now + timedelta(hours=7)).year
-    codes = sql_frame(db, "SELECT code FROM reports")["code"]
+    codes = set(sql_frame(db, "SELECT code FROM reports")["code"])
+    counter = sql_frame(db, "SELECT last_number FROM public_code_counters WHERE year = :y", y=year)["last_number"]
     numbers = [int(c[-6:]) for c in codes if re.fullmatch(rf"PA-{year}-\d{{6}}", c)]
-    return f"PA-{year}-{max(numbers, default=0) + 1:06d}"
+    number = int(counter.iloc[0]) + 1 if len(counter) else max(numbers, default=0) + 1
+    while f"PA-{year}-{number:06d}" in codes:
+        number += 1
+    return f"PA-{year}-{number:06d}"
 
 
 def expected_notes(db: Database, report_id: int) -> list[dict]:
@@ -755,8 +761,10 @@ def test_public_codes_grow_past_six_digits_and_are_never_given_twice(intake_db):
     def submit():
         return open311.submit_report(new, key, intake_db, now=now).code
 
-    # A year's first code counts on from the year's highest six-digit code, given before the counter existed.
-    insert_report(intake_db, "PA-2029-000120")
+    # A year's first code counts on from the year's highest six-digit code, given before the counter existed;
+    # codes of other shapes (imports) do not count.
+    for code in ("PA-2029-000120", "PA-2029-12345678", "PA-2029-0000x9", "PA-2029-99999", "PA-2029-00012a"):
+        insert_report(intake_db, code)
     assert submit() == "PA-2029-000121"
     # A province-wide or national load: the millionth report of a year still gets a code.
     with intake_db.begin() as conn:
@@ -769,6 +777,33 @@ def test_public_codes_grow_past_six_digits_and_are_never_given_twice(intake_db):
     assert submit() == "PA-2029-1000003"
     assert sql_frame(intake_db, "SELECT last_number FROM public_code_counters WHERE year = 2029")[
         "last_number"].tolist() == [1000003]
+
+
+def test_a_years_first_two_submissions_at_once_count_on_from_each_other(pg_server_url):
+    """PostgreSQL: both find no counter for the year; the second's insert waits on the first's row, then
+    counts on from it (on SQLite writers take turns from the first statement)."""
+    url, drop = create_pg_database(pg_server_url)
+    db = Database(url)
+    try:
+        upgrade(db)
+        second: list[int] = []
+        with db.begin() as first:
+            mine = open311._count_up(first, 2031, "PA-2031-")
+            waiting = threading.Thread(target=lambda: second.append(_count_up_in(db, 2031)))
+            waiting.start()
+            waiting.join(0.5)
+            assert waiting.is_alive() and second == []  # held by the first's uncommitted row
+        waiting.join(10)
+        assert (mine, second) == (1, [2])
+        assert sql_frame(db, "SELECT last_number FROM public_code_counters")["last_number"].tolist() == [2]
+    finally:
+        db.dispose()
+        drop()
+
+
+def _count_up_in(db: Database, year: int) -> int:
+    with db.begin() as conn:
+        return open311._count_up(conn, year, f"PA-{year}-")
 
 
 def test_racing_submissions_get_distinct_consecutive_codes_on_both_databases(intake_db):
