@@ -25,7 +25,8 @@ How it is kept:
   whichever worker holds the lock; if it dies, another worker takes over.
 - Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read: at ten
   million reports a 12-month count then reads some 100,000 rows instead of 5 million. Its hand-off events
-  carry their report's dimensions (`handoffs`), so the bounce-back counts need no join, and its open reports
+  carry their report's dimensions (`handoffs`), counted per day like the reports (`handoff_counts`), which the
+  bounce-back counts read, and its open reports
   have a table of their own (`open_reports`), which the counts that depend on the clock read.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
   missing, of an older schema, or older than MAX_LAG (the sync stopped), queries fall back to the system of
@@ -67,12 +68,13 @@ from queries.schema import (
     sla_policies,
     work_calendar,
 )
+from queries.sql import is_forwarding, is_return
 
 log = logging.getLogger("paht.analytics")
 r = reports.c
 # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
-# 6: open reports; 7: the daily counts' sums as BIGINT
-SCHEMA_VERSION = 7
+# 6: open reports; 7: the daily counts' sums as BIGINT; 8: hand-off counts
+SCHEMA_VERSION = 8
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
@@ -93,7 +95,7 @@ REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat",
                   "version", "close_reason", "duplicate_of_id")
 EVENT_COLUMNS = ("id", "report_id", "at", "from_status", "to_status", "agency_id")
 # The tables each store holds, besides the reference tables (queries/rollup.py has the derived ones).
-STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts")
+STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts", "handoff_counts")
 REFERENCE_TABLES = (agencies, categories, admin_units, sla_policies, work_calendar)
 
 
@@ -189,9 +191,7 @@ def _months_between(first: datetime, last: datetime) -> list[str]:
 
 def _handoffs():
     """Forwardings and returns: the only events an aggregate reads (bounce-backs)."""
-    e = report_events.c
-    return or_(e.to_status == "forwarded",
-               and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified"))))
+    return or_(is_forwarding(report_events.c), is_return(report_events.c))
 
 
 def _export_month(db: Database, month: str, directory: Path, tag: str) -> dict | None:
@@ -373,6 +373,7 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
         con.execute("CREATE TABLE handoffs AS "
                     + rollup.handoffs_sql(f"read_parquet({files('events', 'report_events')})", "reports"))
         con.execute(f"CREATE TABLE daily_counts AS {rollup.build_sql()}")
+        con.execute(f"CREATE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
         con.execute(f"CREATE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
         for table, file in reference.items():
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{directory / file}')")
@@ -406,6 +407,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> s
                                                                        f"read_parquet([{reports_files}])"))
         # Recounted whole: a few seconds at ten million, against the minute the copy of the store takes.
         con.execute(f"CREATE OR REPLACE TABLE daily_counts AS {rollup.build_sql()}")
+        con.execute(f"CREATE OR REPLACE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")

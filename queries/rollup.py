@@ -38,6 +38,7 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    or_,
     select,
 )
 
@@ -52,6 +53,8 @@ from queries.sql import (
     count_if,
     ioc_judged,
     ioc_on_time,
+    is_forwarding,
+    is_return,
     on_time,
     resolved_no_sla,
     resolved_with_deadline,
@@ -84,13 +87,21 @@ daily_counts = Table(
 )
 
 
+def _local_day():
+    return literal_column(f"CAST(created_at + INTERVAL {LOCAL_OFFSET_HOURS} HOUR AS DATE)")
+
+
 def build_sql() -> str:
     """The SELECT that a store's daily_counts is created from (DuckDB SQL, values written in)."""
-    day = literal_column(f"CAST(created_at + INTERVAL {LOCAL_OFFSET_HOURS} HOUR AS DATE)")
+    day = _local_day()
     stmt = (select(day.label("day"), *[e.label(name) for name, e in DIMENSIONS.items()],
                    # BIGINT, not the HUGEINT DuckDB gives a sum: every panel sums these again, a third quicker so.
                    *[cast(e, BigInteger).label(name) for name, e in SUMS.items()])
             .group_by(day, *DIMENSIONS.values()))
+    return _duckdb_sql(stmt)
+
+
+def _duckdb_sql(stmt) -> str:
     return str(stmt.compile(dialect=duckdb_engine.Dialect(), compile_kwargs={"literal_binds": True}))
 
 
@@ -104,6 +115,30 @@ handoffs = Table(
     Column("created_at", DateTime), Column("category_id", Integer), Column("commune_code", String),
     Column("channel", String), Column("status", String), Column("agency_id", Integer),
 )
+
+
+# The hand-offs counted per local day of the report's arrival, the report's dimensions (as in the daily counts)
+# and the agency that received or returned it: the bounce-back counts read this instead of every hand-off
+# (4.5 million in a year of ten million reports).
+HANDOFF_DIMENSIONS = ("category_id", "agency_id", "channel", "status", "event_agency_id")
+handoff_counts = Table(
+    "handoff_counts", MetaData(),
+    Column("day", Date), Column("category_id", Integer), Column("agency_id", Integer), Column("channel", String),
+    Column("status", String), Column("event_agency_id", Integer), Column("forwardings", BigInteger),
+    Column("bounce_backs", BigInteger),
+)
+
+
+def handoff_counts_sql() -> str:
+    """The SELECT that a store's handoff_counts is created from, over its handoffs."""
+    h, day = handoffs.c, _local_day()
+    dimensions = [h[name] for name in HANDOFF_DIMENSIONS]
+    stmt = (select(day.label("day"), *dimensions,
+                   cast(count_if(is_forwarding(h)), BigInteger).label("forwardings"),
+                   cast(count_if(is_return(h)), BigInteger).label("bounce_backs"))
+            .where(or_(is_forwarding(h), is_return(h)))
+            .group_by(day, *dimensions))
+    return _duckdb_sql(stmt)
 
 
 # The open reports (with the columns of `reports` that the copy holds): a few percent of all reports, and what

@@ -32,7 +32,7 @@ from queries import analytics, audit, rollup
 from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
-from queries.rollup import daily_counts, handoffs
+from queries.rollup import daily_counts, handoff_counts, handoffs
 from queries.schema import (
     OPEN_STATUSES,
     admin_units,
@@ -51,8 +51,10 @@ from queries.sql import (
     count_if,
     ioc_judged,
     ioc_on_time,
+    is_forwarding,
     is_overdue,
     is_pending,
+    is_return,
     local_bucket,
     percentiles,
     quantiles,
@@ -479,13 +481,18 @@ def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_co
 
 def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     """Forwardings and returns, per the agency that received / returned them (or per report group). The copy
-    keeps them with their report's columns (handoffs); the record joins its events to the reports."""
-    if db.dialect == "duckdb":
-        source = base = handoffs
-        e, event_agency = handoffs.c, handoffs.c.event_agency_id
+    counts them per day (handoff_counts), or keeps them with their report's columns (handoffs) for a filter of
+    communes; the record joins its events to the reports."""
+    if rollup.usable(f, db, by):
+        source = base = e = handoff_counts
+        forwardings, bounce_backs = func.sum(e.c.forwardings), func.sum(e.c.bounce_backs)
     else:
-        source, base = reports, report_events.join(reports, r.id == report_events.c.report_id)
-        e, event_agency = report_events.c, report_events.c.agency_id
+        if db.dialect == "duckdb":
+            source = base = e = handoffs
+        else:
+            source, base, e = reports, report_events.join(reports, r.id == report_events.c.report_id), report_events
+        forwardings, bounce_backs = count_if(is_forwarding(e.c)), count_if(is_return(e.c))
+    event_agency = e.c.event_agency_id if "event_agency_id" in e.c else e.c.agency_id
     conditions = report_conditions(f, source)
     if by == "agency":
         # Returns count against the agency that returned the report, wherever the report went next.
@@ -498,12 +505,8 @@ def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
             conditions.append(agencies.c.code == f.scope_agency)
     else:
         key, _label, joined = _group(by, source, base)
-    returned = and_(e.from_status.in_(("forwarded", "in_progress")), e.to_status.in_(("received", "classified")))
-    stmt = select(
-        key.label("key"),
-        count_if(e.to_status == "forwarded").label("forwardings"),
-        count_if(returned).label("bounce_backs"),
-    ).select_from(joined).where(*conditions)
+    stmt = (select(key.label("key"), forwardings.label("forwardings"), bounce_backs.label("bounce_backs"))
+            .select_from(joined).where(*conditions))
     return db.read_frame(_grouped(stmt, by, key, split=_part(since, source)))
 
 

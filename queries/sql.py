@@ -88,6 +88,16 @@ def status_in(statuses: tuple[str, ...]) -> ColumnElement:
     return reports.c.status.in_(bindparam("statuses", list(statuses), expanding=True, literal_execute=True))
 
 
+def is_forwarding(event) -> ColumnElement:
+    """A hand-off event (columns `event`: from_status, to_status) that forwarded the report to an agency."""
+    return event.to_status == "forwarded"
+
+
+def is_return(event) -> ColumnElement:
+    """A hand-off event by which an agency sent the report back to the IOC (a bounce-back)."""
+    return and_(event.from_status.in_(("forwarded", "in_progress")), event.to_status.in_(("received", "classified")))
+
+
 def report_conditions(f: Filter, source=reports) -> list[ColumnElement]:
     """WHERE conditions on `reports` for a filter, the caller's scope included. `source` may be another table
     with the report's dimensions, such as the analytics copy's daily counts (`day`: the local day of arrival),
