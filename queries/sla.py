@@ -55,7 +55,6 @@ from queries.sql import (
     is_overdue,
     is_pending,
     is_return,
-    local_bucket,
     percentiles,
     quantiles,
     report_conditions,
@@ -304,7 +303,9 @@ class Clock:
     now: datetime
     end_of_today: datetime
     one_working_day: datetime
-    today_through: int  # working days from the calendar's start through today
+    # A late report due at or after these instants (local midnights) is overdue by at most 5 / 10 working days.
+    late_5_from: datetime
+    late_10_from: datetime
 
     @classmethod
     def at(cls, now: datetime | None = None, calendar: WorkCalendar | None = None) -> Clock:
@@ -312,9 +313,17 @@ class Clock:
         calendar = calendar or default_calendar()
         today = (now + timedelta(hours=7)).date()
         index = int((np.datetime64(today) - np.datetime64(calendar.first_day)).astype(int))
+        through = np.cumsum(calendar.working.astype(np.int64))  # working days through each day
+
+        def first_day_through(n: int) -> datetime:
+            """Local midnight of the first day through which n working days have passed."""
+            first = int(np.searchsorted(through, n, side="left"))
+            return local_to_utc(calendar.first_day + timedelta(days=first))
+
         return cls(now=now, end_of_today=local_to_utc(today + timedelta(days=1)),
                    one_working_day=calendar.deadline(now, days=1),
-                   today_through=int(calendar.working[:index + 1].sum()))
+                   late_5_from=first_day_through(through[index] - 5),
+                   late_10_from=first_day_through(through[index] - 10))
 
 
 def _clock_counts(clock: Clock, source=reports) -> list:
@@ -469,11 +478,12 @@ def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_co
     is_open, late = is_pending(source), is_overdue(clock.now, source)
     columns = _clock_counts(clock, source) if clock_counts else []
     if aging:
-        joined = joined.outerjoin(work_calendar, work_calendar.c.day == local_bucket(source.c.deadline_at, "day"))
-        days_over = clock.today_through - work_calendar.c.working_days_through
-        columns += [count_if(and_(late, days_over <= 5)).label("overdue_1_5"),
-                    count_if(and_(late, days_over > 5, days_over <= 10)).label("overdue_6_10"),
-                    count_if(and_(late, days_over > 10)).label("overdue_over_10")]
+        # Working days over = today's count through minus the deadline day's, which only grows with the day:
+        # each band is a range of deadlines, no join to the calendar.
+        due = source.c.deadline_at
+        columns += [count_if(and_(late, due >= clock.late_5_from)).label("overdue_1_5"),
+                    count_if(and_(late, due < clock.late_5_from, due >= clock.late_10_from)).label("overdue_6_10"),
+                    count_if(and_(late, due < clock.late_10_from)).label("overdue_over_10")]
     stmt = (select(key.label("key"), *columns).select_from(joined)
             .where(*report_conditions(f, source), is_open if clock_counts else late))
     return db.read_frame(_grouped(stmt, by, key, split=_part(since, source)))
