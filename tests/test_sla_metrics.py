@@ -32,7 +32,7 @@ from queries.migrate import upgrade
 from queries.reference import load_reference_data
 from queries.schema import agencies, report_events, reports
 from tests import independent
-from tests.conftest import NOW, ROOT, create_pg_database, read_raw
+from tests.conftest import NOW, ROOT, analytics_copy, create_pg_database, read_raw
 from tests.test_workcalendar import UTC_OFFSET, ref_calendar
 
 OPEN = ("received", "classified", "forwarded", "in_progress")
@@ -369,6 +369,12 @@ EDGE_OPEN = [
     ("E-10WD", "A2", "in_progress", "2025-01-15 10:00"),         # 10 -> 6–10
     ("E-11WD", "A2", "in_progress", "2025-01-14 10:00"),         # 11 -> more than 10
     ("E-13WD", "A2", "received", "2025-01-10 16:00"),            # 13 -> more than 10
+    # Band edges: a deadline on a Sunday or a Tết day counts from the working day before it; the band's first
+    # minute and the minute before it.
+    ("E-SUNDAY-8WD", "A1", "in_progress", "2025-01-19 10:00"),   # 20–24/1, 3–5/2 -> 6–10
+    ("E-TET-3WD", "A1", "in_progress", "2025-01-29 10:00"),      # 3, 4, 5/2 -> 1–5
+    ("E-5WD-MIDNIGHT", "A2", "in_progress", "2025-01-22 00:00"),  # 5 -> 1–5
+    ("E-6WD-23H59", "A2", "in_progress", "2025-01-21 23:59"),    # 6 -> 6–10
     ("E-DUE-TODAY", "A1", "in_progress", "2025-02-05 16:00"),    # due today and within a working day
     ("E-DUE-1WD", "A2", "in_progress", "2025-02-06 10:00"),      # exactly one working day from now: included
     ("E-DUE-LATER", "A2", "in_progress", "2025-02-06 10:01"),    # one minute later: not
@@ -434,8 +440,19 @@ def edge_db(request, tmp_path_factory, pg_server_url):
         drop()
 
 
-def test_hand_made_edge_cases(edge_db):
-    total = sla.sla_metrics(Filter(), None, edge_db, EDGE_NOW).iloc[0]
+@pytest.fixture(scope="module")
+def edge_copy(edge_db, tmp_path_factory):
+    return analytics_copy(edge_db, tmp_path_factory.mktemp("edge-copy"))
+
+
+@pytest.fixture(params=["record", "copy"])
+def edge_source(request, edge_db):
+    """The hand-made database, or its analytics copy (whose counts are computed another way)."""
+    return edge_db if request.param == "record" else request.getfixturevalue("edge_copy")
+
+
+def test_hand_made_edge_cases(edge_source):
+    total = sla.sla_metrics(Filter(), None, edge_source, EDGE_NOW).iloc[0]
     assert total["received"] == 4 + len(EDGE_OPEN)
     assert (total["resolved"], total["rejected"], total["pending"]) == (3, 1, len(EDGE_OPEN))
     # A report with no deadline is "no SLA", never on time.
@@ -444,8 +461,8 @@ def test_hand_made_edge_cases(edge_db):
     assert (total["ioc_judged"], total["ioc_on_time"]) == (2, 1)
     assert total["open_no_sla"] == 1
     # Aging in working days after the deadline's date, across Tết 2025.
-    assert total["overdue"] == 7
-    assert (total["overdue_1_5"], total["overdue_6_10"], total["overdue_over_10"]) == (3, 2, 2)
+    assert total["overdue"] == 11
+    assert (total["overdue_1_5"], total["overdue_6_10"], total["overdue_over_10"]) == (5, 4, 2)
     assert total["due_today"] == 1 and total["due_1wd"] == 2 and total["not_yet_due"] == 3
     # Bounces: report 1 went to A1, came back, went to A2; report 2 went to A1.
     assert (total["forwardings"], total["bounce_backs"]) == (3, 1)
@@ -453,8 +470,8 @@ def test_hand_made_edge_cases(edge_db):
     assert total["share_low"] == pytest.approx(2 / 3)
 
 
-def test_hand_made_edge_cases_per_agency(edge_db):
-    per = sla.sla_metrics(Filter(), "agency", edge_db, EDGE_NOW).set_index("key")
+def test_hand_made_edge_cases_per_agency(edge_source):
+    per = sla.sla_metrics(Filter(), "agency", edge_source, EDGE_NOW).set_index("key")
     a1, a2 = per.loc["A1"], per.loc["A2"]
     # A2's only resolved report has no deadline: nothing judged, so no rate at all (not 0 %, not 100 %).
     assert (a2["resolved"], a2["agency_judged"], a2["agency_on_time"], a2["resolved_no_sla"]) == (1, 0, 0, 1)
@@ -464,7 +481,7 @@ def test_hand_made_edge_cases_per_agency(edge_db):
     assert (a1["forwardings"], a1["bounce_backs"], a1["bounce_back_rate"]) == (2, 1, 0.5)
     assert (a2["forwardings"], a2["bounce_backs"], a2["bounce_back_rate"]) == (1, 0, 0.0)
     # Scoped to A2: A1's return does not show.
-    scoped = sla.sla_metrics(Filter().scoped("A2"), "agency", edge_db, EDGE_NOW)
+    scoped = sla.sla_metrics(Filter().scoped("A2"), "agency", edge_source, EDGE_NOW)
     assert scoped["key"].tolist() == ["A2"] and scoped["bounce_backs"].tolist() == [0]
     # The received report has no agency and is only in the province row.
     assert per["received"].sum() == 4 + len(EDGE_OPEN) - 2  # minus the rejected and the received one
