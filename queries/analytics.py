@@ -25,9 +25,9 @@ How it is kept:
   whichever worker holds the lock; if it dies, another worker takes over.
 - Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read: at ten
   million reports a 12-month count then reads some 100,000 rows instead of 5 million. Its hand-off events
-  carry their report's dimensions (`handoffs`), counted per day like the reports (`handoff_counts`), which the
-  bounce-back counts read, and its open reports
-  have a table of their own (`open_reports`), which the counts that depend on the clock read.
+  carry their report's dimensions (`handoffs`) and are counted per day like the reports (`handoff_counts`,
+  which the bounce-back counts read); its open reports have a table of their own (`open_reports`), which the
+  counts that depend on the clock read.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
   missing, of an older schema, or older than MAX_LAG (the sync stopped), queries fall back to the system of
   record.

@@ -359,16 +359,16 @@ def _next_public_code(conn: Connection, now: datetime) -> str:
     year = utc_to_local(now).year
     prefix = f"PA-{year}-"
     while True:
-        code = f"{prefix}{_count_up(conn, year, prefix):06d}"
+        code = f"{prefix}{_count_up(conn, year):06d}"
         if conn.execute(select(r.id).where(r.code == code)).first() is None:
             return code
 
 
-def _count_up(conn: Connection, year: int, prefix: str) -> int:
+def _count_up(conn: Connection, year: int) -> int:
     """The year's counter plus one, stored. The row locks until the submission commits, so concurrent
     submissions take their numbers in turn. A year's first counts on from its highest six-digit code (those
     given before the counter existed, or imported)."""
-    c = public_code_counters.c
+    c, prefix = public_code_counters.c, f"PA-{year}-"
     number = conn.execute(update(public_code_counters).where(c.year == year)
                           .values(last_number=c.last_number + 1).returning(c.last_number)).scalar()
     if number is not None:

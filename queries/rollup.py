@@ -38,7 +38,6 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
-    or_,
     select,
 )
 
@@ -136,7 +135,6 @@ def handoff_counts_sql() -> str:
     stmt = (select(day.label("day"), *dimensions,
                    cast(count_if(is_forwarding(h)), BigInteger).label("forwardings"),
                    cast(count_if(is_return(h)), BigInteger).label("bounce_backs"))
-            .where(or_(is_forwarding(h), is_return(h)))
             .group_by(day, *dimensions))
     return _duckdb_sql(stmt)
 

@@ -788,7 +788,7 @@ def test_a_years_first_two_submissions_at_once_count_on_from_each_other(pg_serve
         upgrade(db)
         second: list[int] = []
         with db.begin() as first:
-            mine = open311._count_up(first, 2031, "PA-2031-")
+            mine = open311._count_up(first, 2031)
             waiting = threading.Thread(target=lambda: second.append(_count_up_in(db, 2031)))
             waiting.start()
             waiting.join(0.5)
@@ -803,7 +803,7 @@ def test_a_years_first_two_submissions_at_once_count_on_from_each_other(pg_serve
 
 def _count_up_in(db: Database, year: int) -> int:
     with db.begin() as conn:
-        return open311._count_up(conn, year, f"PA-{year}-")
+        return open311._count_up(conn, year)
 
 
 def test_racing_submissions_get_distinct_consecutive_codes_on_both_databases(intake_db):
