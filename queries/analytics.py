@@ -16,7 +16,10 @@ How it is kept:
   which names the current files. A file is never changed: a new generation writes new files and then
   replaces the manifest atomically, so a reader sees one whole generation or the one before.
 - `sync` rebuilds only the months touched since the last run: rows whose `updated_at` moved (indexed), and
-  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). Readers query
+  reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). A month with
+  few changes is patched: its files are written anew from the previous ones, without the changed and deleted
+  reports, plus the changed ones read by id; so a cycle's cost follows the writes, not the month's size (a
+  whole month at ten million reports takes 40 s to export). Readers query
   two DuckDB files: a small store of the newest RECENT_MONTHS months, rebuilt whenever they change (nearly
   every write lands there), and an archive of the older months, kept as it is, or copied with only its
   changed months replaced when an older report changes, and rebuilt whole only when deletions have grown
@@ -81,6 +84,11 @@ MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "1
 WATERMARK_MARGIN = timedelta(seconds=60)
 KEEP_OLD_FILES_SECONDS = 120
 EXPORT_CHUNK_ROWS = 50_000
+# A month the copy holds is patched, not exported again, when at most this many of its reports changed: only
+# those are read, by id. A whole month's export takes some 40 s at ten million reports (600,000 a month), longer
+# than the copy may lag behind a write (one wall refresh, 30 s).
+PATCH_ROWS = int(os.environ.get("ANALYTICS_PATCH_ROWS", "20000"))
+ID_CHUNK = 5_000
 # Deleted rows leave holes in a DuckDB file that is updated in place: past this growth it is rebuilt whole.
 STORE_GROWTH_LIMIT = 1.5
 # The newest months live in a small store of their own, rebuilt whenever they change (nearly every write lands
@@ -124,13 +132,21 @@ def _schema(table, names) -> str:
     return ", ".join(f'"{n}" {_duck_type(table.c[n])}' for n in names)
 
 
-def _write_parquet(frames, table, names, path: Path) -> int:
+def _write_parquet(frames, table, names, path: Path, kept: tuple[Path, str, set] | None = None) -> int:
     """Write a frame, or an iterable of frames, with the table's column types (an all-empty column keeps
-    its type); returns the number of rows."""
+    its type); returns the number of rows. `kept`: an earlier file of the table, a column and ids, whose rows
+    other than those ids come first."""
     con = _duckdb_for_writing(path.parent)
     rows = 0
     try:
         con.execute(f"CREATE TABLE t ({_schema(table, names)})")
+        if kept:
+            earlier, column, dropped = kept
+            con.register("dropped", pd.DataFrame({"id": sorted(dropped)}, dtype="int64"))
+            con.execute(f"INSERT INTO t SELECT * FROM read_parquet('{earlier}') "
+                        f"WHERE {column} NOT IN (SELECT id FROM dropped)")
+            con.unregister("dropped")
+            rows += con.execute("SELECT count(*) FROM t").fetchall()[0][0]
         for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
             if len(frame):
                 con.register("frame", frame[list(names)])
@@ -210,6 +226,31 @@ def _export_month(db: Database, month: str, directory: Path, tag: str) -> dict |
     return {**files, "rows": rows}
 
 
+def _by_ids(db: Database, stmt, column, ids: list[int]):
+    """The statement's rows for the given ids of `column`, as frames, a chunk of ids at a time."""
+    for i in range(0, len(ids), ID_CHUNK):
+        yield from _frames(db, stmt.where(column.in_(ids[i:i + ID_CHUNK])))
+
+
+def _patch_month(db: Database, month: str, entry: dict, directory: Path, tag: str, fresh: list[int],
+                 dropped: set) -> dict | None:
+    """The month's files anew: the earlier ones without the `dropped` reports (every changed or deleted one,
+    wherever it sits now) and with the `fresh` ones (the changed reports that sit in this month now) read from
+    the record, hand-offs included; None when no report is left."""
+    files = {"reports": f"reports-{month}-{tag}.parquet", "events": f"events-{month}-{tag}.parquet"}
+    rows = _write_parquet(_by_ids(db, select(*[r[c] for c in REPORT_COLUMNS]), r.id, fresh),
+                          reports, REPORT_COLUMNS, directory / files["reports"],
+                          kept=(directory / entry["reports"], "id", dropped))
+    if not rows:
+        (directory / files["reports"]).unlink(missing_ok=True)
+        return None
+    e = report_events.c
+    _write_parquet(_by_ids(db, select(*[e[c] for c in EVENT_COLUMNS]).where(_handoffs()), e.report_id, fresh),
+                   report_events, EVENT_COLUMNS, directory / files["events"],
+                   kept=(directory / entry["events"], "report_id", dropped))
+    return {**files, "rows": rows}
+
+
 def read_manifest(directory: Path | None = None) -> dict | None:
     path = (directory or analytics_dir()) / "manifest.json"
     try:
@@ -255,6 +296,8 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
                                  func.max(r.updated_at).label("updated"), func.max(r.id).label("max_id")))[0]
     last_deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
     months: dict = {} if full else dict(old["months"])
+    fresh: dict[str, list[int]] = {}  # month -> its changed reports, for months patched rather than exported
+    dropped: set = set()
     if full:
         todo = _months_between(bounds["first"], bounds["last"]) if bounds["first"] else []
     else:
@@ -262,7 +305,7 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
         # Changed rows, and new rows even if they carry an old updated_at (a demo or an import of history).
         changed = db.read_rows(select(r.id, r.created_at).where(
             or_(r.updated_at > since, r.id > old.get("max_id", 0))))
-        deleted = db.read_rows(select(report_deletions.c.created_at).where(
+        deleted = db.read_rows(select(report_deletions.c.report_id, report_deletions.c.created_at).where(
             report_deletions.c.id > old["last_deletion"]))
         # A changed row may have moved to another month (a re-import with a corrected date): its old month,
         # as the previous generation holds it, is rebuilt too.
@@ -273,12 +316,20 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
         missing = {m for m in _months_between(bounds["first"], bounds["last"])
                    if m not in months and m not in known_empty} if bounds["first"] else set()
         todo = sorted({row["created_at"].strftime("%Y-%m") for row in changed + deleted} | moved_from | missing)
+        for row in changed:
+            fresh.setdefault(row["created_at"].strftime("%Y-%m"), []).append(row["id"])
+        dropped = {row["id"] for row in changed} | {row["report_id"] for row in deleted}
     # Generations keep counting across full rebuilds, so a reader never mistakes a new copy for its old one.
     generation = (previous or {}).get("generation", 0) + 1
     tag = f"g{generation}-{uuid.uuid4().hex[:6]}"
     empty_months = set() if full else set(old.get("empty_months", []))
+    patched = []
     for month in todo:
-        exported = _export_month(db, month, directory, tag)
+        if month in months and len(fresh.get(month, ())) <= PATCH_ROWS:
+            exported = _patch_month(db, month, months[month], directory, tag, fresh.get(month, []), dropped)
+            patched.append(month)
+        else:
+            exported = _export_month(db, month, directory, tag)
         if exported is None:
             months.pop(month, None)
             empty_months.add(month)
@@ -304,7 +355,8 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
                 "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
                 .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
                 "months": months, "reference": reference, "empty": empty, "store": archive,
-                "recent_store": recent_store, "recent_months": recent, "rebuilt": todo, "compact_size": compact_size}
+                "recent_store": recent_store, "recent_months": recent, "rebuilt": todo, "patched": patched,
+                "compact_size": compact_size}
     _write_manifest(directory, manifest)
     _remove_unused(directory, manifest, old)
     return manifest
@@ -498,8 +550,9 @@ def run_sync_loop(interval: float | None = None) -> None:
             try:
                 manifest = sync_if_changed(source=replica())
                 if manifest is not None:
-                    log.info("analytics sync: generation %s, months rebuilt %s, %.2f s",
-                             manifest["generation"], manifest["rebuilt"], time.monotonic() - started)
+                    log.info("analytics sync: generation %s, months rebuilt %s (patched %s), %.2f s",
+                             manifest["generation"], manifest["rebuilt"], manifest["patched"],
+                             time.monotonic() - started)
             except Exception:  # noqa: BLE001 - the loop must survive a database outage
                 log.exception("analytics sync failed; retrying")
             for hook in list(after_sync_cycle.values()):

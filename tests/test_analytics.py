@@ -182,6 +182,25 @@ def assert_copy_equals_record(db: Database, directory: Path) -> None:
         copy.dispose()
 
 
+def read_parquet(path: Path) -> pd.DataFrame:
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY id").df()
+
+
+def assert_patched_months_equal_a_fresh_export(db: Database, directory: Path, manifest: dict) -> None:
+    """A month patched with its changed reports holds exactly what a whole export of it holds now."""
+    for month in manifest["patched"]:
+        if month not in manifest["months"]:
+            assert analytics._export_month(db, month, directory, "check") is None, f"{month} still has reports"
+            continue
+        fresh = analytics._export_month(db, month, directory, "check")
+        for kind in ("reports", "events"):
+            got = read_parquet(directory / manifest["months"][month][kind])
+            want = read_parquet(directory / fresh[kind])
+            pd.testing.assert_frame_equal(got, want, obj=f"{month} {kind}, patched")
+            (directory / fresh[kind]).unlink()
+        assert manifest["months"][month]["rows"] == fresh["rows"]
+
+
 def record_months(db: Database) -> set[str]:
     return {row["created_at"].strftime("%Y-%m") for row in db.read_rows(select(reports.c.created_at))}
 
@@ -256,6 +275,9 @@ def sync_and_check(env, months: set[str]) -> dict:
     assert new["recent_store"] != old["recent_store"] and new["compact_size"] == old["compact_size"]
     archive_touched = bool(rebuilt - set(new["recent_months"])) or new["recent_months"] != old["recent_months"]
     assert (new["store"] != old["store"]) == archive_touched
+    # Months the copy had are patched with their changed reports, not exported whole (demo-sized writes).
+    assert set(new["patched"]) == rebuilt & set(old["months"])
+    assert_patched_months_equal_a_fresh_export(env.db, env.directory, new)
     env.manifest = new
     assert_copy_equals_record(env.db, env.directory)
     return new
@@ -658,6 +680,35 @@ def test_a_reimport_that_moves_a_report_to_another_month_is_not_counted_twice(sm
         assert_same_frame(tidy(overview.counts_over_time(Filter(), "month", "category", copy)),
                           tidy(overview.counts_over_time(Filter(), "month", "category", small)), "counts_over_time")
         assert overview.headline_counts(Filter(), copy, now).iloc[0]["total"] == record_total(small)
+    finally:
+        copy.dispose()
+
+
+def test_a_month_with_many_changed_reports_is_exported_whole(small, tmp_path, monkeypatch):
+    directory = tmp_path / "copy"
+    analytics.sync(small, directory)
+    rows = small.read_frame(select(reports.c.id, reports.c.created_at))
+    months = [{"month": month, "first": group["id"].min(), "last": group["id"].max()} for month, group in
+              rows.groupby(pd.to_datetime(rows["created_at"]).dt.strftime("%Y-%m"))]
+    many, few = months[-3], months[-6]
+    assert many["first"] != many["last"]
+    later = utc_now() + timedelta(seconds=1)
+    with small.begin() as conn:  # two reports of one month, one of another, rated anew
+        conn.execute(reports.update().where(reports.c.id.in_([int(many["first"]), int(many["last"]),
+                                                              int(few["first"])]))
+                     .values(rating=5, updated_at=later))
+    monkeypatch.setattr(analytics, "PATCH_ROWS", 1)
+    new = analytics.sync_if_changed(small, directory)
+    assert set(new["rebuilt"]) >= {many["month"], few["month"]}
+    assert few["month"] in new["patched"] and many["month"] not in new["patched"]
+    assert_patched_months_equal_a_fresh_export(small, directory, new)
+    copy = open_copy(directory)
+    try:
+        order = ["agency", "category_code"]
+        assert_same_frame(scorecard.ratings_by_category(Filter(), copy).sort_values(order),
+                          scorecard.ratings_by_category(Filter(), small).sort_values(order), "ratings after a patch")
+        assert_same_frame(sla.sla_metrics(Filter(), "agency", copy), sla.sla_metrics(Filter(), "agency", small),
+                          "sla_metrics after an export and a patch")
     finally:
         copy.dispose()
 
