@@ -226,29 +226,45 @@ def _export_month(db: Database, month: str, directory: Path, tag: str) -> dict |
     return {**files, "rows": rows}
 
 
-def _by_ids(db: Database, stmt, column, ids: list[int]):
+def _by_ids(db: Database, stmt, column, ids: list[int], settings: dict | None = None):
     """The statement's rows for the given ids of `column`, as frames, a chunk of ids at a time."""
     for i in range(0, len(ids), ID_CHUNK):
-        yield from _frames(db, stmt.where(column.in_(ids[i:i + ID_CHUNK])))
+        yield from _frames(db, stmt.where(column.in_(ids[i:i + ID_CHUNK])), settings=settings)
 
 
 def _patch_month(db: Database, month: str, entry: dict, directory: Path, tag: str, fresh: list[int],
-                 dropped: set) -> dict | None:
-    """The month's files anew: the earlier ones without the `dropped` reports (every changed or deleted one,
-    wherever it sits now) and with the `fresh` ones (the changed reports that sit in this month now) read from
-    the record, hand-offs included; None when no report is left."""
+                 dropped: set, max_id: int) -> tuple[dict | None, bool]:
+    """The month's files anew: the earlier ones without the `dropped` reports (the changed and deleted ones
+    the copy holds in this month) and with the `fresh` ones (the changed reports in this month now) read from
+    the record, hand-offs included; (None when no report is left, True). When the result does not hold as
+    many of the reports up to `max_id` as the record's month (a report written without moving its
+    `updated_at`, or an id deleted and written again), or the earlier files are gone, the month is exported
+    whole instead: (its entry, False)."""
+    earlier = (directory / entry["reports"], directory / entry["events"])
+    if not all(path.exists() for path in earlier):
+        return _export_month(db, month, directory, tag), False
+    start, end = _month_bounds(month)
+    in_month = and_(r.created_at >= start, r.created_at < end)
     files = {"reports": f"reports-{month}-{tag}.parquet", "events": f"events-{month}-{tag}.parquet"}
-    rows = _write_parquet(_by_ids(db, select(*[r[c] for c in REPORT_COLUMNS]), r.id, fresh),
-                          reports, REPORT_COLUMNS, directory / files["reports"],
-                          kept=(directory / entry["reports"], "id", dropped))
+    path = directory / files["reports"]
+    # The month's filter again: a report moved to another month since it was listed stays out of this one.
+    rows = _write_parquet(_by_ids(db, select(*[r[c] for c in REPORT_COLUMNS]).where(in_month), r.id, fresh),
+                          reports, REPORT_COLUMNS, path, kept=(earlier[0], "id", dropped))
+    with duckdb.connect() as con:
+        held = con.execute(f"SELECT count(*) FROM read_parquet('{path}') WHERE id <= ?", [max_id]).fetchall()[0][0]
+    if held != db.scalar(select(func.count()).select_from(reports).where(in_month, r.id <= max_id)):
+        log.info("analytics sync: %s patched does not match the record; exporting it whole", month)
+        path.unlink(missing_ok=True)
+        return _export_month(db, month, directory, tag), False
     if not rows:
-        (directory / files["reports"]).unlink(missing_ok=True)
-        return None
+        path.unlink(missing_ok=True)
+        return None, True
     e = report_events.c
-    _write_parquet(_by_ids(db, select(*[e[c] for c in EVENT_COLUMNS]).where(_handoffs()), e.report_id, fresh),
-                   report_events, EVENT_COLUMNS, directory / files["events"],
-                   kept=(directory / entry["events"], "report_id", dropped))
-    return {**files, "rows": rows}
+    _write_parquet(_by_ids(db, select(*[e[c] for c in EVENT_COLUMNS]).join_from(
+        report_events, reports, reports.c.id == e.report_id).where(in_month, _handoffs()), e.report_id, fresh,
+        settings=BY_REPORT), report_events, EVENT_COLUMNS, directory / files["events"],
+        kept=(earlier[1], "report_id", dropped))
+    return {**files, "rows": rows}, True
 
 
 def read_manifest(directory: Path | None = None) -> dict | None:
@@ -296,8 +312,8 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
                                  func.max(r.updated_at).label("updated"), func.max(r.id).label("max_id")))[0]
     last_deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
     months: dict = {} if full else dict(old["months"])
-    fresh: dict[str, list[int]] = {}  # month -> its changed reports, for months patched rather than exported
-    dropped: set = set()
+    fresh: dict[str, list[int]] = {}  # month -> its changed reports now, for months patched
+    dropped: dict[str, set] = {}  # month -> the changed and deleted reports the copy holds in it
     if full:
         todo = _months_between(bounds["first"], bounds["last"]) if bounds["first"] else []
     else:
@@ -305,20 +321,25 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
         # Changed rows, and new rows even if they carry an old updated_at (a demo or an import of history).
         changed = db.read_rows(select(r.id, r.created_at).where(
             or_(r.updated_at > since, r.id > old.get("max_id", 0))))
-        deleted = db.read_rows(select(report_deletions.c.report_id, report_deletions.c.created_at).where(
-            report_deletions.c.id > old["last_deletion"]))
-        # A changed row may have moved to another month (a re-import with a corrected date): its old month,
-        # as the previous generation holds it, is rebuilt too.
-        moved_from = set().union(*(_months_in_store(directory / old[key], [row["id"] for row in changed])
-                                   for key in ("store", "recent_store")))
+        deleted = db.read_rows(select(report_deletions.c.report_id.label("id"), report_deletions.c.created_at)
+                               .where(report_deletions.c.id > old["last_deletion"]))
+        # Where the previous generation holds each changed or deleted report: one may have moved to another
+        # month (a re-import with a corrected date), and its old month is rebuilt too.
+        held = {}
+        for key in ("store", "recent_store"):
+            held.update(_months_in_store(directory / old[key], [row["id"] for row in changed + deleted]))
         # Months the record has and the copy lacks (a history imported or re-seeded with past timestamps).
         known_empty = set(old.get("empty_months", []))
         missing = {m for m in _months_between(bounds["first"], bounds["last"])
                    if m not in months and m not in known_empty} if bounds["first"] else set()
-        todo = sorted({row["created_at"].strftime("%Y-%m") for row in changed + deleted} | moved_from | missing)
+        todo = sorted({row["created_at"].strftime("%Y-%m") for row in changed + deleted} | set(held.values())
+                      | missing)
         for row in changed:
             fresh.setdefault(row["created_at"].strftime("%Y-%m"), []).append(row["id"])
-        dropped = {row["id"] for row in changed} | {row["report_id"] for row in deleted}
+        for row in changed + deleted:
+            dropped.setdefault(row["created_at"].strftime("%Y-%m"), set()).add(row["id"])
+        for report_id, month in held.items():
+            dropped.setdefault(month, set()).add(report_id)
     # Generations keep counting across full rebuilds, so a reader never mistakes a new copy for its old one.
     generation = (previous or {}).get("generation", 0) + 1
     tag = f"g{generation}-{uuid.uuid4().hex[:6]}"
@@ -326,8 +347,10 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     patched = []
     for month in todo:
         if month in months and len(fresh.get(month, ())) <= PATCH_ROWS:
-            exported = _patch_month(db, month, months[month], directory, tag, fresh.get(month, []), dropped)
-            patched.append(month)
+            exported, was_patched = _patch_month(db, month, months[month], directory, tag, fresh.get(month, []),
+                                                 dropped.get(month, set()), bounds["max_id"] or 0)
+            if was_patched:
+                patched.append(month)
         else:
             exported = _export_month(db, month, directory, tag)
         if exported is None:
@@ -382,18 +405,18 @@ def _keep_archive(directory: Path, tag: str, old: dict | None, months: dict, rec
     return _update_store(directory, tag, previous, {m: archived.get(m) for m in changed}), compact_size
 
 
-def _months_in_store(store: Path, ids: list[int]) -> set[str]:
-    """The months the given reports sit in, in a generation's DuckDB file."""
+def _months_in_store(store: Path, ids: list[int]) -> dict[int, str]:
+    """The month each of the given reports sits in, in a generation's DuckDB file (those it holds)."""
     if not ids or not store.exists():
-        return set()
+        return {}
     con = duckdb.connect(str(store), read_only=True)
     try:
-        con.register("changed", pd.DataFrame({"id": ids}))
-        rows = con.execute("SELECT DISTINCT strftime(created_at, '%Y-%m') FROM reports "
+        con.register("changed", pd.DataFrame({"id": ids}, dtype="int64"))
+        rows = con.execute("SELECT id, strftime(created_at, '%Y-%m') FROM reports "
                            "WHERE id IN (SELECT id FROM changed)").fetchall()
     finally:
         con.close()
-    return {month for (month,) in rows}
+    return dict(rows)
 
 
 def reference_digest(db: Database) -> str:

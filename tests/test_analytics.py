@@ -713,6 +713,68 @@ def test_a_month_with_many_changed_reports_is_exported_whole(small, tmp_path, mo
         copy.dispose()
 
 
+def months_holding(directory: Path, report_id: int) -> list[str]:
+    """The months whose files in the current generation hold the report."""
+    entries = analytics.read_manifest(directory)["months"]
+    return sorted(month for month, entry in entries.items()
+                  if duckdb.sql(f"SELECT count(*) FROM read_parquet('{directory / entry['reports']}') "
+                                f"WHERE id = {report_id}").fetchall()[0][0])
+
+
+def two_months_apart(db: Database) -> tuple[int, datetime, datetime]:
+    """A report, its arrival, and a time four months earlier (another month the copy holds)."""
+    row = db.read_rows(select(reports.c.id, reports.c.created_at).order_by(reports.c.created_at.desc())
+                       .offset(10).limit(1))[0]
+    return row["id"], row["created_at"], row["created_at"] - timedelta(days=120)
+
+
+def test_a_report_moved_while_its_month_is_patched_ends_in_one_month(small, tmp_path, monkeypatch):
+    directory = tmp_path / "copy"
+    analytics.sync(small, directory)
+    report_id, arrived, earlier = two_months_apart(small)
+    with small.begin() as conn:
+        conn.execute(reports.update().where(reports.c.id == report_id).values(rating=1, updated_at=utc_now()))
+    by_ids, moved = analytics._by_ids, []
+
+    def move_first(*args, **kwargs):  # a re-import corrects the date while the sync reads the report
+        if not moved:
+            with small.begin() as conn:
+                conn.execute(reports.update().where(reports.c.id == report_id)
+                             .values(created_at=earlier, updated_at=utc_now() + timedelta(seconds=1)))
+            moved.append(True)
+        yield from by_ids(*args, **kwargs)
+
+    monkeypatch.setattr(analytics, "_by_ids", move_first)
+    analytics.sync_if_changed(small, directory)
+    assert moved
+    monkeypatch.setattr(analytics, "_by_ids", by_ids)
+    analytics.sync_if_changed(small, directory)
+    assert months_holding(directory, report_id) == [earlier.strftime("%Y-%m")]
+    copy = open_copy(directory)
+    try:
+        assert overview.headline_counts(Filter(), copy).iloc[0]["total"] == record_total(small)
+    finally:
+        copy.dispose()
+
+
+def test_a_report_moved_and_deleted_in_one_cycle_leaves_the_copy(small, tmp_path):
+    directory = tmp_path / "copy"
+    analytics.sync(small, directory)
+    report_id, arrived, earlier = two_months_apart(small)
+    assert months_holding(directory, report_id) == [arrived.strftime("%Y-%m")]
+    with small.begin() as conn:
+        conn.execute(reports.update().where(reports.c.id == report_id)
+                     .values(created_at=earlier, updated_at=utc_now()))
+        conn.execute(reports.delete().where(reports.c.id == report_id))
+    analytics.sync_if_changed(small, directory)
+    assert months_holding(directory, report_id) == []
+    copy = open_copy(directory)
+    try:
+        assert overview.headline_counts(Filter(), copy).iloc[0]["total"] == record_total(small)
+    finally:
+        copy.dispose()
+
+
 def test_a_store_grown_past_the_limit_is_rebuilt_whole_and_stays_equal(small, tmp_path, monkeypatch):
     directory = tmp_path / "copy"
     first = analytics.sync(small, directory)
