@@ -25,11 +25,11 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, insert, select, text
 
 from queries.db import Database
 from queries.demo import seed_agencies
+from queries.filters import utc_now
 from queries.importers import MappingError, import_file
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
@@ -291,24 +291,46 @@ def test_a_field_over_a_million_characters_stays_one_rejected_record(tmp_path):
     assert (summary.read, summary.rejected) == (3, 1)
 
 
-@pytest.mark.xfail(strict=True, raises=IntegrityError, reason=(
-    "BUG: the public report code is slug(source)[:8] + '-' + external id, so two sources whose names share their "
-    "first 8 letters ('quang_tri_dong_ha' and 'quang_tri_cam_lo' -> 'QUANG_TR') or differ only in punctuation or "
-    "case ('huyen-a', 'huyen_a') give the same code for the same id: the second import dies with an IntegrityError "
-    "on UNIQUE(reports.code), although README keys rows by (source, external id)"))
 def test_two_sources_with_similar_names_keep_their_rows_apart(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'sources.sqlite3'}")
     upgrade(db)
     load_reference_data(db)
     path = tmp_path / "same-ids.csv"
     path.write_bytes(record(COLUMNS) + record(good_cells("001")) + record(good_cells("002")))
+
+    def codes_of(source: str) -> dict[str, str]:
+        return {row["external_id"]: row["code"] for row in db.read_rows(
+            select(reports.c.external_id, reports.c.code).where(reports.c.source == source))}
+
     try:
-        for source in ("quang_tri_dong_ha", "quang_tri_cam_lo"):
+        # Both names begin 'QUANG_TR'; and a report of the app's own has the code 'PA-001'.
+        for source in ("quang_tri_dong_ha", "quang_tri_cam_lo", "PA", "quang_tri_cam_lo"):
             mapping = tmp_path / f"{source}.yaml"
             mapping.write_text(small_mapping(source), encoding="utf-8")
             summary = import_file(path, "csv", mapping, db=db, reject_path=tmp_path / f"{source}.csv")
-            assert summary.imported == 2
-        assert count(db, reports) == 4
+            codes = codes_of(source)
+            if source == "quang_tri_dong_ha":
+                assert summary.imported == 2 and codes == {"001": "QUANG_TR-001", "002": "QUANG_TR-002"}
+                with db.begin() as conn:  # a report of the app's own numbering
+                    conn.execute(insert(reports).values(code="PA-001", title="t", description="d", category_id=1,
+                                                        channel="app", status="received", created_at=utc_now(),
+                                                        updated_at=utc_now()))
+            elif source == "PA":
+                assert summary.imported == 2 and codes["002"] == "PA-002"
+                assert codes["001"] != "PA-001" and codes["001"].endswith("-001")
+            elif summary.imported:  # the first import of the second 'QUANG_TR' source
+                assert summary.imported == 2 and set(codes.values()).isdisjoint({"QUANG_TR-001", "QUANG_TR-002"})
+                assert all(code.endswith(f"-{ext}") for ext, code in codes.items())
+                second = codes
+            else:  # imported again: nothing changed, the codes stay
+                assert (summary.unchanged, summary.rejected) == (2, 0) and codes == second
+        # The source corrects one report: it is updated and keeps its code.
+        path.write_bytes(record(COLUMNS) + record(good_cells("001", "nội dung đã sửa")) + record(good_cells("002")))
+        summary = import_file(path, "csv", tmp_path / "quang_tri_cam_lo.yaml", db=db,
+                              reject_path=tmp_path / "corrected.csv")
+        assert (summary.updated, summary.unchanged, summary.rejected) == (1, 1, 0)
+        assert codes_of("quang_tri_cam_lo") == second
+        assert count(db, reports) == 7
     finally:
         db.dispose()
 

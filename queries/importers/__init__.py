@@ -276,6 +276,13 @@ class _Writer:
                        if ext in existing and existing[ext][1] != row["source_hash"]]
             changed_ids = [existing[row["external_id"]][0] for row in changed]
             summary.unchanged += len(rows) - len(new) - len(changed)
+            taken = set(conn.execute(select(reports.c.code).where(
+                reports.c.code.in_([row["code"] for row in new]))).scalars()) if new else set()
+            for row in new:
+                if row["code"] in taken:
+                    row["code"] = _report_code(self.mapping.source, row["external_id"], taken=True)
+            # A report keeps the code it was given (perhaps a digest one, above) when its source corrects it.
+            changed = [{k: v for k, v in row.items() if k != "code"} for row in changed]
             if new:
                 conn.execute(insert(reports), [{**row, "updated_at": now} for row in new])
             if changed:
@@ -313,8 +320,12 @@ def _agency_code(source: str, value: str) -> str:
     return f"{_slug(source, 6)}.{_slug(value, 18)}.{digest}"
 
 
-def _report_code(source: str, external_id: str) -> str:
-    code = f"{_slug(source, 8)}-{external_id}"
+def _report_code(source: str, external_id: str, taken: bool = False) -> str:
+    """A report's public code: the source's name, cut to 8 letters, and its id. `taken`: that code belongs to
+    another report (a source whose name begins alike, or the app's own numbering), so the source is named by
+    a digest of its whole name instead."""
+    prefix = hashlib.sha1(source.encode()).hexdigest()[:8].upper() if taken else _slug(source, 8)
+    code = f"{prefix}-{external_id}"
     if len(code) <= 30 and _CODE_SAFE.match(code):
         return code
-    return f"{_slug(source, 8)}-{hashlib.sha1(external_id.encode()).hexdigest()[:16]}"
+    return f"{prefix}-{hashlib.sha1(external_id.encode()).hexdigest()[:16]}"
