@@ -251,22 +251,24 @@ def test_reject_file_lists_every_bad_row_with_its_line_field_and_reason(empty_db
     assert kept == {"A1", "A6", "A15"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: rows refused by the reader (NUL byte, undecodable bytes, field over 100,000 chars) get an empty "
-    "external_id in the reject file although their id cell is perfectly readable; README promises "
-    "'line, external id, field, reason, the raw record'"))
-def test_reject_file_names_the_id_of_a_row_with_a_nul_byte(tmp_path):
+def test_reject_file_names_the_id_of_rows_the_reader_refuses(tmp_path):
     db = Database(f"sqlite:///{tmp_path / 'nul.sqlite3'}")
     upgrade(db)
     load_reference_data(db)
     mapping = tmp_path / "m.yaml"
     mapping.write_text(small_mapping("nul_id"), encoding="utf-8")
     path = tmp_path / "nul.csv"
-    path.write_bytes(record(COLUMNS) + record(good_cells("B1", "có \x00 ở đây")))
-    import_file(path, "csv", mapping, db=db, reject_path=tmp_path / "rejects.csv")
+    undecodable = [c.encode() for c in good_cells("B2")]
+    undecodable[4] = b"\xff\xfe h\xe1ng"  # not UTF-8
+    path.write_bytes(record(COLUMNS) + record(good_cells("B1", "có \x00 ở đây")) + record(undecodable)
+                     + record(good_cells("B3", "x" * 100_001)) + record(good_cells("B4"))
+                     + record(good_cells("B\x005")))
+    summary = import_file(path, "csv", mapping, db=db, reject_path=tmp_path / "rejects.csv")
     rejects = read_rejects(tmp_path / "rejects.csv")
     db.dispose()
-    assert rejects.external_id.tolist() == ["B1"]
+    assert (summary.read, summary.imported, summary.rejected) == (5, 1, 4)
+    assert rejects.external_id.tolist() == ["B1", "B2", "B3", "B\\05"]  # a NUL in the id: a backslash and 0
+    assert rejects.field.tolist() == ["noi_dung", "noi_dung", "noi_dung", "ma"]
 
 
 @pytest.mark.xfail(strict=True, reason=(

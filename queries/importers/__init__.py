@@ -116,6 +116,7 @@ def import_file(path: str | Path, profile: str = "csv", mapping_path: str | Path
         for item in _records(path, mapping):
             summary.read += 1
             if isinstance(item, RowError):
+                item.external_id = item.external_id or _guess_id(item.values, mapping)
                 reject(item)
                 continue
             try:
@@ -125,7 +126,7 @@ def import_file(path: str | Path, profile: str = "csv", mapping_path: str | Path
                 writer.check(incoming)
             except RowError as err:
                 err.raw = err.raw or item.raw[:2000]
-                err.external_id = err.external_id or _guess_id(item, mapping)
+                err.external_id = err.external_id or _guess_id(item.values, mapping)
                 reject(err)
                 continue
             seen.add(incoming.external_id)
@@ -166,11 +167,12 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"'[^']*'", "'…'", reason)
 
 
-def _guess_id(record: Record, mapping: Mapping) -> str:
+def _guess_id(values: dict, mapping: Mapping) -> str:
+    """The record's external id as far as it can be read, for the reject file."""
     if mapping.format == "open311":
-        return str(record.values.get("service_request_id") or "")[:100]
+        return str(values.get("service_request_id") or "")[:100]
     for col in mapping.external_id:
-        value = record.values.get(col.lower())
+        value = values.get(col.lower())
         if value:
             return str(value)[:100]
     return ""

@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_FIELD_CHARS = 100_000
@@ -27,6 +27,7 @@ class RowError(Exception):
     reason: str
     raw: str = ""
     external_id: str = ""
+    values: dict = field(default_factory=dict)  # the record's cells, when they could be split into columns
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,8 @@ def read_csv(path: Path, encoding: str, delimiter: str) -> Iterator[Record | Row
                 continue  # blank lines are not records
             problem = _problem(row, names)
             if problem:
-                yield RowError(start, problem[0], problem[1], raw=_printable(raw))
+                cells = dict(zip(names, map(_printable, row), strict=True)) if len(row) == len(names) else {}
+                yield RowError(start, problem[0], problem[1], raw=_printable(raw), values=cells)
                 continue
             yield Record(start, dict(zip(names, row, strict=True)), raw)
 
