@@ -134,31 +134,29 @@ def _schema(table, names) -> str:
 
 def _write_parquet(frames, table, names, path: Path, kept: tuple[Path, str, set] | None = None) -> int:
     """Write a frame, or an iterable of frames, with the table's column types (an all-empty column keeps
-    its type); returns the number of rows. `kept`: an earlier file of the table, a column and ids, whose rows
-    other than those ids come first."""
+    its type); returns the number of rows. `kept`: an earlier file of the table, a column and ids: its rows
+    other than those ids are written too."""
     con = _duckdb_for_writing(path.parent)
-    rows = 0
     try:
         con.execute(f"CREATE TABLE t ({_schema(table, names)})")
-        if kept:
-            earlier, column, dropped = kept
-            con.register("dropped", pd.DataFrame({"id": sorted(dropped)}, dtype="int64"))
-            con.execute(f"INSERT INTO t SELECT * FROM read_parquet('{earlier}') "
-                        f"WHERE {column} NOT IN (SELECT id FROM dropped)")
-            con.unregister("dropped")
-            rows += con.execute("SELECT count(*) FROM t").fetchall()[0][0]
         for frame in [frames] if isinstance(frames, pd.DataFrame) else frames:
             if len(frame):
                 con.register("frame", frame[list(names)])
                 con.execute("INSERT INTO t SELECT * FROM frame")
                 con.unregister("frame")
-                rows += len(frame)
+        rows = "t"
+        if kept:
+            earlier, column, dropped = kept
+            con.register("dropped", pd.DataFrame({"id": sorted(dropped)}, dtype="int64"))
+            rows = (f"(SELECT * FROM read_parquet('{earlier}') WHERE {column} NOT IN (SELECT id FROM dropped) "
+                    "UNION ALL SELECT * FROM t)")
         tmp = path.with_suffix(".tmp")
-        con.execute(f"COPY t TO '{tmp}' (FORMAT parquet)")
+        con.execute(f"COPY {rows} TO '{tmp}' (FORMAT parquet)")
+        written = con.execute(f"SELECT count(*) FROM read_parquet('{tmp}')").fetchall()[0][0]
         os.replace(tmp, path)
     finally:
         con.close()
-    return rows
+    return written
 
 
 def _duckdb_for_writing(directory: Path, path: Path | None = None) -> duckdb.DuckDBPyConnection:
@@ -232,6 +230,15 @@ def _by_ids(db: Database, stmt, column, ids: list[int], settings: dict | None = 
         yield from _frames(db, stmt.where(column.in_(ids[i:i + ID_CHUNK])), settings=settings)
 
 
+def _reports_up_to(db: Database, in_month, max_id: int) -> int:
+    """The record's reports of the month with ids up to `max_id`: all of the month's (an index-only count)
+    less those above it (a few, by the primary key), in one statement, so one snapshot. Filtering by both at
+    once would read every row of the month from the table: 2 s at ten million reports, against 0.2."""
+    count = select(func.count()).select_from(reports)
+    return db.scalar(select(count.where(in_month).scalar_subquery()
+                            - count.where(in_month, r.id > max_id).scalar_subquery()))
+
+
 def _patch_month(db: Database, month: str, entry: dict, directory: Path, tag: str, fresh: list[int],
                  dropped: set, max_id: int) -> tuple[dict | None, bool]:
     """The month's files anew: the earlier ones without the `dropped` reports (the changed and deleted ones
@@ -252,7 +259,7 @@ def _patch_month(db: Database, month: str, entry: dict, directory: Path, tag: st
                           reports, REPORT_COLUMNS, path, kept=(earlier[0], "id", dropped))
     with duckdb.connect() as con:
         held = con.execute(f"SELECT count(*) FROM read_parquet('{path}') WHERE id <= ?", [max_id]).fetchall()[0][0]
-    if held != db.scalar(select(func.count()).select_from(reports).where(in_month, r.id <= max_id)):
+    if held != _reports_up_to(db, in_month, max_id):
         log.info("analytics sync: %s patched does not match the record; exporting it whole", month)
         path.unlink(missing_ok=True)
         return _export_month(db, month, directory, tag), False
