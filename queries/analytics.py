@@ -19,7 +19,9 @@ How it is kept:
   reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). A month with
   few changes is patched: its files are written anew from the previous ones, without the changed and deleted
   reports, plus the changed ones read by id; so a cycle's cost follows the writes, not the month's size (a
-  whole month at ten million reports takes 40 s to export). Readers query
+  whole month at ten million reports takes 40 s to export). Rows read again within the safety margin
+  (WATERMARK_MARGIN) that the copy already holds as they are, by `updated_at`, are no change: they make no
+  new generation. Readers query
   two DuckDB files: a small store of the newest RECENT_MONTHS months, rebuilt whenever they change (nearly
   every write lands there), and an archive of the older months, kept as it is, or copied with only its
   changed months replaced when an older report changes, and rebuilt whole only when deletions have grown
@@ -305,7 +307,7 @@ _replica: Database | None = None
 def sync(db: Database | None = None, directory: Path | None = None, full: bool = False,
          source: Database | None = None) -> dict:
     """Bring the copy of `db` (the system of record) up to date, reading from `source` (a replica of it)
-    when given; returns the new manifest."""
+    when given; returns the new manifest, or the current one when nothing had changed."""
     record = get_db(db)
     db = source or record
     directory = directory or analytics_dir()
@@ -326,7 +328,7 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     else:
         since = datetime.fromisoformat(old["watermark"]) - WATERMARK_MARGIN
         # Changed rows, and new rows even if they carry an old updated_at (a demo or an import of history).
-        changed = db.read_rows(select(r.id, r.created_at).where(
+        changed = db.read_rows(select(r.id, r.created_at, r.updated_at).where(
             or_(r.updated_at > since, r.id > old.get("max_id", 0))))
         deleted = db.read_rows(select(report_deletions.c.report_id.label("id"), report_deletions.c.created_at)
                                .where(report_deletions.c.id > old["last_deletion"]))
@@ -334,7 +336,12 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
         # month (a re-import with a corrected date), and its old month is rebuilt too.
         held = {}
         for key in ("store", "recent_store"):
-            held.update(_months_in_store(directory / old[key], [row["id"] for row in changed + deleted]))
+            held.update(_held_in_store(directory / old[key], [row["id"] for row in changed + deleted]))
+        # Rows read again within the margin that the copy holds as they are now are not changes.
+        changed = [row for row in changed
+                   if held.get(row["id"]) != (row["created_at"].strftime("%Y-%m"), row["updated_at"])]
+        relevant = {row["id"] for row in changed + deleted}
+        held = {report_id: month for report_id, (month, _updated) in held.items() if report_id in relevant}
         # Months the record has and the copy lacks (a history imported or re-seeded with past timestamps).
         known_empty = set(old.get("empty_months", []))
         missing = {m for m in _months_between(bounds["first"], bounds["last"])
@@ -347,6 +354,10 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
             dropped.setdefault(row["created_at"].strftime("%Y-%m"), set()).add(row["id"])
         for report_id, month in held.items():
             dropped.setdefault(month, set()).add(report_id)
+    digest = reference_digest(db)
+    if not full and not todo and digest == old.get("reference_digest"):
+        touch(directory)  # the rows read again within the margin are in the copy as they are
+        return read_manifest(directory)
     # Generations keep counting across full rebuilds, so a reader never mistakes a new copy for its old one.
     generation = (previous or {}).get("generation", 0) + 1
     tag = f"g{generation}-{uuid.uuid4().hex[:6]}"
@@ -380,7 +391,7 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     recent_store = _build_store(directory, f"{tag}-recent", {m: months[m] for m in recent}, reference, empty)
     watermark = bounds["updated"] or started
     manifest = {"schema": SCHEMA_VERSION, "database": record.url, "generation": generation,
-                "max_id": bounds["max_id"] or 0, "reference_digest": reference_digest(db),
+                "max_id": bounds["max_id"] or 0, "reference_digest": digest,
                 "empty_months": sorted(empty_months),
                 "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
                 .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
@@ -412,18 +423,19 @@ def _keep_archive(directory: Path, tag: str, old: dict | None, months: dict, rec
     return _update_store(directory, tag, previous, {m: archived.get(m) for m in changed}), compact_size
 
 
-def _months_in_store(store: Path, ids: list[int]) -> dict[int, str]:
-    """The month each of the given reports sits in, in a generation's DuckDB file (those it holds)."""
+def _held_in_store(store: Path, ids: list[int]) -> dict[int, tuple[str, datetime]]:
+    """The month and `updated_at` of each of the given reports, in a generation's DuckDB file (those it
+    holds)."""
     if not ids or not store.exists():
         return {}
     con = duckdb.connect(str(store), read_only=True)
     try:
         con.register("changed", pd.DataFrame({"id": ids}, dtype="int64"))
-        rows = con.execute("SELECT id, strftime(created_at, '%Y-%m') FROM reports "
+        rows = con.execute("SELECT id, strftime(created_at, '%Y-%m'), updated_at FROM reports "
                            "WHERE id IN (SELECT id FROM changed)").fetchall()
     finally:
         con.close()
-    return dict(rows)
+    return {report_id: (month, updated) for report_id, month, updated in rows}
 
 
 def reference_digest(db: Database) -> str:
@@ -540,7 +552,8 @@ def sync_if_changed(db: Database | None = None, directory: Path | None = None,
                 reference_digest(db) == old.get("reference_digest"):
             touch(directory)
             return None
-    return sync(record, directory, source=source)
+    manifest = sync(record, directory, source=source)
+    return None if old is not None and manifest["generation"] == old["generation"] else manifest
 
 
 # --- the sync loop ------------------------------------------------------------------------------------
