@@ -356,8 +356,14 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
             dropped.setdefault(month, set()).add(report_id)
     digest = reference_digest(db)
     if not full and not todo and digest == old.get("reference_digest"):
-        touch(directory)  # the rows read again within the margin are in the copy as they are
-        return read_manifest(directory)
+        # The rows read again within the margin are in the copy as they are: the same generation (readers keep
+        # their views and cached answers), with the watermark and the highest id moved on as a new one would.
+        watermark = max(bounds["updated"] or started, datetime.fromisoformat(old["watermark"]))
+        manifest = {**old, "synced_at": started.isoformat(), "rebuilt": [], "patched": [],
+                    "watermark": watermark.isoformat(), "max_id": max(bounds["max_id"] or 0, old.get("max_id", 0)),
+                    "last_deletion": last_deletion}
+        _write_manifest(directory, manifest)
+        return manifest
     # Generations keep counting across full rebuilds, so a reader never mistakes a new copy for its old one.
     generation = (previous or {}).get("generation", 0) + 1
     tag = f"g{generation}-{uuid.uuid4().hex[:6]}"
@@ -531,7 +537,7 @@ def touch(directory: Path | None = None) -> None:
     manifest = read_manifest(directory)
     if manifest is not None:
         manifest["synced_at"] = utc_now().isoformat()
-        manifest["rebuilt"] = []
+        manifest["rebuilt"], manifest["patched"] = [], []
         _write_manifest(directory, manifest)
 
 

@@ -782,7 +782,8 @@ def test_rows_read_again_within_the_margin_make_no_new_generation(small, tmp_pat
     assert analytics.sync_if_changed(small, directory) is None
     again = analytics.read_manifest(directory)
     assert again["generation"] == second["generation"] and again["synced_at"] > second["synced_at"]
-    assert again["recent_store"] == second["recent_store"]
+    assert again["recent_store"] == second["recent_store"] and again["patched"] == []
+    assert again["watermark"] == small.scalar(select(func.max(reports.c.updated_at))).isoformat()
     # A second write to the same report is a change again.
     with small.begin() as conn:
         conn.execute(reports.update().where(reports.c.id == one).values(rating=5, updated_at=utc_now()))
