@@ -80,7 +80,7 @@ def callbacks(app):
         """Another agency's page opened after the first: the province's rows are in the cache."""
         with app.app_context():
             cache.clear()
-            cached(scorecard.province_metrics, year)
+            cached(scorecard.province_metrics, year, cards_only=True)
             cached(scorecard.monthly_trends, year)
             cached(scorecard.ratings_by_category, year)
 

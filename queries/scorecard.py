@@ -152,7 +152,7 @@ def period_ranking(f: Filter, kind: str = "month", day: date | None = None, db: 
     db = analytics.reader(db)
     period = period_containing(kind, day or local_today())
     current = replace(f, scope_agency=None, start=period.start, end=period.end)
-    metrics = sla_metrics(current, "agency", db, now, aging=False, durations=False)
+    metrics = sla_metrics(current, "agency", db, now, aging=False, durations=())
     return _ranked(metrics.assign(score=composite_score(metrics)), f.scope_agency), period
 
 
@@ -184,29 +184,39 @@ def agency_info(code: str, db: Database | None = None) -> dict | None:
     return rows[0] if rows else None
 
 
-def province_metrics(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
+# What the agency page's cards show of the metric rows: no overdue-age band and no IOC-stage duration. The
+# percentiles are the costliest part, and the IOC stage's were 130 of the page's 350 ms floor at ten million.
+CARD_METRICS = {"aging": False, "durations": ("agency",)}
+
+
+def province_metrics(f: Filter, db: Database | None = None, now: datetime | None = None,
+                     cards_only: bool = False) -> dict:
     """The province's metric row and every agency's, for the filter's period: what each agency page is
-    compared with. They ignore the caller's scope (every role compares against the same province), so one
-    answer, cached, serves every agency's page."""
+    compared with; with `cards_only`, just the metrics its cards show (CARD_METRICS). They ignore the caller's
+    scope (every role compares against the same province), so one answer, cached, serves every agency's page."""
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
+    chosen = CARD_METRICS if cards_only else {}
     # Two statements, not GROUPING SETS: with the whole province as a set of its own, DuckDB holds every
     # duration twice for the percentiles, which ran out of its 256 MB at ten million reports.
-    return {"province": sla_metrics(whole, None, db, now), "per_agency": sla_metrics(whole, "agency", db, now)}
+    return {"province": sla_metrics(whole, None, db, now, **chosen),
+            "per_agency": sla_metrics(whole, "agency", db, now, **chosen)}
 
 
 def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None,
-                       province: dict | None = None) -> dict:
+                       province: dict | None = None, cards_only: bool = False) -> dict:
     """The agency's metric row (within the caller's scope) and the province's, plus how many agencies had
-    reports. `province` is province_metrics(f) when the caller has it already."""
+    reports; with `cards_only`, just the metrics the agency page's cards show. `province` is
+    province_metrics(f, cards_only=...) when the caller has it already."""
     db = analytics.reader(db)
     now = now or utc_now()
-    province = province or province_metrics(f, db, now)
+    province = province or province_metrics(f, db, now, cards_only)
     province, per_agency = province["province"], province["per_agency"]
     if f.scope_agency in (None, code):  # the caller may see all of this agency: its row is already here
         agency = per_agency[per_agency["key"] == code]
     else:
-        agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now)
+        agency = sla_metrics(replace(f, agencies=(code,)), "agency", db, now,
+                             **(CARD_METRICS if cards_only else {}))
     numeric = per_agency.select_dtypes("number")
     return {
         "agency": agency.iloc[0].to_dict() if not agency.empty else None,

@@ -18,6 +18,7 @@ Definitions (shown on screen behind the info icons and in docs/metrics.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -338,12 +339,21 @@ def _clock_counts(clock: Clock, source=reports) -> list:
             count_if(and_(due, c.deadline_at <= clock.one_working_day)).label("due_1wd")]
 
 
+DURATION_STAGES = (("ioc", r.ioc_work_days), ("agency", r.agency_work_days))
+STAGES = tuple(stage for stage, _column in DURATION_STAGES)
+
+
+def _chosen(stages: tuple[str, ...]) -> list:
+    return [(stage, column) for stage, column in DURATION_STAGES if stage in stages]
+
+
 # The counts the analytics copy's daily counts hold, each under the same name (queries/rollup.py).
 ROLLED_UP = {"ioc_judged": ioc_judged, "ioc_on_time": ioc_on_time, "agency_judged": agency_judged,
              "agency_on_time": agency_on_time, "resolved_no_sla": resolved_no_sla}
 
 
-def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: bool = True) -> pd.DataFrame:
+def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: tuple[str, ...] = STAGES
+            ) -> pd.DataFrame:
     key, label, joined = _group(by)
     stmt = select(
         key.label("key"), label.label("name"),
@@ -356,13 +366,13 @@ def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: bo
         func.count(r.rating).label("rating_count"),
         func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
         *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
-        *(_duration_columns() if durations and db.dialect in PERCENTILE_AGGREGATES else ()),
+        *(_duration_columns(durations) if db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
     stmt = _grouped(stmt, by, key, label, split=_part(since))
     if by is None:  # no rows selected: no row out, as with a grouping
         stmt = stmt.having(func.count() > 0)
     frame = db.read_frame(stmt)
-    return _split_quantiles(frame) if durations and db.dialect in PERCENTILE_AGGREGATES else frame
+    return _split_quantiles(frame, durations) if db.dialect in PERCENTILE_AGGREGATES else frame
 
 
 def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
@@ -398,14 +408,15 @@ def _sorting_fits(received: pd.Series) -> bool:
     return largest <= SORTED_PERCENTILE_ROWS and received.sum() <= 3 * SORTED_PERCENTILE_ROWS
 
 
-def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = True) -> pd.DataFrame:
-    """The stage durations' counts, medians and p90s on the copy, a statement per stage (one stage at a time
+def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = True,
+                          stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
+    """The `stages`' duration counts, medians and p90s on the copy, a statement per stage (one stage at a time
     holds half the durations): by DuckDB's aggregate when `sort`, else in bounded memory."""
     key, _label, joined = _group(by)
     split = _part(since)
     on = ["key"] if split is None else ["key", "part"]
     frames = []
-    for stage, column in DURATION_STAGES:
+    for stage, column in _chosen(stages):
         if not sort:
             inner, _index = _known_durations(f, by, since, column)
             frame = _named(db.read_frame(bucketed_percentiles(inner, "days", on)), stage)
@@ -415,7 +426,7 @@ def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = 
                     .select_from(joined).where(*report_conditions(f)))
             frame = _split_quantiles(db.read_frame(_grouped(stmt, by, key, split=split)), (stage,))
         frames.append(frame)
-    return frames[0].merge(frames[1], on=on, how="outer")
+    return functools.reduce(lambda a, b: a.merge(b, on=on, how="outer"), frames)
 
 
 # Dialects with an ordered-set percentile aggregate (which skips NULLs): there the durations come with the
@@ -423,17 +434,14 @@ def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = 
 PERCENTILE_AGGREGATES = ("postgresql", "duckdb")
 
 
-DURATION_STAGES = (("ioc", r.ioc_work_days), ("agency", r.agency_work_days))
-
-
-def _duration_columns() -> list:
+def _duration_columns(stages: tuple[str, ...]) -> list:
     columns = []
-    for stage, column in DURATION_STAGES:
+    for stage, column in _chosen(stages):
         columns += [func.count(column).label(f"{stage}_n"), quantiles(column).label(f"{stage}_quantiles")]
     return columns
 
 
-def _split_quantiles(frame: pd.DataFrame, stages: tuple[str, ...] = ("ioc", "agency")) -> pd.DataFrame:
+def _split_quantiles(frame: pd.DataFrame, stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
     for stage in stages:
         pairs = [q if isinstance(q, (list, tuple, np.ndarray)) else (np.nan, np.nan)
                  for q in frame.pop(f"{stage}_quantiles")]
@@ -459,13 +467,13 @@ def _named(frame: pd.DataFrame, stage: str) -> pd.DataFrame:
     return frame.rename(columns={"n": f"{stage}_n", "p50": f"{stage}_median_days", "p90": f"{stage}_p90_days"})
 
 
-def _durations(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
+def _durations(f: Filter, by, db: Database, since=None, stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
     frames = []
-    for stage, column in DURATION_STAGES:
+    for stage, column in _chosen(stages):
         inner, index = _known_durations(f, by, since, column)
         frame = db.read_frame(percentiles(db.dialect, inner.c.days, [inner.c[c] for c in index], []))
         frames.append(_named(frame, stage).set_index(index))
-    return frames[0].join(frames[1], how="outer").reset_index()
+    return functools.reduce(lambda a, b: a.join(b, how="outer"), frames).reset_index()
 
 
 def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_counts: bool = True,
@@ -521,17 +529,18 @@ def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
 
 
 def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None,
-           durations: bool = True) -> list[pd.DataFrame]:
+           durations: tuple[str, ...] = STAGES) -> list[pd.DataFrame]:
     """The metric queries' frames, each with a `key` column (and `part` when split at `since`), counts first."""
     if rollup.usable(f, db, by):
         counts = _rolled_up_counts(f, by, db, since)
         parts = [counts, _open_counts(f, by, clock, db, since, aging=aging)]
         if durations:
-            parts.append(_percentile_durations(f, by, db, since, sort=_sorting_fits(counts["received"])))
+            parts.append(_percentile_durations(f, by, db, since, sort=_sorting_fits(counts["received"]),
+                                               stages=durations))
     else:
         parts = [_counts(f, by, clock, db, since, durations)]
         if durations and db.dialect not in PERCENTILE_AGGREGATES:
-            parts.append(_durations(f, by, db, since))
+            parts.append(_durations(f, by, db, since, durations))
         if aging:
             parts.append(_open_counts(f, by, clock, db, since, clock_counts=False))
     parts.append(_bounces(f, by, db, since))
@@ -577,11 +586,12 @@ def _metric_rows(parts: list[pd.DataFrame], aging: bool) -> pd.DataFrame:
 
 
 def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
-                calendar: WorkCalendar | None = None, aging: bool = True, durations: bool = True) -> pd.DataFrame:
+                calendar: WorkCalendar | None = None, aging: bool = True,
+                durations: tuple[str, ...] = STAGES) -> pd.DataFrame:
     """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric; without
-    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call, and without
-    the stage durations when `durations` is False (ioc_n and agency_n are then 0, the medians and p90s NaN),
-    which saves the percentiles, the costliest part."""
+    the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call, and with the
+    durations of the `durations` stages only ("ioc", "agency"; a stage left out has n 0, median and p90 NaN):
+    the percentiles are the costliest part."""
     db = analytics.reader(db)
     return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, durations=durations), aging)
 

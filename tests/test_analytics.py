@@ -98,6 +98,8 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "scorecard[month]": lambda d: scorecard.scorecard(f, "month", today, d, now)[0],
         "period_ranking[month]": lambda d: scorecard.period_ranking(f, "month", today, d, now)[0],
         "agency_vs_province[SXD]": lambda d: compared_rows(scorecard.agency_vs_province("SXD", f, d, now)),
+        "agency_vs_province[SXD, cards]": lambda d: compared_rows(
+            scorecard.agency_vs_province("SXD", f, d, now, cards_only=True)),
         "monthly_trends": lambda d: every_trend(*scorecard.monthly_trends(f, d)),
         "ratings_by_category": lambda d: scorecard.ratings_by_category(f, d).sort_values(
             ["agency", "category_code"], ignore_index=True),

@@ -483,6 +483,32 @@ def test_agency_vs_province_query_matches_pandas(db, raw):
     assert _close(other["province"]["received"], province["received"])
 
 
+# The agency page's cards: every metric they show, and none of the costly ones they do not.
+CARD_KEYS = [k for k in METRIC_KEYS if not k.startswith("overdue_")]
+
+
+@pytest.mark.parametrize("scope", ["CAT", None, "SXD"])
+def test_agency_vs_province_for_the_cards_matches_pandas(db, raw, scope):
+    f = Filter(start=date(2025, 11, 21), end=date(2026, 11, 20))
+    compared = scorecard.agency_vs_province("CAT", f.scoped(scope), db, NOW, cards_only=True)
+    province = expected_metrics(raw, f, None, NOW).iloc[0]
+    per_agency = expected_metrics(raw, f, "agency", NOW)
+    for key in CARD_KEYS:
+        assert _close(compared["province"][key], province[key]), key
+        assert _close(compared["agency_average"][key], per_agency[key].mean()), key
+    if scope == "SXD":  # outside the caller's scope: no agency row
+        assert compared["agency"] is None
+    else:
+        agency = per_agency.loc["CAT"]
+        for key in CARD_KEYS:
+            assert _close(compared["agency"][key], agency[key]), key
+    assert compared["agencies_with_reports"] == len(per_agency)
+    assert compared["province"]["agency_n"] == province["agency_n"] > 0
+    assert compared["province"]["ioc_n"] == 0 < province["ioc_n"]  # not computed, though there are some
+    assert math.isnan(compared["province"]["ioc_median_days"])
+    assert not any(key.startswith("overdue_") for key in compared["province"])
+
+
 def _note_number(card) -> float:
     note = card.children[2].children  # "TB một đơn vị: 1.234,5"
     return float(note.split(": ")[1].replace(".", "").replace(",", "."))
@@ -492,12 +518,13 @@ def test_agency_kpi_cards_show_the_agency_figures(server, sqlite_db, raw_by_dial
     from dashboard.pages.agency import agency_kpis
 
     f = Filter(start=date(2025, 11, 21), end=date(2026, 11, 20))
-    cards = agency_kpis(scorecard.agency_vs_province("SXD", f, sqlite_db, NOW))
+    cards = agency_kpis(scorecard.agency_vs_province("SXD", f, sqlite_db, NOW, cards_only=True))
     agency = expected_metrics(raw_by_dialect["sqlite"], replace(f, agencies=("SXD",)), "agency", NOW).loc["SXD"]
     values = {card.children[1].id: card.children[1].to_plotly_json()["props"]["data-value"] for card in cards}
     assert values["kpi-ag-received"] == str(int(agency["received"]))
     assert values["kpi-ag-overdue"] == str(int(agency["overdue"]))
     assert float(values["kpi-ag-on-time"]) == pytest.approx(agency["agency_on_time_rate"])
+    assert float(values["kpi-ag-median"]) == pytest.approx(agency["agency_median_days"])
 
 
 def test_agency_kpi_average_per_agency_is_the_mean_over_agencies(server, sqlite_db, raw_by_dialect):

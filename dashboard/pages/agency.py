@@ -148,7 +148,8 @@ def build_agency(code: str, f: Filter) -> tuple:
     """The page's numbers and figures. What is the same for every agency (the province's rows, every agency's
     monthly trend and ratings, which ignore the caller's scope) is cached once for all of them."""
     whole = replace(f, scope_agency=None)
-    compared = scorecard.agency_vs_province(code, f, province=kept_warm(scorecard.province_metrics, whole))
+    compared = scorecard.agency_vs_province(code, f, province=kept_warm(scorecard.province_metrics, whole,
+                                                                         cards_only=True), cards_only=True)
     trends = kept_warm(scorecard.monthly_trends, whole)
     trend = scorecard.monthly_trend(f, code, trends=trends)
     province_trend = scorecard.monthly_trend(f, None, trends=trends)
