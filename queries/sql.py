@@ -283,8 +283,8 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
     a year took 136 MB of DuckDB's memory, and over every year more than its 256 MB. Here a first step counts
     the values per group and bucket (floor(value * per_unit)) and finds, from the running counts, the buckets
     that hold the ranks each percentile needs (floor(p * (n - 1)) and the one after); only those buckets'
-    values are then sorted, to read the values at those ranks. PostgreSQL and DuckDB (SQLite's floor() is
-    not always there); the copy uses it."""
+    values are then counted per distinct value, to read the values at those ranks. PostgreSQL and DuckDB
+    (SQLite's floor() is not always there); the copy uses it."""
     v = inner.c[value]
     keys = [inner.c[name] for name in groups]
     bucket = func.floor(v * literal_column(str(per_unit)))  # no bound parameter: DuckDB groups by it
@@ -303,18 +303,28 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
     chosen_keys = [chosen.c[name] for name in groups]
     in_chosen = and_(*(a.is_not_distinct_from(b) for a, b in zip(keys, chosen_keys, strict=True)),
                      bucket == chosen.c.b)
-    rank = chosen.c.before + func.row_number().over(partition_by=[*chosen_keys, chosen.c.b], order_by=v) - 1
-    ranked = (select(*chosen_keys, v.label("v"), chosen.c.n, rank.label("r"))
-              .select_from(inner.join(chosen, in_chosen)).subquery("ranked"))
-    out_keys = [ranked.c[name] for name in groups]
+    # The chosen buckets' values are counted per distinct value, not ranked one by one: durations tie often
+    # (whole working days), and sorting the 415,000 values of two such buckets was 90 of the statement's
+    # 115 ms at ten million reports. Each distinct value spans the ranks [first, first + c).
+    tally = (select(*chosen_keys, chosen.c.b, chosen.c.before, chosen.c.n, v.label("v"), func.count().label("c"))
+             .select_from(inner.join(chosen, in_chosen))
+             .group_by(*chosen_keys, chosen.c.b, chosen.c.before, chosen.c.n, v).subquery("tally"))
+    tally_keys = [tally.c[name] for name in groups]
+    within = func.sum(tally.c.c).over(partition_by=[*tally_keys, tally.c.b], order_by=tally.c.v)
+    spans = select(*tally_keys, tally.c.v, tally.c.n, tally.c.c,
+                   cast(tally.c.before + within - tally.c.c, BigInteger).label("first")).subquery("spans")
+    out_keys = [spans.c[name] for name in groups]
+
+    def value_at(rank):
+        return func.max(case((and_(spans.c.first <= rank, rank < spans.c.first + spans.c.c), spans.c.v)))
+
     cols = []
     for p in ps:
-        pos = p * (ranked.c.n - 1)
-        low = func.max(case((ranked.c.r == func.floor(pos), ranked.c.v)))
-        high = func.max(case((ranked.c.r == func.floor(pos) + 1, ranked.c.v)))
+        pos = p * (spans.c.n - 1)
+        low, high = value_at(func.floor(pos)), value_at(func.floor(pos) + 1)
         frac = func.max(pos - func.floor(pos))
         cols.append((low + frac * func.coalesce(high - low, 0.0)).label(f"p{round(p * 100)}"))
-    return select(*out_keys, func.max(ranked.c.n).label("n"), *cols).group_by(*out_keys)
+    return select(*out_keys, func.max(spans.c.n).label("n"), *cols).group_by(*out_keys)
 
 
 class quantiles(FunctionElement):
