@@ -3,7 +3,8 @@
 
 The values are shaped like the durations in working days: skewed, many ties (a whole working day), a NULL group
 (the IOC queue has no agency), groups of one and two values, NULL values, values straddling bucket edges and
-values far apart (buckets with nothing between them)."""
+values far apart (buckets with nothing between them), and a median that falls between two runs of ties
+in one bucket."""
 
 from __future__ import annotations
 
@@ -28,7 +29,9 @@ def sample() -> pd.DataFrame:
     frame.loc[rng.choice(n, 300, replace=False), "days"] = np.nan
     edges = pd.DataFrame({"key": ["one"] + ["two"] * 2 + ["edges"] * 4 + ["far"] * 3, "part": 0,
                           "days": [1.5, 2.0, 7.25, 0.999999, 1.0, 1.000001, 1.01, 0.0, 250.0, 0.5]})
-    return pd.concat([frame, edges], ignore_index=True)
+    # Two runs of ties in one bucket, the median between them: 1.002, read from two distinct values.
+    ties = pd.DataFrame({"key": "ties", "part": 0, "days": [1.0] * 5 + [1.004] * 5})
+    return pd.concat([frame, edges, ties], ignore_index=True)
 
 
 def expected(frame: pd.DataFrame) -> pd.DataFrame:
@@ -61,3 +64,5 @@ def test_bucketed_percentiles_equal_pandas(engine):
     assert (both["n"] == both["n_got"].astype(int)).all()
     for p in ("p50", "p90"):
         np.testing.assert_allclose(both[p + "_got"].astype(float), both[p], rtol=1e-12, atol=0, err_msg=p)
+    ties = both[both["key"] == "ties"].iloc[0]
+    assert float(ties["p50_got"]) == pytest.approx(1.002, abs=1e-12) and float(ties["p90_got"]) == 1.004
