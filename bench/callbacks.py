@@ -94,6 +94,8 @@ def callbacks(app):
         ("scorecard, this quarter + previous", lambda: scorecard.scorecard(Filter(), "quarter", today), None),
         ("agency page, first after a change", in_app(lambda: build_agency("SXD", year)), empty_cache),
         ("agency page, next agency", in_app(lambda: build_agency("SXD", year)), province_cached),
+        # "Toàn bộ" (all time): every report's durations, the largest percentiles anyone can ask for.
+        ("agency page, all time, first", in_app(lambda: build_agency("SXD", Filter())), empty_cache),
         # Read from the system of record, not the copy: no floor.
         ("agency page, overdue and due-soon lists", lambda: build_deadlines("SXD", year), None),
         ("SLA metrics by agency, 12 months", lambda: sla.sla_metrics(year, "agency"), None),
