@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
 from queries.filters import Filter
@@ -139,7 +140,9 @@ class local_bucket(FunctionElement):
     """The local (UTC+7) day, ISO week (Monday) or month a timestamp falls in, as 'YYYY-MM-DD'."""
 
     type = String()
-    inherit_cache = False  # `grain` is not part of SQLAlchemy's cache key, so never reuse compiled SQL
+    inherit_cache = True
+    # The grain is rendered into the SQL, so it belongs in the compiled-statement cache's key.
+    _traverse_internals = [*FunctionElement._traverse_internals, ("grain", InternalTraversal.dp_string)]
 
     def __init__(self, column, grain: str):
         if grain not in GRAINS:
@@ -175,7 +178,7 @@ class bucket_start(local_bucket):
     SQLite. `bucket_text` turns it into 'YYYY-MM-DD' after the grouping."""
 
     type = NullType()
-    inherit_cache = False  # as local_bucket: the grain is not in the cache key
+    inherit_cache = True
 
 
 @compiles(bucket_start, "sqlite")

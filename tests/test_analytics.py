@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 import queries.db as qdb
@@ -318,6 +319,35 @@ def test_bucketed_percentiles_on_the_copy_equal_the_record(env, monkeypatch):
     finally:
         copy.dispose()
     assert calls, "the bucketed path was never taken"
+
+
+def test_the_copy_compiles_a_statement_once_and_keeps_grains_apart(env):
+    """The copy's dialect caches compiled statements (duckdb-engine's own does not). A statement asked again
+    is served from the cache; the same statement at another grain is not: the grain is in the SQL, so it
+    must be in the cache key, or a weekly trend would come back by day."""
+    hits = []
+
+    def seen(_conn, _cursor, _statement, _params, context, _many):
+        hits.append(context.cache_hit.name)
+
+    copy = open_copy(env.directory)
+    sqlalchemy_event.listen(copy.engine, "before_cursor_execute", seen)
+    try:
+        for round_, grain in enumerate(("day", "week", "month") * 2):
+            hits.clear()
+            got = overview.counts_over_time(FILTERS["two_fields"], grain, db=copy)
+            assert hits, "counts_over_time sent no statement to the copy"
+            assert set(hits) == ({"CACHE_MISS"} if round_ < 3 else {"CACHE_HIT"}), f"{grain}: {hits}"
+            want = overview.counts_over_time(FILTERS["two_fields"], grain, db=env.db)
+            assert_same_frame(got, want, f"counts_over_time[{grain}]: copy vs {env.db.dialect}")
+            starts = pd.to_datetime(got["period"])
+            if grain == "week":
+                assert (starts.dt.day_of_week == 0).all(), "a week starts on a Monday"
+            if grain == "month":
+                assert (starts.dt.day == 1).all(), "a month starts on the 1st"
+    finally:
+        sqlalchemy_event.remove(copy.engine, "before_cursor_execute", seen)
+        copy.dispose()
 
 
 def test_workflow_actions_reach_the_copy(configured):
