@@ -26,7 +26,7 @@ from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.rollup import daily_counts
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
-from queries.sla import sla_metrics, sla_metrics_split
+from queries.sla import sla_metrics, sla_metrics_split, sla_metrics_with_total
 from queries.sql import (
     agency_judged,
     agency_on_time,
@@ -196,11 +196,8 @@ def province_metrics(f: Filter, db: Database | None = None, now: datetime | None
     scope (every role compares against the same province), so one answer, cached, serves every agency's page."""
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
-    chosen = CARD_METRICS if cards_only else {}
-    # Two statements, not GROUPING SETS: with the whole province as a set of its own, DuckDB holds every
-    # duration twice for the percentiles, which ran out of its 256 MB at ten million reports.
-    return {"province": sla_metrics(whole, None, db, now, **chosen),
-            "per_agency": sla_metrics(whole, "agency", db, now, **chosen)}
+    province, per_agency = sla_metrics_with_total(whole, db, now, **(CARD_METRICS if cards_only else {}))
+    return {"province": province, "per_agency": per_agency}
 
 
 def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: datetime | None = None,

@@ -27,7 +27,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Double, Float, and_, case, cast, delete, func, insert, literal_column, select
+from sqlalchemy import Double, Float, and_, case, cast, delete, func, insert, literal_column, or_, select, tuple_
 
 from queries import analytics, audit, rollup
 from queries.access import Viewer
@@ -594,6 +594,55 @@ def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None
     the percentiles are the costliest part."""
     db = analytics.reader(db)
     return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, durations=durations), aging)
+
+
+def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime | None = None,
+                           calendar: WorkCalendar | None = None, aging: bool = True,
+                           durations: tuple[str, ...] = STAGES) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(sla_metrics(f, None, ...), sla_metrics(f, "agency", ...)): the whole selection's row and every
+    agency's. On the copy, one statement per stage gives the percentiles of both, so the durations are read
+    once instead of twice."""
+    db = analytics.reader(db)
+    clock = Clock.at(now, calendar)
+    if not (durations and rollup.usable(f, db, "agency")):
+        return (_metric_rows(_parts(f, None, clock, db, aging, durations=durations), aging),
+                _metric_rows(_parts(f, "agency", clock, db, aging, durations=durations), aging))
+    whole = _parts(f, None, clock, db, aging, durations=())
+    per_agency = _parts(f, "agency", clock, db, aging, durations=())
+    # The whole selection holds every duration: where it fits DuckDB's sort-based aggregate, so do the agencies'.
+    frames = [_agency_and_total_durations(f, db, stage, column, sort=_sorting_fits(whole[0]["received"]))
+              for stage, column in _chosen(durations)]
+    for parts, total in ((whole, 1), (per_agency, 0)):
+        mine = [frame[frame["total"] == total].drop(columns="total") for frame in frames]
+        parts.append(functools.reduce(lambda a, b: a.merge(b, on="key", how="outer"), mine))
+    whole[-1] = whole[-1].assign(key="ALL")
+    return _metric_rows(whole, aging), _metric_rows(per_agency, aging)
+
+
+def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sort: bool) -> pd.DataFrame:
+    """key (agency code), total, and the stage's n, median and p90: every agency's rows and the whole
+    selection's (total 1, key NULL), where reports with no agency count in the whole only. By DuckDB's
+    aggregate over GROUPING SETS when `sort` (25 ms at a million reports, against 14 + 15 for two
+    statements), else in bounded memory (bucketed_percentiles: 250 ms at ten million, against 150 + 230).
+    Grouped by the report's agency id, not the joined code: the outer join to the agencies that keeping the
+    reports with none would need took 440 instead of 270 ms at ten million reports."""
+    conditions = [*report_conditions(f), column.isnot(None)]
+    if sort:
+        by_id = (select(r.agency_id.label("key"), func.grouping(r.agency_id).label("total"),
+                        func.count(column).label("n"), quantiles(column).label("q"))
+                 .where(*conditions).group_by(func.grouping_sets(tuple_(r.agency_id), tuple_())).subquery())
+        numbers = [by_id.c.n, by_id.c.q.label(f"{stage}_quantiles")]
+    else:
+        inner = select(r.agency_id.label("key"), column.label("days")).where(*conditions).subquery()
+        by_id = bucketed_percentiles(inner, "days", ["key"], total_of="key").subquery()
+        numbers = [by_id.c.n, by_id.c.p50, by_id.c.p90]
+    named = (select(agencies.c.code.label("key"), by_id.c.total, *numbers)
+             .select_from(by_id.outerjoin(agencies, agencies.c.id == by_id.c.key))
+             .where(or_(by_id.c.total == 1, agencies.c.code.isnot(None))))
+    frame = db.read_frame(named)
+    if sort:
+        frame = _split_quantiles(frame.rename(columns={"n": f"{stage}_n"}), (stage,))
+    return _named(frame, stage)
 
 
 def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: Database | None = None,

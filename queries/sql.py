@@ -17,8 +17,11 @@ from sqlalchemy import (
     cast,
     func,
     literal_column,
+    null,
     or_,
     select,
+    union,
+    union_all,
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
@@ -278,7 +281,7 @@ def percentiles(dialect: str, value: ColumnElement, group_cols: list[ColumnEleme
 
 
 def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, ...] = (0.5, 0.9),
-                         per_unit: int = 100):
+                         per_unit: int = 100, total_of: str | None = None):
     """The same answer as percentiles() (group columns, n, p50, p90; exact, interpolated as percentile_cont),
     over the subquery `inner`, in memory bounded by the number of groups instead of the number of rows.
 
@@ -287,12 +290,26 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
     the values per group and bucket (floor(value * per_unit)) and finds, from the running counts, the buckets
     that hold the ranks each percentile needs (floor(p * (n - 1)) and the one after); only those buckets'
     values are then counted per distinct value, to read the values at those ranks. PostgreSQL and DuckDB
-    (SQLite's floor() is not always there); the copy uses it."""
+    (SQLite's floor() is not always there); the copy uses it.
+
+    With `total_of` (one of `groups`), the same two scans also give the total over all of that column's values
+    (every agency together: the province), in rows with `total` = 1 and that column NULL; the groups' own rows
+    have `total` = 0. A total's counts per bucket are the sums of its groups', and its chosen buckets' values
+    are counted with theirs: at ten million reports, one statement instead of two (157 + 237 ms)."""
     v = inner.c[value]
-    keys = [inner.c[name] for name in groups]
     bucket = func.floor(v * literal_column(str(per_unit)))  # no bound parameter: DuckDB groups by it
-    hist = (select(*keys, bucket.label("b"), func.count().label("c"))
-            .where(v.isnot(None)).group_by(*keys, bucket).subquery("hist"))
+    counted = (select(*(inner.c[name] for name in groups), bucket.label("b"), func.count().label("c"))
+               .where(v.isnot(None)).group_by(*(inner.c[name] for name in groups), bucket))
+    rest = [name for name in groups if name != total_of]
+    if total_of is None:
+        hist = counted.subquery("hist")
+    else:
+        own = counted.cte("own")
+        totals = select(*(null().label(name) if name == total_of else own.c[name] for name in groups), own.c.b,
+                        func.sum(own.c.c).label("c"), literal_column("1").label("total")
+                        ).group_by(*(own.c[name] for name in rest), own.c.b)
+        hist = union_all(select(own, literal_column("0").label("total")), totals).subquery("hist")
+        groups = [*groups, "total"]
     hist_keys = [hist.c[name] for name in groups]
     running = func.sum(hist.c.c).over(partition_by=hist_keys or None, order_by=hist.c.b)
     cum = select(*hist_keys, hist.c.b, hist.c.c, cast(running - hist.c.c, BigInteger).label("before"),
@@ -302,16 +319,42 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
         return [r for p in ps for r in (func.floor(p * (n - 1)), func.floor(p * (n - 1)) + 1)]
 
     holds_a_rank = or_(*(and_(cum.c.before <= r, r < cum.c.before + cum.c.c) for r in needed_ranks(cum.c.n)))
-    chosen = select(cum).where(holds_a_rank).subquery("chosen")
-    chosen_keys = [chosen.c[name] for name in groups]
-    in_chosen = and_(*(a.is_not_distinct_from(b) for a, b in zip(keys, chosen_keys, strict=True)),
-                     bucket == chosen.c.b)
+    chosen = select(cum).where(holds_a_rank)
+
+    def same(a, b, names):
+        return [a.c[name].is_not_distinct_from(b.c[name]) for name in names]
+
     # The chosen buckets' values are counted per distinct value, not ranked one by one: durations tie often
     # (whole working days), and sorting the 415,000 values of two such buckets was 90 of the statement's
     # 115 ms at ten million reports. Each distinct value spans the ranks [first, first + c).
-    tally = (select(*chosen_keys, chosen.c.b, chosen.c.before, chosen.c.n, v.label("v"), func.count().label("c"))
-             .select_from(inner.join(chosen, in_chosen))
-             .group_by(*chosen_keys, chosen.c.b, chosen.c.before, chosen.c.n, v).subquery("tally"))
+    if total_of is None:
+        chosen = chosen.subquery("chosen")
+        tally = (select(*(chosen.c[name] for name in groups), chosen.c.b, chosen.c.before, chosen.c.n,
+                        v.label("v"), func.count().label("c"))
+                 .select_from(inner.join(chosen, and_(*same(inner, chosen, groups), bucket == chosen.c.b)))
+                 .group_by(*(chosen.c[name] for name in groups), chosen.c.b, chosen.c.before, chosen.c.n, v))
+    else:
+        chosen = chosen.cte("chosen")
+        mine, whole = (select(chosen).where(chosen.c.total == t).subquery(f"chosen_{t}") for t in (0, 1))
+        # One pass over the rows counts the values of every (group, bucket) that a group's or a total's
+        # percentile needs; joined on equalities only (an OR in the join condition matched every row of a
+        # total's bucket against every group's: 500 ms).
+        wanted = union(select(*(mine.c[name] for name in groups[:-1]), mine.c.b),
+                       select(*(own.c[name] for name in groups[:-1]), own.c.b)
+                       .select_from(own.join(whole, and_(*same(own, whole, rest), own.c.b == whole.c.b)))
+                       ).subquery("wanted")
+        values = (select(*(inner.c[name] for name in groups[:-1]), wanted.c.b, v.label("v"), func.count().label("c"))
+                  .select_from(inner.join(wanted, and_(*same(inner, wanted, groups[:-1]), bucket == wanted.c.b)))
+                  .group_by(*(inner.c[name] for name in groups[:-1]), wanted.c.b, v)).cte("values_")
+        their = select(*(mine.c[name] for name in groups), mine.c.b, mine.c.before, mine.c.n, values.c.v,
+                       values.c.c).select_from(values.join(mine, and_(*same(values, mine, groups[:-1]),
+                                                                       values.c.b == mine.c.b)))
+        summed = (select(*(whole.c[name] for name in groups), whole.c.b, whole.c.before, whole.c.n, values.c.v,
+                         func.sum(values.c.c).label("c"))
+                  .select_from(values.join(whole, and_(*same(values, whole, rest), values.c.b == whole.c.b)))
+                  .group_by(*(whole.c[name] for name in groups), whole.c.b, whole.c.before, whole.c.n, values.c.v))
+        tally = union_all(their, summed)
+    tally = tally.subquery("tally")
     tally_keys = [tally.c[name] for name in groups]
     within = func.sum(tally.c.c).over(partition_by=[*tally_keys, tally.c.b], order_by=tally.c.v)
     spans = select(*tally_keys, tally.c.v, tally.c.n, tally.c.c,

@@ -300,6 +300,10 @@ def test_bucketed_percentiles_on_the_copy_equal_the_record(env, monkeypatch):
     """Above SORTED_PERCENTILE_ROWS reports the copy's medians and p90s come from bucketed_percentiles (bounded
     memory) instead of DuckDB's sort-based aggregate. With the limit at 0 every SLA aggregate takes that path
     here, and must still equal the record's percentiles (PostgreSQL's percentile_cont, SQLite's ranking)."""
+    assert_bucketed_copy_equals_record(env, monkeypatch)
+
+
+def assert_bucketed_copy_equals_record(env, monkeypatch) -> None:
     calls = []
 
     def counted(*args, **kwargs):
@@ -350,7 +354,7 @@ def test_the_copy_compiles_a_statement_once_and_keeps_grains_apart(env):
         copy.dispose()
 
 
-def test_workflow_actions_reach_the_copy(configured):
+def test_workflow_actions_reach_the_copy(configured, monkeypatch):
     env = configured
     db, v = env.db, env.v
     r1, r2, r3, r4 = (casework.report(db, env.waiting[k]) for k in ("R1", "R2", "R3", "R4"))
@@ -380,6 +384,11 @@ def test_workflow_actions_reach_the_copy(configured):
     months = {month_of(db, code) for code in [*env.waiting.values(), old["code"]]}
     assert months == {"2025-07", "2026-02", "2024-12"}
     sync_and_check(env, months)
+    # R2, returned to the IOC, keeps its IOC-stage duration but has no agency: the province's percentiles
+    # count it and no agency's do, on the bounded-memory path too (province and agencies in one statement).
+    returned = casework.report(db, env.waiting["R2"])
+    assert returned["agency_id"] is None and returned["ioc_work_days"] is not None
+    assert_bucketed_copy_equals_record(env, monkeypatch)
 
 
 IMPORT_HEADER = ["ma", "ngay_nhan", "ngay_xong", "han", "tieu_de", "noi_dung", "vi_do", "kinh_do", "dien_thoai",

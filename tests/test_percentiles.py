@@ -48,21 +48,49 @@ def engine(request, pg_server_url):
         engine.dispose()
 
 
-def test_bucketed_percentiles_equal_pandas(engine):
-    frame = sample()
+def stored(engine, frame: pd.DataFrame):
+    """The frame written to the durations table; the subquery the percentiles read."""
     metadata.create_all(engine)
     rows = [{k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
             for row in frame.to_dict("records")]
     with engine.begin() as conn:
         conn.execute(values.insert(), rows)
-        inner = select(values.c.key, values.c.part, values.c.days).subquery()
-        got = pd.DataFrame(conn.execute(bucketed_percentiles(inner, "days", ["key", "part"])).mappings().all())
-    want = expected(frame)
-    both = want.merge(got, on=["key", "part"], how="outer", suffixes=("", "_got"), indicator=True)
+    return select(values.c.key, values.c.part, values.c.days).subquery()
+
+
+def assert_equal_pandas(got: pd.DataFrame, want: pd.DataFrame, on: list[str], least: int) -> pd.DataFrame:
+    both = want.merge(got, on=on, how="outer", suffixes=("", "_got"), indicator=True)
     assert (both["_merge"] == "both").all(), both[both["_merge"] != "both"]
-    assert len(both) == len(want) >= 12
+    assert len(both) == len(want) >= least
     assert (both["n"] == both["n_got"].astype(int)).all()
     for p in ("p50", "p90"):
         np.testing.assert_allclose(both[p + "_got"].astype(float), both[p], rtol=1e-12, atol=0, err_msg=p)
+    return both
+
+
+def test_bucketed_percentiles_equal_pandas(engine):
+    frame = sample()
+    inner = stored(engine, frame)
+    with engine.connect() as conn:
+        got = pd.DataFrame(conn.execute(bucketed_percentiles(inner, "days", ["key", "part"])).mappings().all())
+    both = assert_equal_pandas(got, expected(frame), ["key", "part"], least=12)
     ties = both[both["key"] == "ties"].iloc[0]
     assert float(ties["p50_got"]) == pytest.approx(1.002, abs=1e-12) and float(ties["p90_got"]) == 1.004
+
+
+def test_bucketed_percentiles_with_totals_equal_pandas(engine):
+    """total_of="key": every key's rows as before, plus per part the total over every key (the NULL key
+    included), from the same statement."""
+    frame = sample()
+    inner = stored(engine, frame)
+    with engine.connect() as conn:
+        got = pd.DataFrame(conn.execute(bucketed_percentiles(inner, "days", ["key", "part"], total_of="key"))
+                           .mappings().all())
+    assert set(got["total"]) == {0, 1}
+    own, totals = got[got["total"] == 0], got[got["total"] == 1]
+    assert_equal_pandas(own.drop(columns="total"), expected(frame), ["key", "part"], least=12)
+    assert totals["key"].isna().all()
+    want_totals = expected(frame.assign(key="every key"))
+    both = assert_equal_pandas(totals.drop(columns="total").assign(key="every key"), want_totals, ["key", "part"],
+                               least=2)
+    assert both["n"].sum() == frame["days"].notna().sum()
