@@ -102,16 +102,22 @@ def recent_periods(kind: str, count: int, today: date | None = None) -> list[Per
 
 
 def composite_score(frame: pd.DataFrame) -> pd.Series:
+    def column(name: str) -> np.ndarray:
+        return frame[name].to_numpy(dtype="float64", na_value=np.nan)
+
+    pending = column("pending")
+    has_pending = pending > 0
     parts = {
-        "on_time": frame["agency_on_time_rate"],
-        "satisfaction": (frame["satisfaction_mean"] - 1) / 4,
-        "backlog": 1 - frame["overdue"] / frame["pending"].where(frame["pending"] > 0),
-        "bounce": 1 - frame["bounce_back_rate"],
+        "on_time": column("agency_on_time_rate"),
+        "satisfaction": (column("satisfaction_mean") - 1) / 4,
+        "backlog": np.where(has_pending, 1 - column("overdue") / np.where(has_pending, pending, 1), 1.0),
+        "bounce": 1 - column("bounce_back_rate"),
     }
-    parts["backlog"] = parts["backlog"].where(frame["pending"] > 0, 1.0)
-    weighted = sum(parts[k].fillna(0) * w for k, w in SCORE_WEIGHTS.items())
-    weights = sum(parts[k].notna() * w for k, w in SCORE_WEIGHTS.items())
-    return (100 * weighted / weights.where(weights > 0)).astype("float64")
+    weighted = sum(np.nan_to_num(parts[k]) * w for k, w in SCORE_WEIGHTS.items())
+    weights = sum(~np.isnan(parts[k]) * w for k, w in SCORE_WEIGHTS.items())
+    score = np.full(len(frame), np.nan)
+    np.divide(100 * weighted, weights, out=score, where=weights > 0)
+    return pd.Series(score, index=frame.index, dtype="float64")
 
 
 def _period_metrics(f: Filter, period: Period, db, now) -> tuple[pd.DataFrame, pd.DataFrame]:
