@@ -60,3 +60,12 @@ def test_figures_carry_the_frames_numbers():
     assert figs["wall_trend"]["layout"]["xaxis"]["tickformat"] == "%d/%m"  # kept under the wall's style
     assert figs["satisfaction"]["data"][0]["customdata"][0] == [6, 0.5]
     assert not any(isinstance(v, float) and math.isnan(v) for v in figs["satisfaction"]["data"][0]["x"])
+
+
+def test_dates_read_text_periods_and_timestamps_alike():
+    _dates = charts._dates
+    text = ["2026-11-01", "2026-12-01"]
+    assert _dates(pd.Series(text)) == text
+    assert _dates(pd.to_datetime(pd.Series(text))) == text
+    assert _dates([pd.Timestamp("2026-02-28 23:00")]) == ["2026-02-28"]
+    assert _dates(["2026-03-01T00:00:00"]) == ["2026-03-01"]
