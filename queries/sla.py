@@ -603,10 +603,10 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
     agency's. On the copy, one statement per stage gives the percentiles of both, so the durations are read
     once instead of twice."""
     db = analytics.reader(db)
-    clock = Clock.at(now, calendar)
     if not (durations and rollup.usable(f, db, "agency")):
-        return (_metric_rows(_parts(f, None, clock, db, aging, durations=durations), aging),
-                _metric_rows(_parts(f, "agency", clock, db, aging, durations=durations), aging))
+        return (sla_metrics(f, None, db, now, calendar, aging, durations),
+                sla_metrics(f, "agency", db, now, calendar, aging, durations))
+    clock = Clock.at(now, calendar)
     whole = _parts(f, None, clock, db, aging, durations=())
     per_agency = _parts(f, "agency", clock, db, aging, durations=())
     # The whole selection holds every duration: where it fits DuckDB's sort-based aggregate, so do the agencies'.
@@ -614,8 +614,8 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
               for stage, column in _chosen(durations)]
     for parts, total in ((whole, 1), (per_agency, 0)):
         mine = [frame[frame["total"] == total].drop(columns="total") for frame in frames]
-        parts.append(functools.reduce(lambda a, b: a.merge(b, on="key", how="outer"), mine))
-    whole[-1] = whole[-1].assign(key="ALL")
+        merged = functools.reduce(lambda a, b: a.merge(b, on="key", how="outer"), mine)
+        parts.append(merged.assign(key="ALL") if total else merged)
     return _metric_rows(whole, aging), _metric_rows(per_agency, aging)
 
 

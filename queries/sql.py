@@ -300,7 +300,7 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
     bucket = func.floor(v * literal_column(str(per_unit)))  # no bound parameter: DuckDB groups by it
     counted = (select(*(inner.c[name] for name in groups), bucket.label("b"), func.count().label("c"))
                .where(v.isnot(None)).group_by(*(inner.c[name] for name in groups), bucket))
-    rest = [name for name in groups if name != total_of]
+    own_groups, rest = groups, [name for name in groups if name != total_of]
     if total_of is None:
         hist = counted.subquery("hist")
     else:
@@ -339,15 +339,15 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
         # One pass over the rows counts the values of every (group, bucket) that a group's or a total's
         # percentile needs; joined on equalities only (an OR in the join condition matched every row of a
         # total's bucket against every group's: 500 ms).
-        wanted = union(select(*(mine.c[name] for name in groups[:-1]), mine.c.b),
-                       select(*(own.c[name] for name in groups[:-1]), own.c.b)
+        wanted = union(select(*(mine.c[name] for name in own_groups), mine.c.b),
+                       select(*(own.c[name] for name in own_groups), own.c.b)
                        .select_from(own.join(whole, and_(*same(own, whole, rest), own.c.b == whole.c.b)))
                        ).subquery("wanted")
-        values = (select(*(inner.c[name] for name in groups[:-1]), wanted.c.b, v.label("v"), func.count().label("c"))
-                  .select_from(inner.join(wanted, and_(*same(inner, wanted, groups[:-1]), bucket == wanted.c.b)))
-                  .group_by(*(inner.c[name] for name in groups[:-1]), wanted.c.b, v)).cte("values_")
+        values = (select(*(inner.c[name] for name in own_groups), wanted.c.b, v.label("v"), func.count().label("c"))
+                  .select_from(inner.join(wanted, and_(*same(inner, wanted, own_groups), bucket == wanted.c.b)))
+                  .group_by(*(inner.c[name] for name in own_groups), wanted.c.b, v)).cte("values_")
         their = select(*(mine.c[name] for name in groups), mine.c.b, mine.c.before, mine.c.n, values.c.v,
-                       values.c.c).select_from(values.join(mine, and_(*same(values, mine, groups[:-1]),
+                       values.c.c).select_from(values.join(mine, and_(*same(values, mine, own_groups),
                                                                        values.c.b == mine.c.b)))
         summed = (select(*(whole.c[name] for name in groups), whole.c.b, whole.c.before, whole.c.n, values.c.v,
                          func.sum(values.c.c).label("c"))
