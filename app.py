@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from dashboard import api, auth, display, files, health, logs, open311, text
 from dashboard.cache import init_cache, keep_warm_after_sync
 from dashboard.components.shell import app_shell
+from dashboard.formatting import query_timeout_text
 from queries import analytics, importers, sla
 from queries import db as database
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
@@ -123,13 +124,17 @@ def _register_health_and_errors(server: Flask) -> None:
     @server.errorhandler(SQLAlchemyError)
     def _database_down(err):
         if database.is_timeout(err):
-            message = text.QUERY_TIMEOUT.format(seconds=database.STATEMENT_TIMEOUT_MS // 1000)
-            if request.path.startswith("/api/"):
-                return jsonify(error="query_timeout", message=message), 503
-            return f"<h1>{message}</h1>", 503
+            body = {"error": "query_timeout", "message": query_timeout_text()}
+        else:
+            body = {"error": "database_unavailable", "message": text.DB_DOWN_NO_DATA}
+        if request.path.startswith("/_dash-"):
+            # A page's callback: assets/session.js shows the message over the page, which keeps its last data;
+            # `since` is the message for a page that has data, with the time it was loaded.
+            since = text.DB_DOWN if body["error"] == "database_unavailable" else body["message"]
+            return jsonify(body | {"since": since}), 503
         if request.path.startswith("/api/"):
-            return jsonify(error="database_unavailable", message=text.DB_DOWN_NO_DATA), 503
-        return f"<h1>{text.DB_DOWN_NO_DATA}</h1>", 503
+            return jsonify(body), 503
+        return f"<h1>{body['message']}</h1>", 503
 
 
 def _register_cli(server: Flask) -> None:

@@ -6,6 +6,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
+from dashboard import text
+from queries import db as database
 from queries.filters import LOCAL_TZ, utc_to_local
 
 
@@ -56,3 +58,8 @@ def fmt_local_datetime(ts_utc: datetime | None) -> str:
 
 def now_local_text() -> str:
     return datetime.now(LOCAL_TZ).strftime("%H:%M %d/%m/%Y")
+
+
+def query_timeout_text() -> str:
+    """What a user reads when a query ran past QUERY_TIMEOUT_SECONDS and was stopped."""
+    return text.QUERY_TIMEOUT.format(seconds=database.STATEMENT_TIMEOUT_MS // 1000)

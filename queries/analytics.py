@@ -52,6 +52,7 @@ import shutil
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -713,17 +714,18 @@ class AnalyticsDatabase(Database):
                 conn.exec_driver_sql(f"DETACH {self._attached.pop(name)}")
         self._previous = wanted
 
-    def read_frame(self, stmt, params: dict | None = None) -> pd.DataFrame:
-        with self._gate:
-            return super().read_frame(stmt, params)
-
-    def read_rows(self, stmt, params: dict | None = None) -> list[dict]:
-        with self._gate:
-            return super().read_rows(stmt, params)
-
-    def scalar(self, stmt, params: dict | None = None):
-        with self._gate:
-            return super().scalar(stmt, params)
+    @contextmanager
+    def reading(self):
+        """One read at a time (the gate), interrupted after the statement timeout: DuckDB has no timeout of
+        its own, and a runaway query would otherwise hold the worker and the gate."""
+        with self._gate, self.engine.connect() as conn:
+            timer = threading.Timer(database.STATEMENT_TIMEOUT_MS / 1000, conn.connection.dbapi_connection.interrupt)
+            timer.daemon = True
+            timer.start()
+            try:
+                yield conn
+            finally:
+                timer.cancel()
 
     def ping(self) -> None:
         self.refresh()

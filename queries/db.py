@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
 DEFAULT_URL = f"sqlite:///{INSTANCE_DIR / 'paht.sqlite3'}"
 
-# A read gives up after this long instead of holding a worker: PostgreSQL's statement_timeout, and on
-# SQLite a progress handler that interrupts the statement. Writes (imports, migrations) are not limited.
+# A read gives up after this long instead of holding a worker: PostgreSQL's statement_timeout, on SQLite a
+# progress handler that interrupts the statement, and on the analytics copy a timer that interrupts DuckDB.
+# Writes (imports, migrations) are not limited.
 STATEMENT_TIMEOUT_MS = int(float(os.environ.get("QUERY_TIMEOUT_SECONDS", "30")) * 1000)
 # SQLite's page cache per connection. Each pooled connection keeps its own, so it is kept modest for serving
 # (the heavy reads go to the analytics copy); raise it for large imports.
@@ -94,17 +95,23 @@ class Database:
                           "prepare_threshold": None},
         )
 
-    def read_frame(self, stmt: Executable, params: dict | None = None) -> pd.DataFrame:
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for one read; the engine's own hooks bound how long it may run."""
         with self.engine.connect() as conn:
+            yield conn
+
+    def read_frame(self, stmt: Executable, params: dict | None = None) -> pd.DataFrame:
+        with self.reading() as conn:
             result = conn.execute(stmt, params or {})
             return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
 
     def read_rows(self, stmt: Executable, params: dict | None = None) -> list[dict]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return [dict(row._mapping) for row in conn.execute(stmt, params or {})]
 
     def scalar(self, stmt: Executable, params: dict | None = None):
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return conn.execute(stmt, params or {}).scalar()
 
     @contextmanager

@@ -23,9 +23,9 @@ from dashboard.components.filter_bar import (
 from dashboard.components.info import info_icon
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.map import commune_markers, map_note, points_url, report_map, viewport_params
-from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
+from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text, query_timeout_text
 from queries import maps, options, overview
-from queries.db import STATEMENT_TIMEOUT_MS, is_timeout
+from queries.db import is_timeout
 from queries.filters import Filter, FilterError
 
 dash.register_page(__name__, path="/", title=f"{text.NAV_OVERVIEW} · {text.APP_TITLE}", name=text.NAV_OVERVIEW,
@@ -199,7 +199,7 @@ def update_overview(start, end, categories, agencies, communes, channels, _tick,
     except SQLAlchemyError as err:
         banner = text.DB_DOWN.format(time=last_ok) if last_ok else text.DB_DOWN_NO_DATA
         if is_timeout(err):
-            banner = text.QUERY_TIMEOUT.format(seconds=STATEMENT_TIMEOUT_MS // 1000)
+            banner = query_timeout_text()
         return (*([no_update] * 8), banner, "banner banner-error", no_update)
     stamp = now_local_text()
     banner, banner_class = "", "banner hidden"
