@@ -2,6 +2,7 @@
 
 # Shell
 USER_BADGE = "user-badge"
+PAGE_OUTAGE = "page-outage"  # made by assets/session.js, outside Dash's layout: no callback writes to it
 
 # Filter bar (shared by every page that filters)
 FILTER_PRESET = "filter-preset"

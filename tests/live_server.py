@@ -12,12 +12,18 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import requests
 from playwright.sync_api import sync_playwright
+from sqlalchemy import create_engine, text
 
 from queries.db import Database
+from queries.demo import seed_demo
+from queries.migrate import upgrade
+from queries.reference import load_reference_data
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -88,3 +94,62 @@ def chromium_on_a_thread(thread_name: str) -> Iterator[tuple[ThreadPoolExecutor,
     finally:
         pool.submit(lambda: (browser.close(), pw.stop())).result()
         pool.shutdown()
+
+
+def set_database_reachable(live: dict, reachable: bool):
+    """Take a live app's PostgreSQL database away (refuse and cut every connection) or give it back.
+    live: {"admin": an AUTOCOMMIT engine on the server, "name": the database's name}."""
+    with live["admin"].connect() as conn:
+        conn.execute(text(f'ALTER DATABASE "{live["name"]}" ALLOW_CONNECTIONS {str(reachable).lower()}'))
+        if not reachable:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                         {"n": live["name"]})
+
+
+@contextmanager
+def postgres_live_app(server_url: str, tmp: Path, reports: int, seed: int, **env: str) -> Iterator[dict]:
+    """`python app.py` on a fresh PostgreSQL database seeded up to yesterday (so nothing lies in the future of
+    the real clock and today starts empty), which set_database_reachable can take away.
+    Yields {"app", "db" (on that database), "name" (its name), "admin" (an AUTOCOMMIT engine on the server)}."""
+    from tests.conftest import create_pg_database
+
+    url, drop = create_pg_database(server_url)
+    db = Database(url)
+    upgrade(db)
+    load_reference_data(db)
+    yesterday = datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date() - timedelta(days=1)
+    seed_demo(db, n=reports, seed=seed, end=yesterday)
+    app = LiveApp({**os.environ, "DATABASE_URL": url, "PORT": str(free_port()), "HOST": "127.0.0.1",
+                   "INSTANCE_DIR": str(tmp), "SEED_DEMO_IF_EMPTY": "0", **env}, tmp / "server.log")
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    live = {"app": app, "db": db, "name": url.rsplit("/", 1)[1], "admin": admin}
+    try:
+        app.start()
+        yield live
+    finally:
+        app.stop()
+        set_database_reachable(live, True)
+        admin.dispose()
+        db.dispose()
+        drop()
+
+
+def in_browser(chromium: tuple[ThreadPoolExecutor, object], steps) -> list[str]:
+    """Run steps(page) on the Playwright thread (chromium_on_a_thread) in a fresh context; returns the console
+    and page errors seen."""
+    pool, browser = chromium
+
+    def body():
+        context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN",
+                                      timezone_id="Asia/Ho_Chi_Minh")
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        page.on("pageerror", lambda err: errors.append(str(err)))
+        try:
+            steps(page)
+        finally:
+            context.close()
+        return errors
+
+    return pool.submit(body).result()

@@ -19,7 +19,7 @@ from dashboard.components.filter_bar import preset_range
 from queries.filters import Filter, local_today, utc_now
 from queries.scorecard import period_containing
 from tests.conftest import ARTIFACTS, DEMO_END, PASSWORD, read_raw
-from tests.live_server import chromium_on_a_thread, private_live_app
+from tests.live_server import chromium_on_a_thread, in_browser, private_live_app
 from tests.test_scorecard import expected_open_cases, expected_scorecard
 from tests.test_sla_metrics import expected_metrics
 
@@ -38,26 +38,6 @@ def live_sc(app_env, tmp_root):
 def chromium():
     with chromium_on_a_thread("playwright") as pool_and_browser:
         yield pool_and_browser
-
-
-def in_browser(chromium, steps):
-    """Run steps(page) on the Playwright thread in a fresh context; returns the console errors."""
-    pool, browser = chromium
-
-    def body():
-        context = browser.new_context(viewport={"width": 1600, "height": 1000}, locale="vi-VN",
-                                      timezone_id="Asia/Ho_Chi_Minh")
-        page = context.new_page()
-        errors: list[str] = []
-        page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-        page.on("pageerror", lambda err: errors.append(str(err)))
-        try:
-            steps(page)
-        finally:
-            context.close()
-        return errors
-
-    return pool.submit(body).result()
 
 
 def log_in(page, base: str, username: str, path: str):

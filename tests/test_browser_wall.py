@@ -5,26 +5,22 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import re
 import secrets
 import shutil
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from queries import display_tokens
 from queries.db import Database
-from queries.demo import seed_demo
-from queries.migrate import upgrade
-from queries.reference import load_reference_data
 from queries.schema import OPEN_STATUSES, categories, reports
-from tests.conftest import ARTIFACTS, create_pg_database
-from tests.live_server import LiveApp, free_port
+from tests.conftest import ARTIFACTS
+from tests.live_server import postgres_live_app, set_database_reachable
 
 pytestmark = pytest.mark.browser
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
@@ -40,37 +36,10 @@ KNOWN_ERRORS: tuple = ()  # console errors tolerated on load: none
 
 @pytest.fixture(scope="module")
 def wall_live(tmp_path_factory, pg_server_url):
-    """A fresh PostgreSQL database seeded up to yesterday (so nothing lies in the future of the real clock and
-    today starts empty), and the app serving it."""
-    tmp = tmp_path_factory.mktemp("wall-live")
-    url, drop = create_pg_database(pg_server_url)
-    name = url.rsplit("/", 1)[1]
-    db = Database(url)
-    upgrade(db)
-    load_reference_data(db)
-    seed_demo(db, n=3000, seed=11, end=datetime.now(LOCAL).date() - timedelta(days=1))
-    env = {**os.environ, "DATABASE_URL": url, "PORT": str(free_port()), "HOST": "127.0.0.1",
-           "SECRET_KEY": "wall-browser-test", "INSTANCE_DIR": str(tmp), "SEED_DEMO_IF_EMPTY": "0"}
-    app = LiveApp(env, tmp / "server.log")
-    app.start()
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    try:
-        yield {"app": app, "db": db, "name": name, "admin": admin}
-    finally:
-        app.stop()
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
-        db.dispose()
-        drop()
-
-
-def set_database_reachable(live, reachable: bool):
-    with live["admin"].connect() as conn:
-        conn.execute(text(f'ALTER DATABASE "{live["name"]}" ALLOW_CONNECTIONS {str(reachable).lower()}'))
-        if not reachable:
-            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
-                         {"n": live["name"]})
+    """The app on a fresh PostgreSQL database of its own, seeded up to yesterday."""
+    with postgres_live_app(pg_server_url, tmp_path_factory.mktemp("wall-live"), reports=3000, seed=11,
+                           SECRET_KEY="wall-browser-test") as live:
+        yield live
 
 
 @pytest.fixture(scope="module")
