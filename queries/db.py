@@ -104,7 +104,7 @@ class Database:
     def read_frame(self, stmt: Executable, params: dict | None = None) -> pd.DataFrame:
         with self.reading() as conn:
             result = conn.execute(stmt, params or {})
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            return _frame(result.fetchall(), list(result.keys()))
 
     def read_rows(self, stmt: Executable, params: dict | None = None) -> list[dict]:
         with self.reading() as conn:
@@ -133,6 +133,14 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
+    """The rows as a frame, built column by column: from SQLAlchemy's Row objects pandas took three to four
+    times as long (it probes each row for namedtuple fields), several ms of a page. Same dtypes either way."""
+    if not rows or len(set(columns)) != len(columns):
+        return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))
 
 
 def is_timeout(err: Exception) -> bool:

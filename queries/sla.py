@@ -270,11 +270,28 @@ def _group(by: str | None, source=reports, base=None):
         return literal_column("'ALL'"), literal_column("'Toàn tỉnh'"), base
     if by == "agency":
         return agencies.c.code, agencies.c.short_name, base.join(agencies, agencies.c.id == c.agency_id)
+    if by == AGENCY_ID:
+        return c.agency_id, c.agency_id, base
     if by == "category":
         return categories.c.code, categories.c.short_name, base.join(categories, categories.c.id == c.category_id)
     if by == "commune":
         return admin_units.c.code, admin_units.c.name, base.join(admin_units, admin_units.c.code == c.commune_code)
     raise ValueError(f"by must be one of {DIMENSIONS} or None")
+
+
+# Grouped by the report's agency id, no agency (NULL) included: the whole selection's counts are then the sums of
+# the groups' counts, with no statement of their own (sla_metrics_with_total). _with_agency_codes names the groups.
+AGENCY_ID = "agency_id"
+
+
+def _with_agency_codes(stmt):
+    """A statement grouped by AGENCY_ID, with the agency's code as `key` (NULL for no agency) and, where it has a
+    `name`, the agency's short name: joined after grouping, to a few dozen rows instead of every row."""
+    grouped = stmt.subquery()
+    name = [agencies.c.short_name.label("name")] if "name" in grouped.c else []
+    counts = [column for column in grouped.c if column.name not in ("key", "name")]
+    return (select(agencies.c.code.label("key"), *name, *counts)
+            .select_from(grouped.outerjoin(agencies, agencies.c.id == grouped.c.key)))
 
 
 def _part(since: date | None, source=reports):
@@ -386,12 +403,13 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
         func.sum(d.total).label("received"), with_status("resolved").label("resolved"),
         with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
         *[func.sum(d[name]).label(name) for name in [*ROLLED_UP, "rating_count", "r1", "r2", "r3", "r4", "r5"]],
+        func.sum(d.rating_sum).label("rating_sum"),
         (cast(func.sum(d.rating_sum), Double) / func.nullif(func.sum(d.rating_count), 0)).label("satisfaction_mean"),
     ).select_from(joined).where(*report_conditions(f, daily_counts))
     stmt = _grouped(stmt, by, key, label, split=_part(since, daily_counts))
     if by is None:
         stmt = stmt.having(func.sum(d.total) > 0)
-    return db.read_frame(stmt)
+    return db.read_frame(_with_agency_codes(stmt) if by == AGENCY_ID else stmt)
 
 
 # DuckDB's sort-based percentile aggregate holds every duration of the period at once, in one growing array
@@ -494,7 +512,8 @@ def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_co
                     count_if(and_(late, due < clock.late_10_from)).label("overdue_over_10")]
     stmt = (select(key.label("key"), *columns).select_from(joined)
             .where(*report_conditions(f, source), is_open if clock_counts else late))
-    return db.read_frame(_grouped(stmt, by, key, split=_part(since, source)))
+    stmt = _grouped(stmt, by, key, split=_part(since, source))
+    return db.read_frame(_with_agency_codes(stmt) if by == AGENCY_ID else stmt)
 
 
 def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
@@ -607,8 +626,12 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
         return (sla_metrics(f, None, db, now, calendar, aging, durations),
                 sla_metrics(f, "agency", db, now, calendar, aging, durations))
     clock = Clock.at(now, calendar)
-    whole = _parts(f, None, clock, db, aging, durations=())
-    per_agency = _parts(f, "agency", clock, db, aging, durations=())
+    # The counts per agency id, no agency included; the whole selection's are their sums. Its bounce-backs are
+    # counted apart: per agency they count against the agency that returned the report.
+    counts = _rolled_up_counts(f, AGENCY_ID, db)
+    open_counts = _open_counts(f, AGENCY_ID, clock, db, aging=aging)
+    whole = [_total_row(counts), _total_row(open_counts), _bounces(f, None, db)]
+    per_agency = [counts[counts["key"].notna()], open_counts[open_counts["key"].notna()], _bounces(f, "agency", db)]
     # The whole selection holds every duration: where it fits DuckDB's sort-based aggregate, so do the agencies'.
     frames = [_agency_and_total_durations(f, db, stage, column, sort=_sorting_fits(whole[0]["received"]))
               for stage, column in _chosen(durations)]
@@ -617,6 +640,22 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
         merged = functools.reduce(lambda a, b: a.merge(b, on="key", how="outer"), mine)
         parts.append(merged.assign(key="ALL") if total else merged)
     return _metric_rows(whole, aging), _metric_rows(per_agency, aging)
+
+
+def _total_row(groups: pd.DataFrame) -> pd.DataFrame:
+    """The whole selection's row ('ALL') from counts per group: the sums, and the mean rating from them. No row
+    when there are no groups, as a statement over no rows with a HAVING gives none."""
+    if groups.empty:
+        return groups
+    total = groups.drop(columns=["key", "name", "satisfaction_mean"], errors="ignore").astype("float64").sum()
+    total = total.to_frame().T
+    total.insert(0, "key", "ALL")
+    if "name" in groups:
+        total.insert(1, "name", "Toàn tỉnh")
+    if "satisfaction_mean" in groups:
+        total["satisfaction_mean"] = _rate(total["rating_sum"].to_numpy(dtype="float64"),
+                                           total["rating_count"].to_numpy(dtype="float64"))
+    return total
 
 
 def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sort: bool) -> pd.DataFrame:
