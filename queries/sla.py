@@ -65,6 +65,8 @@ from queries.workcalendar import WorkCalendar, default_calendar, load_config
 
 r = reports.c
 DIMENSIONS = ("agency", "category", "commune")
+# The whole selection's row (by=None): its key and name.
+WHOLE_KEY, WHOLE_NAME = "ALL", "Toàn tỉnh"
 POLICY_START = datetime(2000, 1, 1)
 
 
@@ -267,7 +269,7 @@ def _group(by: str | None, source=reports, base=None):
     c, base = source.c, source if base is None else base
     if by is None:
         # Inline constants: DuckDB refuses bound parameters in GROUP BY.
-        return literal_column("'ALL'"), literal_column("'Toàn tỉnh'"), base
+        return literal_column(f"'{WHOLE_KEY}'"), literal_column(f"'{WHOLE_NAME}'"), base
     if by == "agency":
         return agencies.c.code, agencies.c.short_name, base.join(agencies, agencies.c.id == c.agency_id)
     if by == AGENCY_ID:
@@ -638,7 +640,7 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
     for parts, total in ((whole, 1), (per_agency, 0)):
         mine = [frame[frame["total"] == total].drop(columns="total") for frame in frames]
         merged = functools.reduce(lambda a, b: a.merge(b, on="key", how="outer"), mine)
-        parts.append(merged.assign(key="ALL") if total else merged)
+        parts.append(merged.assign(key=WHOLE_KEY) if total else merged)
     return _metric_rows(whole, aging), _metric_rows(per_agency, aging)
 
 
@@ -649,9 +651,9 @@ def _total_row(groups: pd.DataFrame) -> pd.DataFrame:
         return groups
     total = groups.drop(columns=["key", "name", "satisfaction_mean"], errors="ignore").astype("float64").sum()
     total = total.to_frame().T
-    total.insert(0, "key", "ALL")
+    total.insert(0, "key", WHOLE_KEY)
     if "name" in groups:
-        total.insert(1, "name", "Toàn tỉnh")
+        total.insert(1, "name", WHOLE_NAME)
     if "satisfaction_mean" in groups:
         total["satisfaction_mean"] = _rate(total["rating_sum"].to_numpy(dtype="float64"),
                                            total["rating_count"].to_numpy(dtype="float64"))
