@@ -43,6 +43,7 @@ ANALYTICS=off turns it off; every query then reads the system of record.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -52,7 +53,6 @@ import shutil
 import threading
 import time
 import uuid
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -656,7 +656,7 @@ class _Watchdog:
         self._next = 0
         self._thread: threading.Thread | None = None
 
-    @contextmanager
+    @contextlib.contextmanager
     def watching(self, connection):
         with self._lock:
             self._next += 1
@@ -679,7 +679,8 @@ class _Watchdog:
                 now = time.monotonic()
                 for token, (deadline, connection) in list(self._reads.items()):
                     if deadline <= now:
-                        connection.interrupt()
+                        with contextlib.suppress(Exception):  # a connection closed meanwhile has nothing to stop
+                            connection.interrupt()
                         self._reads[token] = (float("inf"), connection)  # once is enough
                 upcoming = [deadline for deadline, _ in self._reads.values() if deadline != float("inf")]
                 self._lock.wait(max(0.0, min(upcoming) - now) if upcoming else None)
@@ -756,7 +757,7 @@ class AnalyticsDatabase(Database):
                 conn.exec_driver_sql(f"DETACH {self._attached.pop(name)}")
         self._previous = wanted
 
-    @contextmanager
+    @contextlib.contextmanager
     def reading(self):
         """One read at a time (the gate), interrupted after the statement timeout: DuckDB has no timeout of
         its own, and a runaway query would otherwise hold the worker and the gate."""

@@ -22,8 +22,8 @@ INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
 DEFAULT_URL = f"sqlite:///{INSTANCE_DIR / 'paht.sqlite3'}"
 
 # A read gives up after this long instead of holding a worker: PostgreSQL's statement_timeout, on SQLite a
-# progress handler that interrupts the statement, and on the analytics copy a timer that interrupts DuckDB.
-# Writes (imports, migrations) are not limited.
+# progress handler that interrupts the statement, and on the analytics copy a watchdog thread that interrupts
+# DuckDB. Writes (imports, migrations) are not limited.
 STATEMENT_TIMEOUT_MS = int(float(os.environ.get("QUERY_TIMEOUT_SECONDS", "30")) * 1000)
 # SQLite's page cache per connection. Each pooled connection keeps its own, so it is kept modest for serving
 # (the heavy reads go to the analytics copy); raise it for large imports.
