@@ -405,7 +405,8 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
         func.sum(d.total).label("received"), with_status("resolved").label("resolved"),
         with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
         *[func.sum(d[name]).label(name) for name in [*ROLLED_UP, "rating_count", "r1", "r2", "r3", "r4", "r5"]],
-        func.sum(d.rating_sum).label("rating_sum"),
+        # The whole selection's mean rating is summed from the groups' (_total_row); other callers need no sum.
+        *([func.sum(d.rating_sum).label("rating_sum")] if by == AGENCY_ID else []),
         (cast(func.sum(d.rating_sum), Double) / func.nullif(func.sum(d.rating_count), 0)).label("satisfaction_mean"),
     ).select_from(joined).where(*report_conditions(f, daily_counts))
     stmt = _grouped(stmt, by, key, label, split=_part(since, daily_counts))
