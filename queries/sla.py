@@ -58,6 +58,7 @@ from queries.sql import (
     is_return,
     percentiles,
     quantiles,
+    rate,
     report_conditions,
     resolved_no_sla,
 )
@@ -464,7 +465,8 @@ def _duration_columns(stages: tuple[str, ...]) -> list:
 
 def _split_quantiles(frame: pd.DataFrame, stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
     for stage in stages:
-        pairs = [q if isinstance(q, (list, tuple, np.ndarray)) else (np.nan, np.nan)
+        # A list of two (median, p90) or of one (the median alone); no list for a group with no durations.
+        pairs = [(q[0], q[1] if len(q) > 1 else None) if isinstance(q, (list, tuple, np.ndarray)) else (None, None)
                  for q in frame.pop(f"{stage}_quantiles")]
         at = frame.columns.get_loc(f"{stage}_n") + 1  # the same column order as _durations gives
         frame.insert(at, f"{stage}_median_days", [float(a) if a is not None else np.nan for a, _ in pairs])
@@ -576,58 +578,74 @@ AGING_METRICS = ["overdue_1_5", "overdue_6_10", "overdue_over_10"]
 FLOAT_METRICS = ["satisfaction_mean", "ioc_median_days", "ioc_p90_days", "agency_median_days", "agency_p90_days"]
 
 
-def _rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    out = np.full(len(numerator), np.nan)
-    return np.divide(numerator, denominator, out=out, where=denominator > 0)
-
-
 def _metric_rows(parts: list[pd.DataFrame], aging: bool, on: tuple[str, ...] = ("key",)) -> pd.DataFrame:
     """The parts joined on the counts' keys (`on`), typed, with the derived rates; most received first. Built as
-    arrays and one frame: column by column, pandas spent more time here than DuckDB on the queries."""
-    counts = parts[0].set_index(list(on))
-    for part in parts[1:]:
-        counts = counts.join(part.set_index(list(on)), how="left")
+    arrays and one frame: pandas' joins and column-by-column frames cost more here than DuckDB's queries."""
+    counts = parts[0]
     n = len(counts)
+    keys = _keys(counts, on)
+    found: dict[str, np.ndarray] = {}  # every part's numbers, as float64 in the counts' row order (NaN: no row)
+    for part in parts:
+        rows = None if part is counts else _keys(part, on).get_indexer(keys)
+        for col in part.columns.difference([*on, "name"], sort=False):
+            values = part[col].to_numpy(dtype="float64", na_value=np.nan)
+            if rows is not None:
+                values = np.where(rows >= 0, values[rows] if len(values) else np.nan, np.nan)
+            found[col] = values
 
     def numbers(col: str) -> np.ndarray:
-        if col not in counts:
-            return np.full(n, np.nan)
-        return counts[col].to_numpy(dtype="float64", na_value=np.nan)
+        return found[col] if col in found else np.full(n, np.nan)
 
     ints = {col: np.nan_to_num(numbers(col)).astype("int64")
             for col in [*INT_METRICS, *(AGING_METRICS if aging else []), "forwardings", "bounce_backs"]}
-    columns = {**{name: counts.index.get_level_values(name).to_numpy() for name in on},
+    columns = {**{name: counts[name].to_numpy() for name in on},
                "name": counts["name"].to_numpy(), **ints, **{col: numbers(col) for col in FLOAT_METRICS}}
     columns["not_yet_due"] = ints["pending"] - ints["overdue"] - ints["open_no_sla"]
-    columns["ioc_on_time_rate"] = _rate(ints["ioc_on_time"], ints["ioc_judged"])
-    columns["agency_on_time_rate"] = _rate(ints["agency_on_time"], ints["agency_judged"])
-    columns["bounce_back_rate"] = _rate(ints["bounce_backs"], ints["forwardings"])
-    columns["share_low"] = _rate(ints["r1"] + ints["r2"], ints["rating_count"])
+    columns["ioc_on_time_rate"] = rate(ints["ioc_on_time"], ints["ioc_judged"])
+    columns["agency_on_time_rate"] = rate(ints["agency_on_time"], ints["agency_judged"])
+    columns["bounce_back_rate"] = rate(ints["bounce_backs"], ints["forwardings"])
+    columns["share_low"] = rate(ints["r1"] + ints["r2"], ints["rating_count"])
     out = pd.DataFrame(columns)
     return out.sort_values(["received", "key"], ascending=[False, True], ignore_index=True)
 
 
+def _keys(frame: pd.DataFrame, on: tuple[str, ...]) -> pd.Index:
+    """A part's rows by their keys, to find each counts row's match (every group once per part)."""
+    if len(on) == 1:
+        return pd.Index(frame[on[0]])
+    return pd.MultiIndex.from_arrays([frame[name] for name in on])
+
+
 def sla_metrics(f: Filter, by: str | None = "agency", db: Database | None = None, now: datetime | None = None,
                 calendar: WorkCalendar | None = None, aging: bool = True,
-                durations: tuple[str, ...] = STAGES) -> pd.DataFrame:
+                durations: tuple[str, ...] = STAGES, p90: bool = True) -> pd.DataFrame:
     """One row per agency / category / commune (or one 'ALL' row for by=None) with every SLA metric; without
     the overdue-age bands (overdue_1_5, ...) when `aging` is False, which saves a query per call, and with the
     durations of the `durations` stages only ("ioc", "agency"; a stage left out has n 0, median and p90 NaN):
-    the percentiles are the costliest part."""
+    the percentiles are the costliest part. With `p90` False, the p90 columns are NaN."""
     db = analytics.reader(db)
-    return _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, durations=durations), aging)
+    return _without_p90(_metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, durations=durations), aging),
+                        p90)
+
+
+def _without_p90(frame: pd.DataFrame, p90: bool) -> pd.DataFrame:
+    """The frame with its p90 columns NaN unless `p90`: one answer whichever path computed it."""
+    if not p90:
+        frame[[f"{stage}_p90_days" for stage in STAGES]] = np.nan
+    return frame
 
 
 def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime | None = None,
                            calendar: WorkCalendar | None = None, aging: bool = True,
-                           durations: tuple[str, ...] = STAGES) -> tuple[pd.DataFrame, pd.DataFrame]:
+                           durations: tuple[str, ...] = STAGES, p90: bool = True
+                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(sla_metrics(f, None, ...), sla_metrics(f, "agency", ...)): the whole selection's row and every
     agency's. On the copy, one statement per stage gives the percentiles of both, so the durations are read
-    once instead of twice."""
+    once instead of twice. With `p90` False the p90 columns are NaN (the copy skips computing them)."""
     db = analytics.reader(db)
     if not (durations and rollup.usable(f, db, "agency")):
-        return (sla_metrics(f, None, db, now, calendar, aging, durations),
-                sla_metrics(f, "agency", db, now, calendar, aging, durations))
+        return (sla_metrics(f, None, db, now, calendar, aging, durations, p90),
+                sla_metrics(f, "agency", db, now, calendar, aging, durations, p90))
     clock = Clock.at(now, calendar)
     # The counts per agency id, no agency included; the whole selection's are their sums. Its bounce-backs are
     # counted apart: per agency they count against the agency that returned the report.
@@ -636,13 +654,13 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
     whole = [_total_row(counts), _total_row(open_counts), _bounces(f, None, db)]
     per_agency = [counts[counts["key"].notna()], open_counts[open_counts["key"].notna()], _bounces(f, "agency", db)]
     # The whole selection holds every duration: where it fits DuckDB's sort-based aggregate, so do the agencies'.
-    frames = [_agency_and_total_durations(f, db, stage, column, sort=_sorting_fits(whole[0]["received"]))
+    frames = [_agency_and_total_durations(f, db, stage, column, sort=_sorting_fits(whole[0]["received"]), p90=p90)
               for stage, column in _chosen(durations)]
     for parts, total in ((whole, 1), (per_agency, 0)):
         mine = [frame[frame["total"] == total].drop(columns="total") for frame in frames]
         merged = functools.reduce(lambda a, b: a.merge(b, on="key", how="outer"), mine)
         parts.append(merged.assign(key=WHOLE_KEY) if total else merged)
-    return _metric_rows(whole, aging), _metric_rows(per_agency, aging)
+    return _without_p90(_metric_rows(whole, aging), p90), _without_p90(_metric_rows(per_agency, aging), p90)
 
 
 def _total_row(groups: pd.DataFrame) -> pd.DataFrame:
@@ -650,19 +668,17 @@ def _total_row(groups: pd.DataFrame) -> pd.DataFrame:
     when there are no groups, as a statement over no rows with a HAVING gives none."""
     if groups.empty:
         return groups
-    total = groups.drop(columns=["key", "name", "satisfaction_mean"], errors="ignore").astype("float64").sum()
-    total = total.to_frame().T
-    total.insert(0, "key", WHOLE_KEY)
-    if "name" in groups:
-        total.insert(1, "name", WHOLE_NAME)
+    total = {"key": [WHOLE_KEY], **({"name": [WHOLE_NAME]} if "name" in groups else {})}
+    for col in groups.columns.difference(["key", "name", "satisfaction_mean"], sort=False):
+        total[col] = [np.nansum(groups[col].to_numpy(dtype="float64", na_value=np.nan))]
     if "satisfaction_mean" in groups:
-        total["satisfaction_mean"] = _rate(total["rating_sum"].to_numpy(dtype="float64"),
-                                           total["rating_count"].to_numpy(dtype="float64"))
-    return total
+        total["satisfaction_mean"] = rate(np.asarray(total["rating_sum"]), np.asarray(total["rating_count"]))
+    return pd.DataFrame(total)
 
 
-def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sort: bool) -> pd.DataFrame:
-    """key (agency code), total, and the stage's n, median and p90: every agency's rows and the whole
+def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sort: bool,
+                                p90: bool = True) -> pd.DataFrame:
+    """key (agency code), total, and the stage's n, median and p90 (NaN unless `p90`): every agency's rows and the whole
     selection's (total 1, key NULL), where reports with no agency count in the whole only. By DuckDB's
     aggregate over GROUPING SETS when `sort` (25 ms at a million reports, against 14 + 15 for two
     statements), else in bounded memory (bucketed_percentiles: 250 ms at ten million, against 150 + 230).
@@ -671,13 +687,13 @@ def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sor
     conditions = [*report_conditions(f), column.isnot(None)]
     if sort:
         by_id = (select(r.agency_id.label("key"), func.grouping(r.agency_id).label("total"),
-                        func.count(column).label("n"), quantiles(column).label("q"))
+                        func.count(column).label("n"), quantiles(column, p90).label("q"))
                  .where(*conditions).group_by(func.grouping_sets(tuple_(r.agency_id), tuple_())).subquery())
         numbers = [by_id.c.n, by_id.c.q.label(f"{stage}_quantiles")]
     else:
         inner = select(r.agency_id.label("key"), column.label("days")).where(*conditions).subquery()
         by_id = bucketed_percentiles(inner, "days", ["key"], total_of="key").subquery()
-        numbers = [by_id.c.n, by_id.c.p50, by_id.c.p90]
+        numbers = [by_id.c.n, by_id.c.p50, by_id.c.p90 if p90 else literal_column("NULL").label("p90")]
     named = (select(agencies.c.code.label("key"), by_id.c.total, *numbers)
              .select_from(by_id.outerjoin(agencies, agencies.c.id == by_id.c.key))
              .where(or_(by_id.c.total == 1, agencies.c.code.isnot(None))))

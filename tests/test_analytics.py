@@ -354,6 +354,25 @@ def test_the_copy_compiles_a_statement_once_and_keeps_grains_apart(env):
         copy.dispose()
 
 
+def test_the_copy_keeps_the_median_alone_apart_from_median_and_p90(env):
+    """The agency page's cards ask the copy for medians alone (p90=False), the scorecard for medians and p90s:
+    the same statement but for the percentiles' list, so the list must be in the compiled-statement cache's key.
+    Asked in either order, each answer must equal the record's."""
+    now = utc_now()
+    f = FILTERS["two_fields"]
+    copy = open_copy(env.directory)
+    try:
+        for p90 in (False, True, False):
+            got = sla.sla_metrics_with_total(f, copy, now, p90=p90)
+            want = sla.sla_metrics_with_total(f, env.db, now, p90=p90)
+            for mine, theirs, what in zip(got, want, ("province", "agencies"), strict=True):
+                assert_same_frame(mine, theirs, f"sla_metrics_with_total[{what}, p90={p90}]: copy vs {env.db.dialect}")
+                assert mine["agency_p90_days"].notna().any() == p90, what
+                assert mine["agency_median_days"].notna().any(), what
+    finally:
+        copy.dispose()
+
+
 def test_workflow_actions_reach_the_copy(configured, monkeypatch):
     env = configured
     db, v = env.db, env.v
