@@ -692,7 +692,8 @@ def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sor
         numbers = [by_id.c.n, by_id.c.q.label(f"{stage}_quantiles")]
     else:
         inner = select(r.agency_id.label("key"), column.label("days")).where(*conditions).subquery()
-        by_id = bucketed_percentiles(inner, "days", ["key"], total_of="key").subquery()
+        levels = (0.5, 0.9) if p90 else (0.5,)  # each level's buckets are counted value by value
+        by_id = bucketed_percentiles(inner, "days", ["key"], levels, total_of="key").subquery()
         numbers = [by_id.c.n, by_id.c.p50, by_id.c.p90 if p90 else literal_column("NULL").label("p90")]
     named = (select(agencies.c.code.label("key"), by_id.c.total, *numbers)
              .select_from(by_id.outerjoin(agencies, agencies.c.id == by_id.c.key))
