@@ -273,7 +273,7 @@ def monthly_trends(f: Filter, db: Database | None = None) -> tuple[pd.DataFrame,
     which, months = pd.factorize(month, sort=True)
     known = which >= 0
     province = np.column_stack([np.bincount(which[known], weights=column[known], minlength=len(months))
-                                for column in sums.T]) if len(months) else np.zeros((0, len(TREND_COUNTS)))
+                                for column in sums.T])
     named = pd.notna(agency)
     per_agency = _trend_frame(month[named], sums[named])
     per_agency.insert(0, "agency", agency[named])

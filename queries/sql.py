@@ -47,7 +47,7 @@ def ratio(numerator, denominator):
     """numerator / denominator as float64, NaN where the denominator is 0 (pandas Series in and out)."""
     num = pd.to_numeric(numerator, errors="coerce").astype("float64")
     den = pd.to_numeric(denominator, errors="coerce").astype("float64")
-    return (num / den.where(den > 0)).astype("float64")
+    return pd.Series(rate(num.to_numpy(), den.to_numpy()), index=num.index)
 
 
 def rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
