@@ -32,7 +32,8 @@ How it is kept:
   million reports a 12-month count then reads some 100,000 rows instead of 5 million. Its hand-off events
   carry their report's dimensions (`handoffs`) and are counted per day like the reports (`handoff_counts`,
   which the bounce-back counts read); its open reports have a table of their own (`open_reports`), which the
-  counts that depend on the clock read.
+  counts that depend on the clock read. Its durations are counted per month and bucket (`duration_buckets`),
+  the first step of the SLA pages' exact percentiles.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
   missing, of an older schema, or older than MAX_LAG (the sync stopped), queries fall back to the system of
   record.
@@ -82,7 +83,7 @@ log = logging.getLogger("paht.analytics")
 r = reports.c
 # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
 # 6: open reports; 7: the daily counts' sums as BIGINT; 8: hand-off counts
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
@@ -108,7 +109,7 @@ REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat",
                   "version", "close_reason", "duplicate_of_id")
 EVENT_COLUMNS = ("id", "report_id", "at", "from_status", "to_status", "agency_id")
 # The tables each store holds, besides the reference tables (queries/rollup.py has the derived ones).
-STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts", "handoff_counts")
+STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts", "handoff_counts", "duration_buckets")
 REFERENCE_TABLES = (agencies, categories, admin_units, sla_policies, work_calendar)
 
 
@@ -477,6 +478,7 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
                     + rollup.handoffs_sql(f"read_parquet({files('events', 'report_events')})", "reports"))
         con.execute(f"CREATE TABLE daily_counts AS {rollup.build_sql()}")
         con.execute(f"CREATE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
+        con.execute(f"CREATE TABLE duration_buckets AS {rollup.duration_buckets_sql()}")
         con.execute(f"CREATE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
         for table, file in reference.items():
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{directory / file}')")
@@ -511,6 +513,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> s
         # Recounted whole: a few seconds at ten million, against the minute the copy of the store takes.
         con.execute(f"CREATE OR REPLACE TABLE daily_counts AS {rollup.build_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
+        con.execute(f"CREATE OR REPLACE TABLE duration_buckets AS {rollup.duration_buckets_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
         con.execute("COMMIT")
         con.execute("CHECKPOINT")

@@ -27,13 +27,27 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Double, Float, and_, case, cast, delete, func, insert, literal_column, or_, select, tuple_
+from sqlalchemy import (
+    Double,
+    Float,
+    and_,
+    case,
+    cast,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 
 from queries import analytics, audit, rollup
 from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
-from queries.rollup import daily_counts, handoff_counts, handoffs
+from queries.rollup import daily_counts, duration_buckets, handoff_counts, handoffs
 from queries.schema import (
     OPEN_STATUSES,
     admin_units,
@@ -359,7 +373,7 @@ def _clock_counts(clock: Clock, source=reports) -> list:
             count_if(and_(due, c.deadline_at <= clock.one_working_day)).label("due_1wd")]
 
 
-DURATION_STAGES = (("ioc", r.ioc_work_days), ("agency", r.agency_work_days))
+DURATION_STAGES = tuple(rollup.DURATION_STAGE_COLUMNS.items())  # (stage, its duration column)
 STAGES = tuple(stage for stage, _column in DURATION_STAGES)
 
 
@@ -419,29 +433,95 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
 # DuckDB's sort-based percentile aggregate holds every duration of the period at once, in one growing array
 # per group: a year of ten million reports, one group, needed 136 MB. Where a group holds more than this many
 # reports, or all groups together three times as many, the copy's percentiles are computed in bounded memory
-# (bucketed_percentiles) instead; below, the aggregate is quicker. A server with memory to spare may raise this
-# together with ANALYTICS_MEMORY.
+# (bucketed_percentiles) instead. A server with memory to spare may raise this together with ANALYTICS_MEMORY.
 SORTED_PERCENTILE_ROWS = int(os.environ.get("ANALYTICS_SORTED_PERCENTILE_ROWS", "2000000"))
+# Where the copy's duration buckets can count the period's whole months, bounded memory is also the quicker
+# from about this many reports in all. A stage of a year of ten million reports (4.6 million) took 57 ms so,
+# against 76 sorted; two quarters (2.4 million) about 7 ms more than sorted; a year of one million, 25 against 13.
+BUCKETS_QUICKER_FROM = SORTED_PERCENTILE_ROWS * 3 // 2
 
 
-def _sorting_fits(received: pd.Series) -> bool:
-    """Whether DuckDB's percentile aggregate fits, from the reports per group (and part)."""
-    largest = received.max() if len(received) else 0
-    return largest <= SORTED_PERCENTILE_ROWS and received.sum() <= 3 * SORTED_PERCENTILE_ROWS
+def _percentile_plan(received: pd.Series, f: Filter, by, stage: str, column, since=None) -> tuple[bool, object]:
+    """How the copy computes a stage's percentiles, from the reports per group (and part): (True, None) by
+    DuckDB's sorting aggregate, else (False, counted) in bounded memory, `counted` being the first step from the
+    duration buckets (_bucket_counts) or None to count it from the reports."""
+    largest, total = (received.max(), received.sum()) if len(received) else (0, 0)
+    if largest <= SORTED_PERCENTILE_ROWS and total <= BUCKETS_QUICKER_FROM:
+        return True, None
+    counted = _bucket_counts(f, by, stage, column, since)
+    if counted is None and largest <= SORTED_PERCENTILE_ROWS and total <= 3 * SORTED_PERCENTILE_ROWS:
+        return True, None
+    return False, counted
 
 
-def _percentile_durations(f: Filter, by, db: Database, since=None, sort: bool = True,
+def _whole_months(f: Filter, since: date | None = None) -> tuple[date | None, date | None] | None:
+    """The local months wholly inside f's period, as [first, after) (None: unbounded), which the copy's
+    duration_buckets can count; None when there is no such month, or when `since` falls within one."""
+    first = f.start if f.start is None or f.start.day == 1 else _next_month(f.start)
+    after = None if f.end is None else f.end + timedelta(days=1)
+    if after is not None and after.day != 1:
+        after = after.replace(day=1)
+    if first is not None and after is not None and first >= after:
+        return None
+    if since is not None and since.day != 1 and (first is None or first < since) and (after is None or since < after):
+        return None
+    return first, after
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _bucket_counts(f: Filter, by, stage: str, column, since=None):
+    """The first step of a stage's exact percentiles (bucketed_percentiles' `counted`): the durations counted per
+    group (and part, when split at `since`) and bucket, the whole months' from the copy's duration_buckets and
+    the days at the period's edges from the reports. None where the buckets cannot serve: no whole month in the
+    period, a filter on a channel, status or commune (which they do not hold), or `since` within a month."""
+    months = _whole_months(f, since)
+    if months is None or f.communes or f.channels or f.statuses or by == "commune":
+        return None
+    first, after = months
+    b = duration_buckets.c
+    key, _label, joined = _group(by, duration_buckets)
+    in_months = [b.stage == stage, *report_conditions(replace(f, start=None, end=None), duration_buckets),
+                 *([b.month >= first] if first else []), *([b.month < after] if after else [])]
+    side = [] if since is None else [case((b.month >= since, 1), else_=0).label("part")]
+    bucket = rollup.duration_bucket(column)
+    parts = [select(key.label("key"), *side, b.bucket.label("b"), b.n.label("c"))
+             .select_from(joined).where(*in_months)]
+    edges = [*([r.created_at < local_to_utc(first)] if first else []),
+             *([r.created_at >= local_to_utc(after)] if after else [])]
+    if edges:
+        key, _label, joined = _group(by)
+        split = _part(since)
+        parts.append(select(key.label("key"), *([] if split is None else [split.label("part")]), bucket.label("b"),
+                            literal_column("1").label("c"))
+                     .select_from(joined).where(*report_conditions(f), column.isnot(None), or_(*edges)))
+    rows = union_all(*parts).subquery("bucketed")
+    on = [rows.c.key, *([rows.c.part] if side else [])]
+    return select(*on, rows.c.b, func.sum(rows.c.c).label("c")).group_by(*on, rows.c.b)
+
+
+def _bucketed(inner, on: list[str], levels: tuple[float, ...], counted, total_of: str | None = None):
+    """bucketed_percentiles over `inner` (key, days, part), its first step `counted` from the duration buckets
+    (with their bucket width) when given."""
+    per_unit = rollup.BUCKETS_PER_DAY if counted is not None else 100
+    return bucketed_percentiles(inner, "days", on, levels, per_unit=per_unit, total_of=total_of, counted=counted)
+
+
+def _percentile_durations(f: Filter, by, db: Database, received: pd.Series, since=None,
                           stages: tuple[str, ...] = STAGES) -> pd.DataFrame:
     """The `stages`' duration counts, medians and p90s on the copy, a statement per stage (one stage at a time
-    holds half the durations): by DuckDB's aggregate when `sort`, else in bounded memory."""
+    holds half the durations), as _percentile_plan chooses from the reports per group (`received`)."""
     key, _label, joined = _group(by)
     split = _part(since)
     on = ["key"] if split is None else ["key", "part"]
     frames = []
     for stage, column in _chosen(stages):
+        sort, counted = _percentile_plan(received, f, by, stage, column, since)
         if not sort:
             inner, _index = _known_durations(f, by, since, column)
-            frame = _named(db.read_frame(bucketed_percentiles(inner, "days", on)), stage)
+            frame = _named(db.read_frame(_bucketed(inner, on, (0.5, 0.9), counted)), stage)
         else:
             stmt = (select(key.label("key"), func.count(column).label(f"{stage}_n"),
                            quantiles(column).label(f"{stage}_quantiles"))
@@ -559,7 +639,7 @@ def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None,
         counts = _rolled_up_counts(f, by, db, since)
         parts = [counts, _open_counts(f, by, clock, db, since, aging=aging)]
         if durations:
-            parts.append(_percentile_durations(f, by, db, since, sort=_sorting_fits(counts["received"]),
+            parts.append(_percentile_durations(f, by, db, counts["received"], since,
                                                stages=durations))
     else:
         parts = [_counts(f, by, clock, db, since, durations)]
@@ -654,7 +734,7 @@ def sla_metrics_with_total(f: Filter, db: Database | None = None, now: datetime 
     whole = [_total_row(counts), _total_row(open_counts), _bounces(f, None, db)]
     per_agency = [counts[counts["key"].notna()], open_counts[open_counts["key"].notna()], _bounces(f, "agency", db)]
     # The whole selection holds every duration: where it fits DuckDB's sort-based aggregate, so do the agencies'.
-    frames = [_agency_and_total_durations(f, db, stage, column, sort=_sorting_fits(whole[0]["received"]), p90=p90)
+    frames = [_agency_and_total_durations(f, db, stage, column, whole[0]["received"], p90=p90)
               for stage, column in _chosen(durations)]
     for parts, total in ((whole, 1), (per_agency, 0)):
         mine = [frame[frame["total"] == total].drop(columns="total") for frame in frames]
@@ -676,15 +756,17 @@ def _total_row(groups: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(total)
 
 
-def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sort: bool,
+def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, received: pd.Series,
                                 p90: bool = True) -> pd.DataFrame:
     """key (agency code), total, and the stage's n, median and p90 (NaN unless `p90`): every agency's rows and the whole
-    selection's (total 1, key NULL), where reports with no agency count in the whole only. By DuckDB's
-    aggregate over GROUPING SETS when `sort` (25 ms at a million reports, against 14 + 15 for two
-    statements), else in bounded memory (bucketed_percentiles: 250 ms at ten million, against 150 + 230).
+    selection's (total 1, key NULL), where reports with no agency count in the whole only. As
+    _percentile_plan chooses from the whole selection's reports (`received`): by DuckDB's aggregate over
+    GROUPING SETS (25 ms at a million reports, against 14 + 15 for two statements), else in bounded memory
+    (bucketed_percentiles: 250 ms at ten million, against 150 + 230; 95 ms from the duration buckets).
     Grouped by the report's agency id, not the joined code: the outer join to the agencies that keeping the
     reports with none would need took 440 instead of 270 ms at ten million reports."""
     conditions = [*report_conditions(f), column.isnot(None)]
+    sort, counted = _percentile_plan(received, f, AGENCY_ID, stage, column)
     if sort:
         by_id = (select(r.agency_id.label("key"), func.grouping(r.agency_id).label("total"),
                         func.count(column).label("n"), quantiles(column, p90).label("q"))
@@ -693,7 +775,7 @@ def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, sor
     else:
         inner = select(r.agency_id.label("key"), column.label("days")).where(*conditions).subquery()
         levels = (0.5, 0.9) if p90 else (0.5,)  # each level's buckets are counted value by value
-        by_id = bucketed_percentiles(inner, "days", ["key"], levels, total_of="key").subquery()
+        by_id = _bucketed(inner, ["key"], levels, counted, total_of="key").subquery()
         numbers = [by_id.c.n, by_id.c.p50, by_id.c.p90 if p90 else literal_column("NULL").label("p90")]
     named = (select(agencies.c.code.label("key"), by_id.c.total, *numbers)
              .select_from(by_id.outerjoin(agencies, agencies.c.id == by_id.c.key))

@@ -66,6 +66,8 @@ FILTERS = {
     "open_by_app_since_march": Filter(start=date(2026, 3, 1), statuses=("received", "forwarded", "in_progress"),
                                       channels=("app", "web")),
     "two_communes": Filter(communes=("19333", "18880")),
+    # Days at both edges: whole months from the copy's duration buckets, the edges from its reports.
+    "mid_month_to_mid_month": Filter(start=date(2025, 7, 10), end=date(2026, 2, 11)),
 }
 # Columns that hold what a citizen wrote or who they are: never in the copy.
 PERSONAL_COLUMNS = {"reporter_phone", "title", "description", "reply", "rating_comment", "address", "intake_token"}
@@ -299,19 +301,34 @@ def test_initial_copy_equals_the_record_and_pandas(env):
 def test_bucketed_percentiles_on_the_copy_equal_the_record(env, monkeypatch):
     """Above SORTED_PERCENTILE_ROWS reports the copy's medians and p90s come from bucketed_percentiles (bounded
     memory) instead of DuckDB's sort-based aggregate. With the limit at 0 every SLA aggregate takes that path
-    here, and must still equal the record's percentiles (PostgreSQL's percentile_cont, SQLite's ranking)."""
+    here, and must still equal the record's percentiles (PostgreSQL's percentile_cont, SQLite's ranking). Here
+    its first step reads the reports; the next test reads the copy's duration buckets."""
+    assert_bucketed_copy_equals_record(env, monkeypatch, buckets=False)
+
+
+def test_percentiles_from_the_duration_buckets_equal_the_record(env, monkeypatch):
+    """Where a period holds whole months, the bounded-memory percentiles count those months' durations per
+    bucket from the copy's duration_buckets and read only the days at the period's edges from the reports."""
     assert_bucketed_copy_equals_record(env, monkeypatch)
 
 
-def assert_bucketed_copy_equals_record(env, monkeypatch) -> None:
-    calls = []
+def assert_bucketed_copy_equals_record(env, monkeypatch, buckets: bool = True) -> None:
+    """Every SLA aggregate on the bounded-memory path equals the record's. With `buckets`, the duration buckets
+    served every filter without a channel, status or commune, and no other; without, none."""
+    calls, served, from_buckets = [], {}, sla._bucket_counts
 
     def counted(*args, **kwargs):
         calls.append(1)
         return sql.bucketed_percentiles(*args, **kwargs)
 
+    def bucket_counts(*args, **kwargs):
+        answer = from_buckets(*args, **kwargs) if buckets else None
+        served.setdefault(name, set()).add(answer is not None)
+        return answer
+
     monkeypatch.setattr(sla, "SORTED_PERCENTILE_ROWS", 0)
     monkeypatch.setattr(sla, "bucketed_percentiles", counted)
+    monkeypatch.setattr(sla, "_bucket_counts", bucket_counts)
     now = utc_now()
     today = (now + timedelta(hours=7)).date()
     copy = open_copy(env.directory)
@@ -323,6 +340,22 @@ def assert_bucketed_copy_equals_record(env, monkeypatch) -> None:
     finally:
         copy.dispose()
     assert calls, "the bucketed path was never taken"
+    for name, f in FILTERS.items():
+        assert served.get(name, {False}) == {buckets and not (f.channels or f.statuses or f.communes)}, name
+
+
+def test_whole_months_of_a_period():
+    whole = sla._whole_months
+    assert whole(Filter()) == (None, None)
+    assert whole(Filter(start=date(2025, 7, 10), end=date(2026, 2, 11))) == (date(2025, 8, 1), date(2026, 2, 1))
+    assert whole(Filter(start=date(2025, 7, 1), end=date(2025, 7, 31))) == (date(2025, 7, 1), date(2025, 8, 1))
+    assert whole(Filter(start=date(2025, 12, 2))) == (date(2026, 1, 1), None)
+    assert whole(Filter(end=date(2026, 2, 27))) == (None, date(2026, 2, 1))
+    assert whole(Filter(start=date(2025, 7, 2), end=date(2025, 8, 30))) is None  # no whole month
+    # Two periods side by side split at a month's first day; a split within a month reads the reports.
+    assert whole(Filter(start=date(2025, 7, 1)), since=date(2026, 3, 1)) == (date(2025, 7, 1), None)
+    assert whole(Filter(start=date(2025, 7, 1)), since=date(2026, 3, 15)) is None
+    assert whole(Filter(start=date(2026, 3, 20)), since=date(2026, 3, 25)) == (date(2026, 4, 1), None)
 
 
 def test_the_copy_compiles_a_statement_once_and_keeps_grains_apart(env):
