@@ -29,7 +29,8 @@ How it is kept:
 - One process at a time syncs (a file lock). `start_background_sync` runs the loop in a daemon thread of
   whichever worker holds the lock; if it dies, another worker takes over.
 - Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read: at ten
-  million reports a 12-month count then reads some 100,000 rows instead of 5 million. Its hand-off events
+  million reports a 12-month count then reads some 100,000 rows instead of 5 million, and fewer again from
+  the same counts summed per month (`monthly_counts`) for the period's whole months. Its hand-off events
   carry their report's dimensions (`handoffs`) and are counted per day like the reports (`handoff_counts`,
   which the bounce-back counts read); its open reports have a table of their own (`open_reports`), which the
   counts that depend on the clock read. Its durations are counted per month and bucket (`duration_buckets`),
@@ -83,7 +84,7 @@ log = logging.getLogger("paht.analytics")
 r = reports.c
 # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
 # 6: open reports; 7: the daily counts' sums as BIGINT; 8: hand-off counts
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
 MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
@@ -109,7 +110,8 @@ REPORT_COLUMNS = ("id", "code", "category_id", "commune_code", "channel", "lat",
                   "version", "close_reason", "duplicate_of_id")
 EVENT_COLUMNS = ("id", "report_id", "at", "from_status", "to_status", "agency_id")
 # The tables each store holds, besides the reference tables (queries/rollup.py has the derived ones).
-STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts", "handoff_counts", "duration_buckets")
+STORE_TABLES = ("reports", "open_reports", "handoffs", "daily_counts", "monthly_counts", "handoff_counts",
+                "duration_buckets")
 REFERENCE_TABLES = (agencies, categories, admin_units, sla_policies, work_calendar)
 
 
@@ -477,6 +479,7 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
         con.execute("CREATE TABLE handoffs AS "
                     + rollup.handoffs_sql(f"read_parquet({files('events', 'report_events')})", "reports"))
         con.execute(f"CREATE TABLE daily_counts AS {rollup.build_sql()}")
+        con.execute(f"CREATE TABLE monthly_counts AS {rollup.monthly_counts_sql()}")
         con.execute(f"CREATE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
         con.execute(f"CREATE TABLE duration_buckets AS {rollup.duration_buckets_sql()}")
         con.execute(f"CREATE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")
@@ -512,6 +515,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> s
                                                                        f"read_parquet([{reports_files}])"))
         # Recounted whole: a few seconds at ten million, against the minute the copy of the store takes.
         con.execute(f"CREATE OR REPLACE TABLE daily_counts AS {rollup.build_sql()}")
+        con.execute(f"CREATE OR REPLACE TABLE monthly_counts AS {rollup.monthly_counts_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE duration_buckets AS {rollup.duration_buckets_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE open_reports AS {rollup.OPEN_REPORTS_SQL}")

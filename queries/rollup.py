@@ -25,6 +25,8 @@ events to the reports took 340 ms of every SLA call.
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import duckdb_engine
 from sqlalchemy import (
     BigInteger,
@@ -90,6 +92,50 @@ daily_counts = Table(
 
 def _local_day():
     return literal_column(f"CAST(created_at + INTERVAL {LOCAL_OFFSET_HOURS} HOUR AS DATE)")
+
+
+# The daily counts summed per local month (`day` is the month's first day), which a period's whole months read
+# instead of every day: at one million reports 36,700 rows against 237,600 (the SLA counts over all time: 5.4
+# against 8.9 ms). A period with days at its edges reads the daily counts (counts_source).
+monthly_counts = Table("monthly_counts", MetaData(), *[Column(c.name, c.type) for c in daily_counts.columns])
+
+
+def monthly_counts_sql() -> str:
+    """The SELECT that a store's monthly_counts is created from, over its daily counts."""
+    d = daily_counts.c
+    month = literal_column("CAST(date_trunc('month', day) AS DATE)")
+    dimensions = [d[name] for name in DIMENSIONS]
+    return _duckdb_sql(select(month.label("day"), *dimensions, *[func.sum(d[name]).label(name) for name in SUMS])
+                       .group_by(month, *dimensions))
+
+
+def whole_months(f: Filter, since: date | None = None) -> tuple[date | None, date | None] | None:
+    """The local months wholly inside f's period, as [first, after) (None: unbounded), which the monthly tables
+    (monthly_counts, duration_buckets) can answer; None when there is no such month, or when `since` (two
+    periods side by side) falls within one."""
+    first = f.start if f.start is None or f.start.day == 1 else _next_month(f.start)
+    after = None if f.end is None else f.end + timedelta(days=1)
+    if after is not None and after.day != 1:
+        after = after.replace(day=1)
+    if first is not None and after is not None and first >= after:
+        return None
+    if since is not None and since.day != 1 and (first is None or first < since) and (after is None or since < after):
+        return None
+    return first, after
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def counts_source(f: Filter, since: date | None = None):
+    """What a count over f reads on the copy: the monthly counts when f's period is whole months (and `since`,
+    if any, a month's first day), else the daily counts. Not for a count by day or week. A period with days at
+    its edges reads the daily counts alone: summing the edges' days to the whole months' rows cost more than it
+    saved (a year to yesterday: 5.7 against 4.5 ms for the monthly trends at one million reports)."""
+    months = whole_months(f, since)
+    after = None if f.end is None else f.end + timedelta(days=1)
+    return monthly_counts if months == (f.start, after) else daily_counts
 
 
 def build_sql() -> str:
@@ -196,9 +242,9 @@ def duration_buckets_sql() -> str:
     return f"SELECT * FROM ({_duckdb_sql(union_all(*parts))}) ORDER BY stage, month"
 
 
-def with_status(*statuses: str):
-    """The daily counts' reports now in one of the statuses."""
-    d = daily_counts.c
+def with_status(*statuses: str, source=daily_counts):
+    """The daily counts' reports now in one of the statuses (`source`: the daily counts or counts_source's)."""
+    d = source.c
     return func.sum(case((d.status.in_(statuses), d.total), else_=0))
 
 

@@ -24,7 +24,6 @@ from sqlalchemy import and_, false, func, select
 from queries import analytics, rollup
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
-from queries.rollup import daily_counts
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics, sla_metrics_split, sla_metrics_with_total
 from queries.sql import (
@@ -249,8 +248,9 @@ def monthly_trends(f: Filter, db: Database | None = None) -> tuple[pd.DataFrame,
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
     if rollup.usable(whole, db):
-        d = daily_counts.c
-        start, source = d.resolved_month.label("start"), daily_counts
+        source = rollup.counts_source(whole)
+        d = source.c
+        start = d.resolved_month.label("start")
         sums = [func.sum(d.agency_judged), func.sum(d.agency_on_time), func.sum(d.rating_count),
                 func.sum(d.rating_sum)]
     else:
@@ -297,7 +297,8 @@ def ratings_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:
     db = analytics.reader(db)
     whole = replace(f, agencies=(), scope_agency=None)
     if rollup.usable(whole, db):
-        d, source = daily_counts.c, daily_counts
+        source = rollup.counts_source(whole)
+        d = source.c
         rated, sums = d.rating_count > 0, [func.sum(d.rating_count), func.sum(d.rating_sum), func.sum(d.r1 + d.r2)]
     else:
         d, source = r, reports

@@ -47,7 +47,7 @@ from queries import analytics, audit, rollup
 from queries.access import Viewer
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
-from queries.rollup import daily_counts, duration_buckets, handoff_counts, handoffs
+from queries.rollup import duration_buckets, handoff_counts, handoffs
 from queries.schema import (
     OPEN_STATUSES,
     admin_units,
@@ -412,9 +412,13 @@ def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: tu
 def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     """The counts that do not depend on the clock, from the analytics copy's daily counts: at ten million
     reports some forty conditions per report were most of the SLA statement's time."""
-    d = daily_counts.c
-    key, label, joined = _group(by, daily_counts)
-    with_status = rollup.with_status
+    source = rollup.counts_source(f, since)
+    d = source.c
+    key, label, joined = _group(by, source)
+
+    def with_status(*statuses):
+        return rollup.with_status(*statuses, source=source)
+
     stmt = select(
         key.label("key"), label.label("name"),
         func.sum(d.total).label("received"), with_status("resolved").label("resolved"),
@@ -423,8 +427,8 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
         # The whole selection's mean rating is summed from the groups' (_total_row); other callers need no sum.
         *([func.sum(d.rating_sum).label("rating_sum")] if by == AGENCY_ID else []),
         (cast(func.sum(d.rating_sum), Double) / func.nullif(func.sum(d.rating_count), 0)).label("satisfaction_mean"),
-    ).select_from(joined).where(*report_conditions(f, daily_counts))
-    stmt = _grouped(stmt, by, key, label, split=_part(since, daily_counts))
+    ).select_from(joined).where(*report_conditions(f, source))
+    stmt = _grouped(stmt, by, key, label, split=_part(since, source))
     if by is None:
         stmt = stmt.having(func.sum(d.total) > 0)
     return db.read_frame(_with_agency_codes(stmt) if by == AGENCY_ID else stmt)
@@ -454,30 +458,12 @@ def _percentile_plan(received: pd.Series, f: Filter, by, stage: str, column, sin
     return False, counted
 
 
-def _whole_months(f: Filter, since: date | None = None) -> tuple[date | None, date | None] | None:
-    """The local months wholly inside f's period, as [first, after) (None: unbounded), which the copy's
-    duration_buckets can count; None when there is no such month, or when `since` falls within one."""
-    first = f.start if f.start is None or f.start.day == 1 else _next_month(f.start)
-    after = None if f.end is None else f.end + timedelta(days=1)
-    if after is not None and after.day != 1:
-        after = after.replace(day=1)
-    if first is not None and after is not None and first >= after:
-        return None
-    if since is not None and since.day != 1 and (first is None or first < since) and (after is None or since < after):
-        return None
-    return first, after
-
-
-def _next_month(day: date) -> date:
-    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
-
-
 def _bucket_counts(f: Filter, by, stage: str, column, since=None):
     """The first step of a stage's exact percentiles (bucketed_percentiles' `counted`): the durations counted per
     group (and part, when split at `since`) and bucket, the whole months' from the copy's duration_buckets and
     the days at the period's edges from the reports. None where the buckets cannot serve: no whole month in the
     period, a filter on a channel, status or commune (which they do not hold), or `since` within a month."""
-    months = _whole_months(f, since)
+    months = rollup.whole_months(f, since)
     if months is None or f.communes or f.channels or f.statuses or by == "commune":
         return None
     first, after = months

@@ -44,7 +44,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 import queries.db as qdb
-from queries import admin, analytics, open311, overview, scorecard, sla, sql, wall, workflow
+from queries import admin, analytics, open311, overview, rollup, scorecard, sla, sql, wall, workflow
 from queries.access import Viewer
 from queries.analytics import AnalyticsDatabase
 from queries.db import Database
@@ -345,7 +345,7 @@ def assert_bucketed_copy_equals_record(env, monkeypatch, buckets: bool = True) -
 
 
 def test_whole_months_of_a_period():
-    whole = sla._whole_months
+    whole = rollup.whole_months
     assert whole(Filter()) == (None, None)
     assert whole(Filter(start=date(2025, 7, 10), end=date(2026, 2, 11))) == (date(2025, 8, 1), date(2026, 2, 1))
     assert whole(Filter(start=date(2025, 7, 1), end=date(2025, 7, 31))) == (date(2025, 7, 1), date(2025, 8, 1))
@@ -356,6 +356,13 @@ def test_whole_months_of_a_period():
     assert whole(Filter(start=date(2025, 7, 1)), since=date(2026, 3, 1)) == (date(2025, 7, 1), None)
     assert whole(Filter(start=date(2025, 7, 1)), since=date(2026, 3, 15)) is None
     assert whole(Filter(start=date(2026, 3, 20)), since=date(2026, 3, 25)) == (date(2026, 4, 1), None)
+    # A count over whole months reads the monthly counts, one with days at its edges the daily counts.
+    assert rollup.counts_source(Filter()) is rollup.monthly_counts
+    assert rollup.counts_source(Filter(start=date(2025, 7, 1), end=date(2025, 12, 31))) is rollup.monthly_counts
+    assert rollup.counts_source(Filter(start=date(2025, 7, 1)), since=date(2025, 9, 1)) is rollup.monthly_counts
+    assert rollup.counts_source(Filter(start=date(2025, 7, 1)), since=date(2025, 9, 2)) is rollup.daily_counts
+    assert rollup.counts_source(Filter(start=date(2025, 7, 10), end=date(2026, 2, 11))) is rollup.daily_counts
+    assert rollup.counts_source(Filter(end=date(2026, 2, 11))) is rollup.daily_counts
 
 
 def test_the_copy_compiles_a_statement_once_and_keeps_grains_apart(env):
