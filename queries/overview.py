@@ -241,6 +241,13 @@ def counts_by(f: Filter, by: str, db: Database | None = None) -> pd.DataFrame:
     return df.sort_values(["n", "key"], ascending=[False, True], ignore_index=True)
 
 
+def totals(per_period: pd.DataFrame) -> pd.DataFrame:
+    """counts_by's answer from counts_over_time's for the same filter and dimension, its periods summed: a page
+    that shows both reads the reports once."""
+    summed = per_period.groupby(["key", "name"], dropna=False, as_index=False, sort=False)["n"].sum()
+    return summed.astype({"n": "int64"}).sort_values(["n", "key"], ascending=[False, True], ignore_index=True)
+
+
 def commune_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
     """Per commune with reports: code, name, lat, lon (centroid), n, pending, overdue."""
     now = now or utc_now()

@@ -12,7 +12,7 @@ import math
 from datetime import date, datetime, timedelta
 
 import pandas as pd
-from sqlalchemy import Double, Float, and_, case, cast, func, or_, select
+from sqlalchemy import Double, Float, and_, case, cast, func, literal_column, or_, select, union_all
 
 from queries import analytics, rollup
 from queries.db import Database, get_db
@@ -155,26 +155,21 @@ def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFr
     now = now or utc_now()
     db = analytics.reader(db)
     day_ago, baseline_start = now - timedelta(hours=24), now - timedelta(hours=24) - timedelta(days=BASELINE_DAYS)
-    frames = []
-    for kind, key, label, joined in (
-        ("commune", admin_units.c.code, admin_units.c.name,
-         reports.join(admin_units, admin_units.c.code == r.commune_code)),
-        ("category", categories.c.code, categories.c.short_name,
-         reports.join(categories, categories.c.id == r.category_id)),
-    ):
-        # One pass over the 29 days: the last 24 hours and the 28 days before them.
-        merged = db.read_frame(select(key.label("key"), label.label("name"),
-                                      count_if(r.created_at >= day_ago).label("count"),
-                                      count_if(r.created_at < day_ago).label("baseline"))
-                               .select_from(joined).where(r.created_at >= baseline_start, r.created_at <= now)
-                               .group_by(key, label))
-        merged = merged[merged["count"] > 0]
-        merged["usual"] = merged["baseline"].astype(float) / BASELINE_DAYS
-        merged["kind"] = kind
-        frames.append(merged)
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    # One statement for both kinds, each one pass over the 29 days: the last 24 hours and the 28 days before.
+    per_kind = [select(literal_column(f"'{kind}'").label("kind"), key.label("key"), label.label("name"),
+                       count_if(r.created_at >= day_ago).label("count"),
+                       count_if(r.created_at < day_ago).label("baseline"))
+                .select_from(joined).where(r.created_at >= baseline_start, r.created_at <= now).group_by(key, label)
+                for kind, key, label, joined in (
+                    ("commune", admin_units.c.code, admin_units.c.name,
+                     reports.join(admin_units, admin_units.c.code == r.commune_code)),
+                    ("category", categories.c.code, categories.c.short_name,
+                     reports.join(categories, categories.c.id == r.category_id)))]
+    out = db.read_frame(union_all(*per_kind))
+    out = out[out["count"] > 0].reset_index(drop=True)
     if out.empty:
         return pd.DataFrame(columns=["kind", "key", "name", "count", "usual", "p_value"])
+    out["usual"] = out["baseline"].astype(float) / BASELINE_DAYS
     out["count"] = out["count"].astype("int64")
     out["p_value"] = [poisson_tail(int(k), max(lam, 0.5)) for k, lam in zip(out["count"], out["usual"], strict=True)]
     flagged = out[(out["count"] >= SPIKE_MIN_COUNT) & (out["count"] >= SPIKE_MIN_RATIO * out["usual"])

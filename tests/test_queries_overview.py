@@ -116,6 +116,17 @@ def test_counts_over_time_match_pandas(db, raw, grain, by, key_col):
     assert_same(got, want)
 
 
+@pytest.mark.parametrize("by", ["category", "channel", "commune"])
+def test_totals_of_counts_over_time_are_counts_by(db, case, by):
+    """The wall sums its daily counts per field instead of asking again: the same frame as counts_by."""
+    _, f = case
+    got = overview.totals(overview.counts_over_time(f, "day", by, db))
+    want = overview.counts_by(f, by, db)
+    assert_same(got, want)
+    if case[0] not in EMPTY:
+        assert want["n"].sum() > 0
+
+
 def test_counts_by_channel_match_pandas(db, raw, case):
     _, f = case
     got = overview.counts_by(f, "channel", db).set_index("key")["n"].sort_index()

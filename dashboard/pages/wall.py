@@ -149,7 +149,8 @@ def build_wall(scope: str | None = None) -> dict:
     numbers = wall.headline(now)
     table, period = wall.month_ranking(today)
     month = period.label.lower()
-    category_rows = overview.counts_by(last_30, "category")
+    per_day = overview.counts_over_time(last_30, "day", "category")
+    category_rows = overview.totals(per_day)
     colors = {row["code"]: row["color"] for row in options.category_options().to_dict("records")}
     return {
         "kpis": _kpi_values(numbers),
@@ -159,8 +160,7 @@ def build_wall(scope: str | None = None) -> dict:
         "rank_on_time_title": text.WALL_RANK_ON_TIME.format(month=month),
         "rank_satisfaction": charts.wall_ranking_figure(table, "satisfaction_mean", percent=False),
         "rank_satisfaction_title": text.WALL_RANK_SATISFACTION.format(month=month),
-        "trend": charts.wall_style(charts.trend_figure(overview.counts_over_time(last_30, "day", "category"),
-                                                       colors, tickformat="%d/%m")),
+        "trend": charts.wall_style(charts.trend_figure(per_day, colors, tickformat="%d/%m")),
         "categories": charts.wall_style(charts.channel_figure(category_rows.assign(key=category_rows["name"]))),
         "ticker": _ticker(wall.newest_reports(12, scope=scope)),
         "alerts": _alerts(wall.urgent_new(24, now, scope=scope), wall.spikes(now),
