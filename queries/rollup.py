@@ -54,6 +54,7 @@ from queries.sql import (
     agency_on_time,
     bucket_start,
     count_if,
+    day_bucket,
     ioc_judged,
     ioc_on_time,
     is_forwarding,
@@ -103,7 +104,7 @@ monthly_counts = Table("monthly_counts", MetaData(), *[Column(c.name, c.type) fo
 def monthly_counts_sql() -> str:
     """The SELECT that a store's monthly_counts is created from, over its daily counts."""
     d = daily_counts.c
-    month = literal_column("CAST(date_trunc('month', day) AS DATE)")
+    month = cast(day_bucket(d.day, "month"), Date)
     dimensions = [d[name] for name in DIMENSIONS]
     return _duckdb_sql(select(month.label("day"), *dimensions, *[func.sum(d[name]).label(name) for name in SUMS])
                        .group_by(month, *dimensions))
@@ -227,13 +228,9 @@ def duration_bucket(value):
     return func.floor(value * literal_column(str(BUCKETS_PER_DAY)))
 
 
-def _local_month():
-    return literal_column(f"CAST(date_trunc('month', created_at + INTERVAL {LOCAL_OFFSET_HOURS} HOUR) AS DATE)")
-
-
 def duration_buckets_sql() -> str:
     """The SELECT that a store's duration_buckets is created from, ordered so a month filter skips blocks."""
-    month = _local_month()
+    month = cast(bucket_start(r.created_at, "month"), Date)
     parts = [select(literal_column(f"'{stage}'").label("stage"), month.label("month"), r.category_id, r.agency_id,
                     cast(duration_bucket(column), BigInteger).label("bucket"),
                     cast(func.count(), BigInteger).label("n"))
