@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets
+import sys
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,12 +21,13 @@ import dash
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.serving import WSGIRequestHandler
 
-from dashboard import api, auth, display, files, health, logs, open311, text
+from dashboard import api, auth, display, files, health, logs, open311, security, text
 from dashboard.cache import init_cache, keep_warm_after_sync
 from dashboard.components.shell import app_shell
 from dashboard.formatting import query_timeout_text
-from queries import analytics, importers, sla
+from queries import analytics, config, importers, sla
 from queries import db as database
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
 from queries.filters import local_datetime_to_utc, utc_to_local
@@ -38,9 +40,9 @@ ROOT = Path(__file__).resolve().parent
 
 def _secret_key() -> str:
     """SECRET_KEY from the environment, else one generated once and kept under instance/."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = database.INSTANCE_DIR / "secret_key"
+    if config.settings().secret_key:
+        return config.settings().secret_key
+    path = database.instance_dir() / "secret_key"
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -52,15 +54,15 @@ def _secret_key() -> str:
 def prepare_database(db: database.Database, seed_if_empty: bool) -> list | None:
     """Migrate; on a database with no schema at all (and only then) seed the demo province.
     Returns the demo accounts it created, if any. A file lock keeps several workers from racing."""
-    database.INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    with open(database.INSTANCE_DIR / ".first-start.lock", "w") as lock:
+    database.instance_dir().mkdir(parents=True, exist_ok=True)
+    with open(database.instance_dir() / ".first-start.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         was_empty = not db.has_schema()
         upgrade(db)
         load_reference_data(db)
         if not (was_empty and seed_if_empty):
             return None
-        seed_demo(db, n=int(os.environ.get("DEMO_REPORTS", DEFAULT_REPORTS)))
+        seed_demo(db, n=config.settings().demo_reports)
         return create_demo_accounts(db)
 
 
@@ -71,28 +73,41 @@ def print_accounts(accounts) -> None:
         click.echo(f"  {username:<10} mật khẩu: {password:<14} vai trò: {role}{suffix}")
 
 
+def checked_settings() -> config.Settings:
+    """The settings, or the start stops here with every bad value named (exit status 2)."""
+    try:
+        return config.settings()
+    except config.ConfigError as err:
+        print(err, file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def create_app(first_start: bool = False) -> Flask:
     """The Flask server with Dash mounted on it. `first_start` seeds demo data into an empty database."""
+    cfg = checked_settings()
+    security.private_files(cfg)
     db = database.configure()
     accounts = prepare_database(db, seed_if_empty=first_start)
     if accounts:
         print_accounts(accounts)
 
     logs.configure_logging()
-    server = Flask(__name__, instance_path=str(database.INSTANCE_DIR))
+    server = Flask(__name__, instance_path=str(cfg.instance_dir))
     server.config.update(
         SECRET_KEY=_secret_key(),
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("COOKIE_SECURE") == "1",
+        SESSION_COOKIE_SECURE=cfg.cookie_secure,
         REMEMBER_COOKIE_SAMESITE="Lax",
-        REMEMBER_COOKIE_SECURE=os.environ.get("COOKIE_SECURE") == "1",
+        REMEMBER_COOKIE_SECURE=cfg.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
         REMEMBER_COOKIE_DURATION=timedelta(days=30),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
     )
-    hops = int(os.environ.get("PROXY_HOPS", "0"))
-    if hops:  # behind nginx: the client's address and scheme come from X-Forwarded-* (rate limits, audit log)
-        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    if cfg.proxy_hops:  # behind nginx: the client's address and scheme come from X-Forwarded-* (limits, audit)
+        server.wsgi_app = ProxyFix(server.wsgi_app, x_for=cfg.proxy_hops, x_proto=cfg.proxy_hops,
+                                   x_host=cfg.proxy_hops, x_port=cfg.proxy_hops)
     auth.init_auth(server)
+    security.init_headers(server)
     logs.init_request_logging(server)
     init_cache(server)
     keep_warm_after_sync(server)
@@ -224,22 +239,29 @@ def _register_cli(server: Flask) -> None:
         click.echo(f"Đã tạo tài khoản {user.username} ({role}{', ' + agency_code if agency_code else ''}).")
 
 
-def serve_app() -> Flask:
-    """The app as a real start serves it (python app.py, gunicorn): an empty database gets the demo
-    province unless SEED_DEMO_IF_EMPTY=0, and one of the serving processes keeps the analytics copy fresh
-    (queries/analytics.py; command-line runs never do)."""
-    server = create_app(first_start=os.environ.get("SEED_DEMO_IF_EMPTY", "1") != "0")
-    if os.environ.get("ANALYTICS_SYNC", "worker") != "external":
+def serve_app(seed_demo_by_default: bool = False) -> Flask:
+    """The app as a real start serves it: gunicorn (`app:serve_app()`) seeds an empty database only when
+    SEED_DEMO_IF_EMPTY=1 asks for it, `python app.py` unless SEED_DEMO_IF_EMPTY=0; one of the serving
+    processes keeps the analytics copy fresh (queries/analytics.py; command-line runs never do)."""
+    asked = checked_settings().seed_demo_if_empty
+    server = create_app(first_start=seed_demo_by_default if asked is None else asked)
+    if config.settings().analytics_sync != "external":
         analytics.start_background_sync()
     return server
 
 
+class _QuietRequestHandler(WSGIRequestHandler):
+    """The development server without its name and version in every response's Server header."""
+
+    def version_string(self) -> str:
+        return "PAHT"
+
+
 def main() -> None:
-    server = serve_app()
-    host = os.environ.get("HOST", "127.0.0.1")
-    port = int(os.environ.get("PORT", "8050"))
-    click.echo(f"Bảng điều hành PAHT: http://{host}:{port}")
-    server.dash_app.run(host=host, port=port, debug=os.environ.get("DASH_DEBUG") == "1")
+    server = serve_app(seed_demo_by_default=True)
+    cfg = config.settings()
+    click.echo(f"Bảng điều hành PAHT: http://{cfg.host}:{cfg.port}")
+    server.dash_app.run(host=cfg.host, port=cfg.port, debug=cfg.dash_debug, request_handler=_QuietRequestHandler)
 
 
 if __name__ == "__main__":

@@ -70,7 +70,7 @@ def main() -> None:
     start, end = (datetime.strptime(m, "%Y-%m") for m in (month_before, sorted(manifest["months"])[-1]))
     log = Path(args.dir) / "freshness-sync.log"
     sync = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "analytics-sync"], cwd=ROOT,
-                            env={**os.environ, "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-freshness")},
+                            env={"SECRET_KEY": "bench-freshness-secret-key-of-32-chars", **os.environ},
                             stdout=log.open("w"), stderr=subprocess.STDOUT)
     copy = AnalyticsDatabase(Path(args.dir))
     operator = Viewer(user_id=None, username="bench", role="operator")

@@ -13,7 +13,7 @@ from dashboard.auth import current_scope, current_viewer
 from dashboard.cache import cache, cached, data_version
 from queries import cases, maps, overview, scorecard
 from queries.access import WorkflowError
-from queries.filters import LOCAL_TZ, Filter, FilterError, utc_to_local
+from queries.filters import LOCAL_TZ, Filter, FilterError, parse_date, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Reports sent one by one at most: under 0.9 MB raw and ~0.1 MB gzipped at worst (tests/test_maps.py,
@@ -124,7 +124,7 @@ def scorecard_json():
     kind = request.args.get("period", "month")
     if kind not in scorecard.PERIOD_KINDS:
         return jsonify(error="bad_request", message="period phải là month, quarter hoặc year."), 400
-    day = Filter.from_params({"from": request.args.get("date")}).start
+    day = parse_date(request.args.get("date"), "date")
     table, period = scorecard.scorecard(request_filter(), kind, day)
     rows = []
     for row in frame_records(table):

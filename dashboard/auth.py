@@ -11,21 +11,24 @@ the next reload, and a revoked token shows the "screen revoked" page, never a lo
 
 from __future__ import annotations
 
-import os
-import secrets
-import time
+import contextlib
+import logging
 from dataclasses import asdict
 from datetime import timedelta
-from urllib.parse import urlparse
+from urllib.parse import urlencode, urlparse
 
-from flask import Blueprint, Flask, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, g, jsonify, redirect, render_template, request, session, url_for
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard import text
-from queries import audit, display_tokens
+from dashboard import text, validation
+from queries import audit, display_tokens, sessions
 from queries import users as user_store
 from queries.access import Viewer
+from queries.config import settings
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "health.healthz", "auth.screen_revoked"}
 WALL_PATH = "/wall"
@@ -37,17 +40,27 @@ XHR_PREFIXES = ("/_dash-", "/api/")
 # Machine-facing APIs with their own guard (a logged-in session or an API key), checked in their blueprint.
 SELF_GUARDED_PREFIXES = ("/open311/",)
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
-# Signed-in people are signed out after this long without doing anything; wall screens never are.
-IDLE_TIMEOUT = timedelta(minutes=int(os.environ.get("IDLE_TIMEOUT_MINUTES", "30")))
+CALLBACK_PATH = validation.CALLBACK_PATH
+# Who may see the wall page itself; others following a screen's link are told to use a screen or sign out.
+WALL_PREVIEW_ROLES = ("admin", "leader", "operator")
+security_log = logging.getLogger("paht.security")
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 login_manager = LoginManager()
+csrf = CSRFProtect()
+# A cap on sign-in attempts per client address, whatever their outcome (a flood, not a guess: guesses are
+# counted in the database, queries/users.py). Redis when REDIS_URL is set, so every worker counts together.
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
 
 
 class User(UserMixin):
-    def __init__(self, record: user_store.UserRecord):
+    """A signed-in person. Flask-Login keeps `id` in the session and remember-me cookies: the user id and the
+    server-side session's token, so a cookie is worth only as much as its session (queries/sessions.py)."""
+
+    def __init__(self, record: user_store.UserRecord, token: str):
         self.record = record
-        self.id = str(record.id)
+        self.token = token
+        self.id = f"{record.id}:{token}"
 
     @property
     def username(self) -> str:
@@ -102,8 +115,8 @@ def _load_screen(screen_id: int):
         snapshot = session.get("screen_snapshot")
         if not snapshot or snapshot["id"] != screen_id:
             return None
-        settings = display_tokens.ScreenSettings.parse(snapshot["settings"])
-        return DisplayUser(display_tokens.Screen(**{**snapshot, "settings": settings}))
+        screen_settings = display_tokens.ScreenSettings.parse(snapshot["settings"])
+        return DisplayUser(display_tokens.Screen(**{**snapshot, "settings": screen_settings}))
     if screen is None or not screen.active:
         return None
     return DisplayUser(screen)
@@ -112,17 +125,25 @@ def _load_screen(screen_id: int):
 @login_manager.user_loader
 def _load_user(user_id: str):
     if user_id.startswith("screen:"):
-        return _load_screen(int(user_id.removeprefix("screen:")))
+        try:
+            return _load_screen(int(user_id.removeprefix("screen:")))
+        except ValueError:
+            return None
+    number, _, token = user_id.partition(":")
+    if not number.isdigit() or not token:
+        return None  # a cookie from before server-side sessions, or forged
     try:
-        record = user_store.get_user(int(user_id))
-    except (ValueError, TypeError):
-        return None
+        checked = sessions.check(int(number), token)
     except SQLAlchemyError:
         # Database down: keep a signed-in user signed in (from the signed session) so pages can show
         # their last data and the connection banner instead of bouncing to a login that cannot work.
         snapshot = session.get("user_snapshot")
-        record = user_store.UserRecord(**snapshot) if snapshot and str(snapshot["id"]) == user_id else None
-    return User(record) if record and record.active else None
+        if not snapshot or str(snapshot["id"]) != number or session.get("_user_id") != user_id:
+            return None
+        record = user_store.UserRecord(**snapshot)
+        return User(record, token) if record.active else None
+    g.session_check = checked
+    return User(checked.user, token) if checked.user else None
 
 
 def current_viewer() -> Viewer:
@@ -144,7 +165,8 @@ def current_scope() -> str | None:
 
 
 def _screen_sign_in():
-    """On /wall?token=…: sign the screen in, or refuse. None when the request is not a screen sign-in."""
+    """On /wall?token=…: sign the screen in, or refuse. None when the request is not a screen sign-in.
+    A person who is signed in keeps their own session: they see the screen's wall as a preview."""
     token = request.args.get("token")
     if request.path != WALL_PATH or token is None:
         return None
@@ -153,6 +175,12 @@ def _screen_sign_in():
         return _refusal(text.SCREEN_REFUSED, 403)
     if not screen.active:
         return redirect(url_for("auth.screen_revoked"))
+    if current_user.is_authenticated and current_user.role != "display":
+        if current_user.role not in WALL_PREVIEW_ROLES:
+            return _refusal(text.SCREEN_LINK_SIGNED_IN.format(name=current_user.username), 409)
+        shown = screen.settings
+        return redirect(request.script_root + WALL_PATH + "?" + urlencode({
+            "rotate": shown.rotate_seconds, "refresh": shown.refresh_seconds, "panels": ",".join(shown.panels)}))
     if not (current_user.is_authenticated and current_user.id == f"screen:{screen.id}"):
         session.clear()
         login_user(DisplayUser(screen), remember=True, duration=timedelta(days=3650))
@@ -162,71 +190,104 @@ def _screen_sign_in():
     return None
 
 
+def _callback_outputs(body: dict) -> list[str]:
+    """The component ids a Dash callback request writes to."""
+    parts = [p for p in str(body.get("output", "")).split("...") if p.strip(".")]
+    return [p.strip(".").split(".")[0] for p in parts]
+
+
 def _display_may(req) -> bool:
     if not req.path.startswith(DISPLAY_PREFIXES):
         return False
-    if req.path != "/_dash-update-component":
+    if req.path != CALLBACK_PATH:
         return True
-    body = req.get_json(silent=True) or {}
-    parts = [p for p in str(body.get("output", "")).split("...") if p.strip(".")]
-    ids = [p.strip(".").split(".")[0] for p in parts]
+    ids = _callback_outputs(callback_body(req))
     return bool(ids) and all(i.startswith(DISPLAY_CALLBACK_PREFIXES) for i in ids)
 
 
+def callback_body(req) -> dict:
+    """The JSON body of a Dash callback request; {} when it is not a JSON object (refused by the guard)."""
+    body = req.get_json(silent=True)
+    return body if isinstance(body, dict) else {}
+
+
+def trusted_origins(req) -> list[str]:
+    """Where state-changing requests may come from: this server as the request names it, and TRUSTED_ORIGINS
+    (nginx on another host name or port than the one the app sees)."""
+    return [f"{req.scheme}://{req.host}", *settings().trusted_origins]
+
+
 def _same_origin(req) -> bool:
-    """CSRF: a state-changing request must come from our own pages. Browsers always send Origin on
-    fetch POSTs (Dash callbacks) and cross-site forms cannot fake it; Referer is the fallback."""
-    expected = f"{req.scheme}://{req.host}"
+    """CSRF for Dash callbacks: a state-changing request must come from our own pages. Browsers always send
+    Origin on fetch POSTs and cross-site pages cannot fake it; Referer is the fallback."""
+    allowed = trusted_origins(req)
     origin = req.headers.get("Origin")
     if origin:
-        return origin == expected
-    referer = req.headers.get("Referer", "")
-    return referer == expected or referer.startswith(expected + "/")
+        ok = origin.rstrip("/") in allowed
+    else:
+        referer = req.headers.get("Referer", "")
+        ok = any(referer == a or referer.startswith(a + "/") for a in allowed)
+    if not ok:
+        security_log.warning("refused a %s %s: its origin is not ours", req.method, req.path, extra={
+            "expected": allowed, "got": origin or req.headers.get("Referer") or None, "ip": req.remote_addr})
+    return ok
 
 
 def _background(req) -> bool:
     """A timer's refresh (dcc.Interval) is not the person doing something: it must not keep a session alive."""
-    if req.path != "/_dash-update-component":
+    if req.path != CALLBACK_PATH:
         return False
-    changed = (req.get_json(silent=True) or {}).get("changedPropIds") or []
-    return bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
+    changed = callback_body(req).get("changedPropIds") or []
+    return isinstance(changed, list) and bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
 
 
-def _idle_expired() -> bool:
-    """Sign out a person idle for longer than IDLE_TIMEOUT; note activity otherwise."""
-    now = time.time()
-    last = session.get("last_active")
-    if last is not None and now - last > IDLE_TIMEOUT.total_seconds():
-        audit.write(current_viewer(), "auth.idle_timeout", current_user.username)
-        logout_user()
-        session.clear()
-        session["expired"] = True
-        return True
-    if last is None or not _background(request):
-        session["last_active"] = now
-    return False
+def _session_refused():
+    """The request's session cookie named a session that no longer holds: say why, forget the cookies."""
+    checked = g.get("session_check")
+    if checked is None or checked.refused not in ("idle", "ended", "inactive"):
+        return None
+    if checked.refused == "idle":
+        audit.write(Viewer(user_id=None, username=checked.username or "?", role="anonymous",
+                           ip=request.remote_addr or ""), "auth.idle_timeout", checked.username or "")
+    message = text.SESSION_EXPIRED if checked.refused == "idle" else text.SESSION_ENDED
+    session.clear()
+    session["_remember"] = "clear"  # Flask-Login deletes the remember-me cookie on the way out
+    session["expired"] = message
+    if request.path.startswith(XHR_PREFIXES):
+        return jsonify(error="session_expired", message=message), 401
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
 def _guard():
-    if request.method in STATE_CHANGING and request.endpoint != "auth.login" and not request.path.startswith(
-            SELF_GUARDED_PREFIXES) and not _same_origin(request):
-        # Open311 submissions are exempt: they are accepted only with an API key, never on a session cookie.
-        return jsonify(error="csrf", message=text.CSRF_REFUSED), 403
+    refused = validation.check_size()
+    if refused is not None:
+        return refused
+    if request.method in STATE_CHANGING and not request.path.startswith(SELF_GUARDED_PREFIXES):
+        # Dash callbacks carry no form token: their origin is checked. Forms (sign-in, sign-out) carry
+        # Flask-WTF's token. Open311 submissions are exempt: they need an API key, never a session cookie.
+        if request.path.startswith("/_dash-"):
+            if not _same_origin(request):
+                return jsonify(error="csrf", message=text.CSRF_REFUSED), 403
+        else:
+            csrf.protect()
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     signed_in = _screen_sign_in()
     if signed_in is not None:
         return signed_in
     if current_user.is_authenticated:
-        if current_user.role == "display" and not _display_may(request):
-            if request.path.startswith(XHR_PREFIXES):
-                return jsonify(error="forbidden", message=text.SCREEN_ONLY_WALL), 403
-            return _refusal(text.SCREEN_ONLY_WALL, 403)
-        if current_user.role != "display" and _idle_expired():
-            if request.path.startswith(XHR_PREFIXES):
-                return jsonify(error="session_expired", message=text.SESSION_EXPIRED), 401
-            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
-        return None
+        if current_user.role == "display":
+            if not _display_may(request):
+                if request.path.startswith(XHR_PREFIXES):
+                    return jsonify(error="forbidden", message=text.SCREEN_ONLY_WALL), 403
+                return _refusal(text.SCREEN_ONLY_WALL, 403)
+        elif not _background(request) and g.get("session_check") is not None:
+            with contextlib.suppress(SQLAlchemyError):
+                sessions.note_activity(g.session_check)
+        return validation.check_callback_body()
+    refused = _session_refused()
+    if refused is not None:
+        return refused
     if session.get("screen_id") is not None:
         # A screen whose session no longer loads: it was revoked (or the token deleted).
         if request.path.startswith(XHR_PREFIXES):
@@ -249,36 +310,35 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+def _login_page(error: str | None, status: int, username: str = ""):
+    return render_template("login.html", text=text, error=error, csrf_token=generate_csrf(),
+                           username=username), status
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: settings().login_rate_limit, methods=["POST"])
 def login():
-    error, status = None, 200
-    if request.method == "GET" and session.pop("expired", None):
-        error = text.SESSION_EXPIRED
-    if request.method == "POST":
-        username, ip = request.form.get("username", "").strip(), request.remote_addr or ""
-        attempt = Viewer(user_id=None, username=username[:80] or "?", role="anonymous", ip=ip)
-        wait = user_store.locked_out(username, ip)
-        if not secrets.compare_digest(request.form.get("csrf_token", ""), session.get("csrf_token", "")):
-            error, status = text.LOGIN_EXPIRED, 401
-        elif wait:
-            audit.write(attempt, "auth.locked", username[:100])
-            error, status = text.LOGIN_LOCKED.format(minutes=wait), 429
-        else:
-            record = user_store.authenticate(username, request.form.get("password", ""))
-            if record:
-                user_store.clear_failures(username)
-                session.clear()
-                login_user(User(record), remember=bool(request.form.get("remember")))
-                session["user_snapshot"] = asdict(record)
-                session["last_active"] = time.time()
-                audit.write(current_viewer(), "auth.login", record.username)
-                return redirect(_safe_next(request.args.get("next")))
-            user_store.record_failure(username, ip)
-            audit.write(attempt, "auth.failed", username[:100])
-            error, status = text.LOGIN_FAILED, 401
-    session.setdefault("csrf_token", secrets.token_urlsafe(24))
-    return render_template("login.html", text=text, error=error, csrf_token=session["csrf_token"],
-                           username=request.form.get("username", "")), status
+    if request.method == "GET":
+        return _login_page(session.pop("expired", None), 200)
+    username, ip = request.form.get("username", "").strip(), request.remote_addr or ""
+    attempt = Viewer(user_id=None, username=username[:80] or "?", role="anonymous", ip=ip)
+    wait = user_store.locked_out(username, ip)
+    if wait:
+        audit.write(attempt, "auth.locked", username[:100])
+        return _login_page(text.LOGIN_LOCKED.format(minutes=wait), 429, username)
+    record = user_store.authenticate(username, request.form.get("password", ""))
+    if record is None:
+        user_store.record_failure(username, ip)
+        audit.write(attempt, "auth.failed", username[:100])
+        return _login_page(text.LOGIN_FAILED, 401, username)
+    user_store.clear_failures(username, ip)
+    remember = bool(request.form.get("remember"))
+    token = sessions.start(record.id, remember, ip, request.headers.get("User-Agent", ""))
+    session.clear()
+    login_user(User(record, token), remember=remember)
+    session["user_snapshot"] = asdict(record)
+    audit.write(current_viewer(), "auth.login", record.username, "ghi nhớ trên máy này" if remember else "")
+    return redirect(_safe_next(request.args.get("next")))
 
 
 def _refusal(message: str, status: int):
@@ -293,15 +353,49 @@ def screen_revoked():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if current_user.is_authenticated and current_user.role != "display":
+        with contextlib.suppress(SQLAlchemyError):
+            sessions.end(current_user.token, "logout")
         audit.write(current_viewer(), "auth.logout", current_user.username)
-    logout_user()
     session.clear()
+    logout_user()  # after clear(): it marks the remember-me cookie for deletion in the session
     return redirect(url_for("auth.login"))
+
+
+def _csrf_refused(err: CSRFError):
+    security_log.warning("refused a %s %s: %s", request.method, request.path, err.description,
+                         extra={"expected": "the form's CSRF token", "got": "missing or wrong token",
+                                "ip": request.remote_addr})
+    if request.endpoint == "auth.login":
+        return _login_page(text.LOGIN_EXPIRED, 400, request.form.get("username", "").strip())
+    if request.path.startswith(XHR_PREFIXES):
+        return jsonify(error="csrf", message=text.CSRF_REFUSED), 400
+    return _refusal(text.FORM_EXPIRED, 400)
+
+
+def _too_many(_err):
+    message = text.LOGIN_TOO_FAST
+    if request.endpoint == "auth.login":
+        return _login_page(message, 429, request.form.get("username", "").strip())
+    return jsonify(error="too_many_requests", message=message), 429
 
 
 def init_auth(server: Flask) -> None:
     login_manager.init_app(server)
     login_manager.session_protection = "basic"
+    server.config.update(
+        WTF_CSRF_CHECK_DEFAULT=False,  # the guard decides which requests need the token (forms, not Dash)
+        WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session: a page left open still signs out
+        WTF_CSRF_SSL_STRICT=False,  # the Origin check covers HTTPS, with TRUSTED_ORIGINS for proxies
+        RATELIMIT_STORAGE_URI=settings().redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="paht-limits",
+    )
+    csrf.init_app(server)
+    limiter.init_app(server)
+    server.register_error_handler(CSRFError, _csrf_refused)
+    server.register_error_handler(429, _too_many)
+    for error in validation.INPUT_ERRORS:
+        server.register_error_handler(error, validation.bad_callback_input)
     server.register_blueprint(bp)
     # Registered first, so it runs before Dash's own before_request hooks.
     server.before_request_funcs.setdefault(None, []).insert(0, _guard)

@@ -5,8 +5,8 @@ An entry is keyed by the function and its arguments (the Filter carries the call
 answer with the *data version* it was computed for (the analytics copy's generation, or the record's own
 version when the copy is off) and the minute (deadlines move with the clock). It is fresh while both still
 hold. A write moves the data version, so every answer computed before it is recomputed on its next use;
-while data keeps changing, an answer that is slow to compute (SLOW_MS, 250 ms) is recomputed at most every
-STALE_SECONDS (10), and meanwhile the previous one is served: at ten million reports, recomputing every
+while data keeps changing, an answer that is slow to compute (CACHE_SLOW_MS, 250 ms) is recomputed at most every
+CACHE_STALE_SECONDS (10), and meanwhile the previous one is served: at ten million reports, recomputing every
 aggregate after every write would keep both cores busy. Such an answer is recomputed by one worker at a
 time; the others serve the previous one meanwhile. Cheap answers are always recomputed at once.
 The process that keeps the analytics copy also keeps the shared answers people keep reading warm (kept_warm):
@@ -22,13 +22,13 @@ import contextlib
 import hashlib
 import importlib
 import logging
-import os
 import time
 
 from flask import Flask
 from flask_caching import Cache
 
 from queries import analytics, overview
+from queries.config import settings
 from queries.db import database_url
 
 log = logging.getLogger("paht.cache")
@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT = 300
 
 
 def init_cache(server: Flask) -> None:
-    url = os.environ.get("REDIS_URL", "").strip()
+    url = settings().redis_url
     # Two deployments sharing one Redis database must not answer from each other's entries.
     database = hashlib.sha1(database_url().encode()).hexdigest()[:8]
     config = {"CACHE_DEFAULT_TIMEOUT": DEFAULT_TIMEOUT, "CACHE_KEY_PREFIX": f"paht:{database}:"}
@@ -57,12 +57,6 @@ def data_version() -> str:
     return f"copy-{generation}" if generation is not None else f"record-{overview.data_version()}"
 
 
-STALE_SECONDS = float(os.environ.get("CACHE_STALE_SECONDS", "10"))
-# Only answers that took at least this long get the stale window: cheap ones are always recomputed at once,
-# so after an action the overview shows it at once on a small or mid-sized database.
-SLOW_MS = float(os.environ.get("CACHE_SLOW_MS", "250"))
-
-
 def _entry_key(fn, args: tuple, kwargs: dict) -> str:
     raw = repr((fn.__module__, fn.__qualname__, args, sorted(kwargs.items())))
     return "call:" + hashlib.sha1(raw.encode()).hexdigest()
@@ -74,7 +68,8 @@ def _stamp() -> tuple:
 
 def cached(fn, *args, **kwargs):
     """fn(*args, **kwargs), from the cache when answered for the same data this minute, or within the last
-    STALE_SECONDS while another recomputation is due or under way."""
+    CACHE_STALE_SECONDS while another recomputation is due or under way. Only answers that took at least
+    CACHE_SLOW_MS get that stale window: cheap ones are recomputed at once, so an action shows at once."""
     return _cached(fn, args, kwargs, keep_warm=False)
 
 
@@ -96,7 +91,7 @@ def _cached(fn, args: tuple, kwargs: dict, keep_warm: bool):
                     _note_hot(key, fn, args, kwargs, took_ms)
             if computed_for == stamp:
                 return value
-            if took_ms >= SLOW_MS and (time.time() - computed_at < STALE_SECONDS
+            if took_ms >= settings().cache_slow_ms and (time.time() - computed_at < settings().cache_stale_seconds
                                        or not cache.add(key + ":busy", 1, timeout=30)):
                 return value  # recomputed a moment ago, or being recomputed by another worker
     except Exception:  # noqa: BLE001 - a cache outage must not take the page down
@@ -123,14 +118,13 @@ def _compute(key: str, stamp: tuple, fn, args: tuple, kwargs: dict) -> tuple:
 
 
 # --- keeping answers warm ----------------------------------------------------------------------------
-# A shared answer (kept_warm) that took WARM_MS or more and that was served from the cache within HOT_SECONDS
+# A shared answer (kept_warm) that took CACHE_WARM_MS or more and that was served from the cache within HOT_SECONDS
 # is recomputed by the process that keeps the analytics copy, right after each new generation and at each new
 # minute (run_warm_pass), if someone read it since it was last computed. The first viewer after a change then
 # finds it ready: the wall screens, every agency page's province rows. Per-viewer answers (an operator's
 # filters) are not warmed: in the 1M load test, with a write every 10 s, warming those too took p95 from
 # 460 to 800 ms.
 
-WARM_MS = float(os.environ.get("CACHE_WARM_MS", "30"))
 HOT_SECONDS = 600
 HOT_LIMIT = 64  # the most recently asked-for answers kept warm; the rest wait for their viewer
 HOT_KEY = "hot-calls"
@@ -141,7 +135,7 @@ _noted: dict[str, float] = {}  # entry key -> when this process last noted it
 def _note_hot(key: str, fn, args: tuple, kwargs: dict, took_ms: float) -> None:
     """Remember (in the shared cache) that this answer was served again, if it is worth keeping warm."""
     now = time.time()
-    if took_ms < WARM_MS or now - _noted.get(key, -NOTE_EVERY_SECONDS) < NOTE_EVERY_SECONDS:
+    if took_ms < settings().cache_warm_ms or now - _noted.get(key, -NOTE_EVERY_SECONDS) < NOTE_EVERY_SECONDS:
         return
     _noted[key] = now
     hot = cache.get(HOT_KEY) or {}  # read-modify-write: a note lost to a race is made again at the next read
@@ -178,8 +172,9 @@ def run_warm_pass(budget_seconds: float = 2.0) -> list[str]:
             break
         fn = _function(module, qualname)
         entry = cache.get(key)
-        if fn is None or entry is not None and (entry[0] == stamp or asked_at < entry[1] or entry[2] >= SLOW_MS
-                                                and now - entry[1] < STALE_SECONDS):
+        slow_and_recent = entry is not None and entry[2] >= settings().cache_slow_ms and \
+            now - entry[1] < settings().cache_stale_seconds
+        if fn is None or entry is not None and (entry[0] == stamp or asked_at < entry[1] or slow_and_recent):
             continue  # current; or nobody asked since it was computed; or slow and computed a moment ago
         if not cache.add(key + ":busy", 1, timeout=30):
             continue  # a viewer's worker is computing it
@@ -207,7 +202,7 @@ def keep_warm_after_sync(server: Flask) -> None:
 
 def ping() -> str:
     """'ok', 'in-process' or 'unreachable', for /healthz."""
-    if not os.environ.get("REDIS_URL", "").strip():
+    if not settings().redis_url:
         return "in-process"
     try:
         cache.set("healthz", "1", timeout=10)

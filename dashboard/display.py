@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 from flask import Flask
 
 from dashboard.formatting import fmt_local_datetime
 from queries import display_tokens
+from queries.config import settings
 
 
 def screen_url(token: str) -> str:
     """The address a screen opens; PUBLIC_URL names the server as the screens reach it."""
-    host, port = os.environ.get("HOST", "127.0.0.1"), os.environ.get("PORT", "8050")
-    base = os.environ.get("PUBLIC_URL") or f"http://{host}:{port}"
-    return f"{base.rstrip('/')}/wall?token={token}"
+    return f"{settings().base_url}/wall?token={token}"
 
 
 def register_cli(server: Flask) -> None:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 import pandas as pd
 
 from dashboard import text
-from queries import db as database
+from queries.config import settings
 from queries.filters import LOCAL_TZ, utc_to_local
 
 
@@ -62,4 +62,4 @@ def now_local_text() -> str:
 
 def query_timeout_text() -> str:
     """What a user reads when a query ran past QUERY_TIMEOUT_SECONDS and was stopped."""
-    return text.QUERY_TIMEOUT.format(seconds=database.STATEMENT_TIMEOUT_MS // 1000)
+    return text.QUERY_TIMEOUT.format(seconds=int(settings().query_timeout_seconds))

@@ -3,7 +3,6 @@ how fresh the data is, and which version of the app answers. 200 when the databa
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.cache import ping as cache_ping
 from queries import analytics
+from queries.config import settings
 from queries.db import get_db
 from queries.filters import utc_now
 from queries.schema import reports
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def app_version() -> str:
     """APP_VERSION if set, else the git commit the code was deployed from, else 'unknown'."""
-    if os.environ.get("APP_VERSION"):
-        return os.environ["APP_VERSION"]
+    if settings().app_version:
+        return settings().app_version
     head = ROOT / ".git" / "HEAD"
     try:
         ref = head.read_text().strip()

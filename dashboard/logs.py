@@ -1,12 +1,12 @@
 """Structured logs: one JSON object per line on stderr, for journald, Loki or any log shipper. Every request
 is logged once with its duration, status, user and role (never a phone number or a password), and the
-Dash callback it ran; slow requests are logged as warnings."""
+Dash callback it ran; slow requests are logged as warnings, and so are refused forgeries (what was expected,
+what came). gunicorn.conf.py gives gunicorn's own lines the same form."""
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import time
 import uuid
@@ -14,8 +14,10 @@ import uuid
 from flask import Flask, g, request
 from flask_login import current_user
 
-SLOW_MS = float(os.environ.get("SLOW_REQUEST_MS", "1000"))
-FIELDS = ("method", "path", "status", "duration_ms", "user", "role", "callback", "request_id", "ip")
+from queries.config import settings
+
+FIELDS = ("method", "path", "status", "duration_ms", "user", "role", "callback", "request_id", "ip",
+          "expected", "got")
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,7 +27,7 @@ class JsonFormatter(logging.Formatter):
         entry |= {k: getattr(record, k) for k in FIELDS if hasattr(record, k)}
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 def configure_logging() -> None:
@@ -35,24 +37,26 @@ def configure_logging() -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root.handlers[:] = [handler]
-    root.setLevel(os.environ.get("LOG_LEVEL", "INFO").upper())
+    root.setLevel(settings().log_level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our request line replaces its access log
 
 
 def _callback_name() -> str | None:
-    if request.path != "/_dash-update-component":
-        return None
-    output = str((request.get_json(silent=True) or {}).get("output", ""))
-    return output[:120] or None
+    """The callback a request ran, as the guard read it (dashboard/validation.py); a body refused unread, for
+    its size, is never parsed here either."""
+    output = g.get("callback_output")
+    return str(output)[:120] if output else None
 
 
 def init_request_logging(server: Flask) -> None:
     log = logging.getLogger("paht.request")
 
-    @server.before_request
     def _start():
         g.started = time.perf_counter()
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex[:16]
+
+    # First of all hooks, so that requests the login guard refuses are timed and named too.
+    server.before_request_funcs.setdefault(None, []).insert(0, _start)
 
     @server.after_request
     def _finish(response):
@@ -62,6 +66,6 @@ def init_request_logging(server: Flask) -> None:
                  "duration_ms": round(elapsed, 1), "request_id": g.get("request_id"), "ip": request.remote_addr,
                  "user": current_user.username if signed_in else None,
                  "role": current_user.role if signed_in else None, "callback": _callback_name()}
-        log.log(logging.WARNING if elapsed >= SLOW_MS else logging.INFO, "request", extra=extra)
+        log.log(logging.WARNING if elapsed >= settings().slow_request_ms else logging.INFO, "request", extra=extra)
         response.headers["X-Request-ID"] = extra["request_id"]
         return response

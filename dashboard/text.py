@@ -261,6 +261,15 @@ SCREENS_COLUMNS = {"name": "Màn hình", "prefix": "Mã", "state": "Trạng thá
 CSRF_REFUSED = "Yêu cầu bị từ chối: không xuất phát từ trang của hệ thống (chống giả mạo yêu cầu)."
 SESSION_EXPIRED = "Phiên làm việc đã hết hạn do không hoạt động. Vui lòng đăng nhập lại."
 LOGIN_LOCKED = "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."
+LOGIN_TOO_FAST = "Quá nhiều lần gửi đăng nhập từ địa chỉ này. Vui lòng đợi một phút rồi thử lại."
+SESSION_ENDED = "Phiên đăng nhập đã kết thúc (đăng xuất, đổi mật khẩu hoặc đổi quyền). Vui lòng đăng nhập lại."
+FORM_EXPIRED = "Biểu mẫu đã hết hạn hoặc không xuất phát từ trang của hệ thống. Hãy tải lại trang và thử lại."
+SCREEN_LINK_SIGNED_IN = ("Bạn đang đăng nhập bằng tài khoản {name}. Liên kết này dành cho màn hình trình chiếu: "
+                         "hãy mở nó trên màn hình đó, hoặc đăng xuất trước.")
+REQUEST_TOO_LARGE = "Yêu cầu quá lớn (tối đa {size})."
+BAD_CALLBACK_REQUEST = "Yêu cầu không đúng dạng của trang (thiếu hoặc sai output, inputs, state)."
+UNKNOWN_CALLBACK = "Yêu cầu cập nhật một thành phần không tồn tại trên trang."
+BAD_INPUT = "Dữ liệu gửi lên không hợp lệ: {detail}"
 
 # Work: queue, report detail, agency workspace
 NAV_QUEUE = "Hàng chờ IOC"

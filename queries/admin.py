@@ -9,7 +9,7 @@ import pandas as pd
 from sqlalchemy import delete, insert, select, update
 from werkzeug.security import generate_password_hash
 
-from queries import audit
+from queries import audit, sessions
 from queries.access import Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.schema import ROLES, admin_units, agencies, categories, routing_rules, users
@@ -60,7 +60,10 @@ def set_user_active(viewer: Viewer, username: str, active: bool, db: Database | 
     if username == viewer.username and not active:
         raise WorkflowError("Không thể tự khoá tài khoản đang dùng.")
     with get_db(db).begin() as conn:
-        conn.execute(update(users).where(users.c.id == _user_id(conn, username)).values(active=int(active)))
+        user_id = _user_id(conn, username)
+        conn.execute(update(users).where(users.c.id == user_id).values(active=int(active)))
+        if not active:
+            sessions.end_all(conn, user_id, "disabled")
         audit.record(conn, viewer, "user.enable" if active else "user.disable", username)
 
 
@@ -70,9 +73,10 @@ def reset_password(viewer: Viewer, username: str, password: str, db: Database | 
     if problem:
         raise WorkflowError(problem)
     with get_db(db).begin() as conn:
-        conn.execute(update(users).where(users.c.id == _user_id(conn, username))
-                     .values(password_hash=generate_password_hash(password)))
-        audit.record(conn, viewer, "user.reset_password", username)
+        user_id = _user_id(conn, username)
+        conn.execute(update(users).where(users.c.id == user_id).values(password_hash=generate_password_hash(password)))
+        ended = sessions.end_all(conn, user_id, "password")
+        audit.record(conn, viewer, "user.reset_password", username, f"kết thúc {ended} phiên đăng nhập")
 
 
 def set_role(viewer: Viewer, username: str, role: str, agency_code: str | None, db: Database | None = None) -> None:
@@ -89,8 +93,11 @@ def set_role(viewer: Viewer, username: str, role: str, agency_code: str | None, 
             agency_id = conn.execute(select(agencies.c.id).where(agencies.c.code == agency_code)).scalar()
             if agency_id is None:
                 raise WorkflowError(f"Không có đơn vị mã '{agency_code}'.")
-        conn.execute(update(users).where(users.c.id == _user_id(conn, username))
-                     .values(role=role, agency_id=agency_id))
+        user_id = _user_id(conn, username)
+        before = conn.execute(select(users.c.role, users.c.agency_id).where(users.c.id == user_id)).one()
+        conn.execute(update(users).where(users.c.id == user_id).values(role=role, agency_id=agency_id))
+        if tuple(before) != (role, agency_id):  # what they may see changed: they sign in again to get it
+            sessions.end_all(conn, user_id, "role")
         audit.record(conn, viewer, "user.role", username, role + (f", {agency_code}" if agency_code else ""))
 
 

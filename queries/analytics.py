@@ -36,8 +36,8 @@ How it is kept:
   counts that depend on the clock read. Its durations are counted per month and bucket (`duration_buckets`),
   the first step of the SLA pages' exact percentiles.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
-  missing, of an older schema, or older than MAX_LAG (the sync stopped), queries fall back to the system of
-  record.
+  missing, of an older schema, or older than ANALYTICS_MAX_LAG_SECONDS (the sync stopped), queries fall back
+  to the system of record.
 - The copy holds no personal data: no phone numbers, names or texts.
 
 ANALYTICS=off turns it off; every query then reads the system of record.
@@ -66,6 +66,7 @@ from sqlalchemy.dialects import registry
 
 from queries import db as database
 from queries import rollup
+from queries.config import settings
 from queries.db import Database, get_db
 from queries.filters import utc_now
 from queries.schema import (
@@ -85,16 +86,13 @@ r = reports.c
 # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
 # 6: open reports; 7: the daily counts' sums as BIGINT; 8: hand-off counts
 SCHEMA_VERSION = 10
-SYNC_SECONDS = float(os.environ.get("ANALYTICS_SYNC_SECONDS", "5"))
-MAX_LAG = timedelta(seconds=float(os.environ.get("ANALYTICS_MAX_LAG_SECONDS", "120")))
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
 WATERMARK_MARGIN = timedelta(seconds=60)
 KEEP_OLD_FILES_SECONDS = 120
 EXPORT_CHUNK_ROWS = 50_000
-# A month the copy holds is patched, not exported again, when at most this many of its reports changed: only
-# those are read, by id. A whole month's export takes some 40 s at ten million reports (600,000 a month), longer
-# than the copy may lag behind a write (one wall refresh, 30 s).
-PATCH_ROWS = int(os.environ.get("ANALYTICS_PATCH_ROWS", "20000"))
+# A month the copy holds is patched, not exported again, when at most ANALYTICS_PATCH_ROWS of its reports
+# changed: only those are read, by id. A whole month's export takes some 40 s at ten million reports (600,000 a
+# month), longer than the copy may lag behind a write (one wall refresh, 30 s).
 ID_CHUNK = 5_000
 # Deleted rows leave holes in a DuckDB file that is updated in place: past this growth it is rebuilt whole.
 STORE_GROWTH_LIMIT = 1.5
@@ -116,11 +114,11 @@ REFERENCE_TABLES = (agencies, categories, admin_units, sla_policies, work_calend
 
 
 def enabled() -> bool:
-    return os.environ.get("ANALYTICS", "duckdb") != "off"
+    return settings().analytics_enabled
 
 
 def analytics_dir() -> Path:
-    return Path(os.environ.get("ANALYTICS_DIR") or database.INSTANCE_DIR / "analytics")
+    return settings().resolved_analytics_dir
 
 
 # --- writing the copy ---------------------------------------------------------------------------------
@@ -171,7 +169,7 @@ def _duckdb_for_writing(directory: Path, path: Path | None = None) -> duckdb.Duc
     """A DuckDB connection for building the copy, with bounded memory: the sync runs inside a web worker,
     and at ten million reports an unbounded sort would take gigabytes. Beyond the limit DuckDB spills."""
     con = duckdb.connect(str(path) if path else ":memory:")
-    con.execute(f"SET memory_limit = '{os.environ.get('ANALYTICS_SYNC_MEMORY', '256MB')}'")
+    con.execute(f"SET memory_limit = '{settings().analytics_sync_memory}'")
     con.execute(f"SET temp_directory = '{directory / 'spill'}'")
     con.execute("SET preserve_insertion_order = false")
     return con
@@ -299,7 +297,7 @@ def _write_manifest(directory: Path, manifest: dict) -> None:
 def replica() -> Database | None:
     """DATABASE_READ_URL: a PostgreSQL read replica the sync reads from, sparing the primary."""
     global _replica
-    url = os.environ.get("DATABASE_READ_URL", "").strip()
+    url = settings().database_read_url
     if not url:
         return None
     if _replica is None or _replica.url != database._normalise(url):
@@ -376,7 +374,7 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     empty_months = set() if full else set(old.get("empty_months", []))
     patched = []
     for month in todo:
-        if month in months and len(fresh.get(month, ())) <= PATCH_ROWS:
+        if month in months and len(fresh.get(month, ())) <= settings().analytics_patch_rows:
             exported, was_patched = _patch_month(db, month, months[month], directory, tag, fresh.get(month, []),
                                                  dropped.get(month, set()), bounds["max_id"] or 0)
             if was_patched:
@@ -595,7 +593,7 @@ def run_sync_loop(interval: float | None = None) -> None:
     workers), which keeps the sync's memory out of the web workers."""
     directory = analytics_dir()
     directory.mkdir(parents=True, exist_ok=True)
-    period = interval or SYNC_SECONDS
+    period = interval or settings().analytics_sync_seconds
     with open(directory / ".sync.lock", "w") as lock:
         while True:
             try:
@@ -668,7 +666,7 @@ class _Watchdog:
         with self._lock:
             self._next += 1
             token = self._next
-            self._reads[token] = (time.monotonic() + database.STATEMENT_TIMEOUT_MS / 1000, connection)
+            self._reads[token] = (time.monotonic() + settings().query_timeout_seconds, connection)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="analytics-watchdog", daemon=True)
                 self._thread.start()
@@ -714,12 +712,11 @@ class AnalyticsDatabase(Database):
         # One query at a time per worker: DuckDB already spreads each query over the cores, and concurrent
         # ones would share (and overrun) the memory limit; at ten million reports they failed with
         # out-of-memory errors under load.
-        self._gate = threading.BoundedSemaphore(int(os.environ.get("ANALYTICS_CONCURRENCY", "1")))
+        self._gate = threading.BoundedSemaphore(settings().analytics_concurrency)
         with self.engine.begin() as conn:
-            conn.exec_driver_sql(f"SET memory_limit = '{os.environ.get('ANALYTICS_MEMORY', '128MB')}'")
+            conn.exec_driver_sql(f"SET memory_limit = '{settings().analytics_memory}'")
             # Give freed memory back to the system after each query instead of keeping up to 128 MB of it.
-            flush = os.environ.get("ANALYTICS_ALLOCATOR_FLUSH", "16MB")
-            conn.exec_driver_sql(f"SET allocator_flush_threshold = '{flush}'")
+            conn.exec_driver_sql(f"SET allocator_flush_threshold = '{settings().analytics_allocator_flush}'")
             conn.exec_driver_sql("SET threads = 2")
             conn.exec_driver_sql("SET preserve_insertion_order = false")
             # Spills of large sorts go beside the copy, not into whatever the working directory is.
@@ -745,7 +742,7 @@ class AnalyticsDatabase(Database):
                 self.synced_at = datetime.fromisoformat(manifest["synced_at"])
                 self.source = manifest["database"]
                 self._stamp = stamp
-        return self.synced_at is not None and utc_now() - self.synced_at <= MAX_LAG
+        return self.synced_at is not None and utc_now() - self.synced_at <= settings().analytics_max_lag
 
     def _point_views(self, manifest: dict) -> None:
         """Attach the generation's two stores read-only (an archive kept from an earlier generation is
@@ -805,5 +802,6 @@ def status() -> dict:
     if manifest is None:
         return {"analytics": "building"}
     lag = (utc_now() - datetime.fromisoformat(manifest["synced_at"])).total_seconds()
-    return {"analytics": "ok" if lag <= MAX_LAG.total_seconds() else "stale", "generation": manifest["generation"],
+    state = "ok" if lag <= settings().analytics_max_lag_seconds else "stale"
+    return {"analytics": state, "generation": manifest["generation"],
             "synced_seconds_ago": round(lag, 1), "data_watermark": manifest["watermark"]}

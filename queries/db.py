@@ -6,7 +6,6 @@ query functions, which take an optional `db` and fall back to the one configured
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,21 +16,21 @@ from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Executable
 
-ROOT = Path(__file__).resolve().parent.parent
-INSTANCE_DIR = Path(os.environ.get("INSTANCE_DIR", ROOT / "instance"))
-DEFAULT_URL = f"sqlite:///{INSTANCE_DIR / 'paht.sqlite3'}"
+from queries.config import settings
 
-# A read gives up after this long instead of holding a worker: PostgreSQL's statement_timeout, on SQLite a
-# progress handler that interrupts the statement, and on the analytics copy a watchdog thread that interrupts
-# DuckDB. Writes (imports, migrations) are not limited.
-STATEMENT_TIMEOUT_MS = int(float(os.environ.get("QUERY_TIMEOUT_SECONDS", "30")) * 1000)
-# SQLite's page cache per connection. Each pooled connection keeps its own, so it is kept modest for serving
-# (the heavy reads go to the analytics copy); raise it for large imports.
-SQLITE_CACHE_MB = int(os.environ.get("SQLITE_CACHE_MB", "32"))
+# A read gives up after QUERY_TIMEOUT_SECONDS instead of holding a worker: PostgreSQL's statement_timeout, on
+# SQLite a progress handler that interrupts the statement, and on the analytics copy a watchdog thread that
+# interrupts DuckDB. Writes (imports, migrations) are not limited.
+# SQLITE_CACHE_MB is SQLite's page cache per connection. Each pooled connection keeps its own, so it is kept
+# modest for serving (the heavy reads go to the analytics copy); raise it for large imports.
 
 
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL") or DEFAULT_URL
+    return settings().resolved_database_url
+
+
+def instance_dir() -> Path:
+    return settings().instance_dir
 
 
 def _normalise(url: str) -> str:
@@ -70,14 +69,14 @@ class Database:
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA foreign_keys=ON")
                 cur.execute("PRAGMA synchronous=NORMAL")
-                cur.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_MB * 1024}")
+                cur.execute(f"PRAGMA cache_size=-{settings().sqlite_cache_mb * 1024}")
                 cur.close()
 
             @event.listens_for(engine, "before_cursor_execute")
             def _start_clock(conn, _cursor, statement, _params, _context, _many):
                 reading = statement.lstrip()[:6].upper().startswith(("SELECT", "WITH"))
                 conn.info.setdefault("deadline", [None])[0] = (
-                    time.monotonic() + STATEMENT_TIMEOUT_MS / 1000 if reading else None)
+                    time.monotonic() + settings().statement_timeout_ms / 1000 if reading else None)
 
             @event.listens_for(engine, "after_cursor_execute")
             def _stop_clock(conn, *_args):
@@ -91,7 +90,7 @@ class Database:
             max_overflow=5,
             # prepare_threshold=None: psycopg's server-side prepared statements get generic plans, which for
             # the importer's `source = $1 AND external_id IN (...)` lookup scan every row of the source.
-            connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={settings().statement_timeout_ms}",
                           "prepare_threshold": None},
         )
 
@@ -144,7 +143,7 @@ def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
 
 
 def is_timeout(err: Exception) -> bool:
-    """True when a query was stopped for taking longer than STATEMENT_TIMEOUT_MS."""
+    """True when a query was stopped for taking longer than QUERY_TIMEOUT_SECONDS."""
     text = str(getattr(err, "orig", err)).lower()
     return "interrupted" in text or "statement timeout" in text or "canceling statement" in text
 

@@ -24,6 +24,9 @@ _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 # Stands in for a malformed code: it can never equal a real code, so it matches nothing, and a list
 # holding only malformed codes selects nothing instead of everything.
 INVALID_CODE = "!invalid"
+# Days a filter may name: wide enough for any history, narrow enough that a day's UTC bounds and its
+# neighbours always exist (0001-01-01 minus seven hours does not).
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 
 class FilterError(ValueError):
@@ -91,13 +94,13 @@ class Filter:
     def from_params(cls, params: Mapping[str, str | Iterable[str]]) -> Filter:
         """Read `from`, `to` and the list parameters. Unknown codes pass through (they match nothing);
         a malformed date raises FilterError."""
-        kwargs = {"start": _parse_date(params.get("from"), "from"), "end": _parse_date(params.get("to"), "to")}
+        kwargs = {"start": parse_date(params.get("from"), "from"), "end": parse_date(params.get("to"), "to")}
         for name in LIST_FIELDS:
             kwargs[name] = _parse_list(params.get(PARAM_NAMES[name]))
         return cls(**kwargs)
 
 
-def _parse_date(value, name: str) -> date | None:
+def parse_date(value, name: str) -> date | None:
     if isinstance(value, (list, tuple)):
         value = value[-1] if value else None
     if value in (None, ""):
@@ -106,9 +109,18 @@ def _parse_date(value, name: str) -> date | None:
     try:
         if not _ISO_DATE.match(text):
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise FilterError(f"Tham số '{name}' phải là ngày dạng YYYY-MM-DD, nhận được '{value}'.") from None
+        raise FilterError(f"Tham số '{name}' phải là ngày dạng YYYY-MM-DD, nhận được '{str(value)[:40]}'.") from None
+    return within_range(day, name)
+
+
+def within_range(day: date, name: str) -> date:
+    """The day, or a FilterError when it lies outside FIRST_DAY–LAST_DAY."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise FilterError(f"Tham số '{name}' phải là ngày trong khoảng {FIRST_DAY:%d/%m/%Y}–{LAST_DAY:%d/%m/%Y}, "
+                          f"nhận được '{day.isoformat()}'.")
+    return day
 
 
 def _parse_list(value) -> tuple[str, ...]:

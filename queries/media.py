@@ -3,12 +3,11 @@ the `media` table by their path relative to it. Uploads are checked by their fir
 
 from __future__ import annotations
 
-import os
 import uuid
 from pathlib import Path
 
-from queries import db as database
 from queries.access import WorkflowError
+from queries.config import settings
 
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024
 # Magic numbers of the image formats we accept as proof of resolution, and the suffix each file gets.
@@ -18,7 +17,7 @@ CONTENT_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png
 
 
 def media_dir() -> Path:
-    return Path(os.environ.get("MEDIA_DIR") or database.INSTANCE_DIR / "media")
+    return settings().resolved_media_dir
 
 
 def image_suffix(data: bytes) -> str:
@@ -47,7 +46,10 @@ def remove_file(relative: str) -> None:
 
 
 def resolve_path(relative: str) -> Path | None:
-    """The file for a stored relative path, refusing anything that escapes MEDIA_DIR."""
+    """The file for a stored relative path, refusing anything that escapes MEDIA_DIR, and any URL (a media
+    URL an Open311 client sent names a file elsewhere, never one of ours)."""
+    if not relative or "://" in relative or relative.startswith(("/", "\\")) or ".." in Path(relative).parts:
+        return None
     root = media_dir().resolve()
     target = (root / relative).resolve()
     if root not in target.parents or not target.is_file():

@@ -5,7 +5,8 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
-from queries.db import ROOT, Database
+from queries.config import ROOT
+from queries.db import Database
 
 
 def alembic_config(db: Database, connection=None) -> Config:

@@ -10,7 +10,6 @@ Definitions (one place; the page, the JSON twin and the docs all use these):
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -18,6 +17,7 @@ import pandas as pd
 from sqlalchemy import func, select
 
 from queries import analytics, rollup
+from queries.config import settings
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now
 from queries.rollup import daily_counts
@@ -271,9 +271,8 @@ def commune_counts(f: Filter, db: Database | None = None, now: datetime | None =
     return df.sort_values(["n", "code"], ascending=[False, True], ignore_index=True)
 
 
-# A view over more reports than this is narrowed to its newest months, and the page says so: a 20-year
-# view of a national roll-up would otherwise scan every report ever received on each refresh.
-VIEW_ROW_LIMIT = int(os.environ.get("VIEW_ROW_LIMIT", "5000000"))
+# A view over more reports than VIEW_ROW_LIMIT is narrowed to its newest months, and the page says so: a
+# 20-year view of a national roll-up would otherwise scan every report ever received on each refresh.
 LONG_VIEW_DAYS = 400  # shorter periods are never narrowed, so they cost no extra query
 
 
@@ -288,7 +287,7 @@ def narrow_to_limit(f: Filter, db: Database | None = None, limit: int | None = N
                     ) -> tuple[Filter, Narrowing | None]:
     """The filter, with its start moved to the first of a month when the period holds more than `limit`
     reports, so that the view keeps the newest months up to that many (at least the newest one)."""
-    limit = limit or VIEW_ROW_LIMIT
+    limit = limit or settings().view_row_limit
     if f.start is not None and f.end is not None and (f.end - f.start).days <= LONG_VIEW_DAYS:
         return f, None
     db = analytics.reader(db)

@@ -235,7 +235,24 @@ api_keys = Table(
     Column("created_at", DateTime, nullable=False),
     Column("revoked_at", DateTime),
     Column("last_used_at", DateTime),
+    # Hosts whose media URLs the key may attach, comma-separated; empty: the key attaches no media.
+    Column("media_hosts", Text, nullable=False, server_default=""),
     CheckConstraint(_in("channel", CHANNELS), name="channel"),
+)
+
+# Each Open311 submission with what identifies a repeat: the client's Idempotency-Key header, and a digest of the
+# service, location and text. A repeat returns the first submission's report instead of making a second one.
+open311_submissions = Table(
+    "open311_submissions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("api_key_id", Integer, ForeignKey("api_keys.id"), nullable=False),
+    Column("idempotency_key", String(200)),
+    Column("fingerprint", String(64), nullable=False),
+    Column("report_id", Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Index("ix_open311_submissions_key_idempotency", "api_key_id", "idempotency_key", unique=True),
+    Index("ix_open311_submissions_key_fingerprint", "api_key_id", "fingerprint", "created_at"),
 )
 
 display_tokens = Table(
@@ -305,6 +322,25 @@ login_failures = Table(
     Column("at", DateTime, nullable=False),
     Index("ix_login_failures_username_at", "username", "at"),
     Index("ix_login_failures_ip_at", "ip", "at"),
+)
+
+# One row per sign-in. The session and remember-me cookies carry its token; a request is served only while
+# the row holds: not signed out, not idle past IDLE_TIMEOUT_MINUTES, not ended by an admin's change to the
+# account. So a copied cookie dies with the session, on every worker.
+user_sessions = Table(
+    "user_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token; never the token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("last_active_at", DateTime, nullable=False),
+    Column("remember", SmallInteger, nullable=False, server_default="0"),
+    Column("ip", String(64), nullable=False, server_default=""),
+    Column("user_agent", String(200), nullable=False, server_default=""),
+    Column("ended_at", DateTime),
+    Column("end_reason", String(30)),  # logout, idle, password, role, disabled, admin
+    Index("ix_user_sessions_user", "user_id", "ended_at"),
 )
 
 # Filled by a database trigger (migration 0006) whenever a report row is deleted, by any path: the

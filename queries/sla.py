@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
@@ -45,6 +44,7 @@ from sqlalchemy import (
 
 from queries import analytics, audit, rollup
 from queries.access import Viewer
+from queries.config import settings
 from queries.db import Database, get_db
 from queries.filters import Filter, local_to_utc, utc_now
 from queries.rollup import duration_buckets, handoff_counts, handoffs
@@ -435,14 +435,11 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
 
 
 # DuckDB's sort-based percentile aggregate holds every duration of the period at once, in one growing array
-# per group: a year of ten million reports, one group, needed 136 MB. Where a group holds more than this many
-# reports, or all groups together three times as many, the copy's percentiles are computed in bounded memory
-# (bucketed_percentiles) instead. A server with memory to spare may raise this together with ANALYTICS_MEMORY.
-SORTED_PERCENTILE_ROWS = int(os.environ.get("ANALYTICS_SORTED_PERCENTILE_ROWS", "2000000"))
-# Where the copy's duration buckets can count the period's whole months, bounded memory is also the quicker
-# from about this many reports in all. A stage of a year of ten million reports (4.6 million) took 57 ms so,
-# against 76 sorted; two quarters (2.4 million) about 7 ms more than sorted; a year of one million, 25 against 13.
-BUCKETS_QUICKER_FROM = SORTED_PERCENTILE_ROWS * 3 // 2
+# per group. Where a group holds more than ANALYTICS_SORTED_PERCENTILE_ROWS reports, or all groups together
+# three times as many, the copy's percentiles are computed in bounded memory (bucketed_percentiles) instead. A
+# server with memory to spare may raise it together with ANALYTICS_MEMORY. Where the copy's duration buckets
+# can count the period's whole months, bounded memory is the quicker from one and a half times as many in all
+# (bench/README.md).
 
 
 def _percentile_plan(received: pd.Series, f: Filter, by, stage: str, column, since=None) -> tuple[bool, object]:
@@ -450,10 +447,11 @@ def _percentile_plan(received: pd.Series, f: Filter, by, stage: str, column, sin
     DuckDB's sorting aggregate, else (False, counted) in bounded memory, `counted` being the first step from the
     duration buckets (_bucket_counts) or None to count it from the reports."""
     largest, total = (received.max(), received.sum()) if len(received) else (0, 0)
-    if largest <= SORTED_PERCENTILE_ROWS and total <= BUCKETS_QUICKER_FROM:
+    sorted_rows = settings().analytics_sorted_percentile_rows
+    if largest <= sorted_rows and total <= sorted_rows * 3 // 2:
         return True, None
     counted = _bucket_counts(f, by, stage, column, since)
-    if counted is None and largest <= SORTED_PERCENTILE_ROWS and total <= 3 * SORTED_PERCENTILE_ROWS:
+    if counted is None and largest <= sorted_rows and total <= 3 * sorted_rows:
         return True, None
     return False, counted
 

@@ -137,25 +137,43 @@ def authenticate(username: str, password: str, db: Database | None = None) -> Us
 
 
 # --- sign-in throttling ---------------------------------------------------------------------------------
-# Failures live in the database so every gunicorn worker sees the same count.
+# Failures live in the database so every gunicorn worker sees the same count. The rule slows a guesser down
+# without letting anyone lock a real user out: only addresses that have failed are ever refused, so the
+# right password from an address with no failures always gets in.
 FAILURE_WINDOW = timedelta(minutes=15)
-MAX_FAILURES_PER_NAME = 5
-MAX_FAILURES_PER_IP = 30
+MAX_FAILURES_PER_IP = 30  # an address failing this often is refused for every name
+MAX_FAILURES_PER_NAME_AND_IP = 5  # an address failing this often on one name is refused for that name
+# A name guessed at this often, from any addresses, is refused to every address that has failed on it:
+# a guesser rotating addresses gets one try per address while the name is under attack.
+MAX_FAILURES_PER_NAME = 20
+
+
+def _name(username: str) -> str:
+    return (username or "").strip().lower()[:80]
 
 
 def locked_out(username: str, ip: str, db: Database | None = None, now: datetime | None = None) -> int:
-    """Minutes until this name (or address) may try again; 0 when it may try now."""
+    """Minutes until this address may try this name again; 0 when it may try now."""
     now = now or utc_now()
     since = now - FAILURE_WINDOW
     f = login_failures.c
     db = get_db(db)
+    name, ip = _name(username), (ip or "")[:64]
+
+    def newest(limit: int, *conditions) -> list:
+        return [row["at"] for row in db.read_rows(select(f.at).where(f.at >= since, *conditions)
+                                                  .order_by(f.at.desc()).limit(limit))]
+
     waits = []
-    for column, value, limit in ((f.username, (username or "").strip().lower()[:80], MAX_FAILURES_PER_NAME),
-                                 (f.ip, (ip or "")[:64], MAX_FAILURES_PER_IP)):
-        times = db.read_rows(select(f.at).where(column == value, f.at >= since).order_by(f.at.desc()).limit(limit))
+    for times, limit in ((newest(MAX_FAILURES_PER_IP, f.ip == ip), MAX_FAILURES_PER_IP),
+                         (newest(MAX_FAILURES_PER_NAME_AND_IP, f.ip == ip, f.username == name),
+                          MAX_FAILURES_PER_NAME_AND_IP)):
         if len(times) >= limit:
-            # Free again when the oldest of the last `limit` failures leaves the window.
-            waits.append(times[-1]["at"] + FAILURE_WINDOW - now)
+            waits.append(times[-1] + FAILURE_WINDOW - now)  # free when the oldest counted leaves the window
+    if newest(1, f.ip == ip, f.username == name):
+        times = newest(MAX_FAILURES_PER_NAME, f.username == name)
+        if len(times) >= MAX_FAILURES_PER_NAME:
+            waits.append(times[-1] + FAILURE_WINDOW - now)
     if not waits:
         return 0
     return max(1, -(-int(max(waits).total_seconds()) // 60))
@@ -165,11 +183,14 @@ def record_failure(username: str, ip: str, db: Database | None = None) -> None:
     db = get_db(db)
     f = login_failures.c
     with db.begin() as conn:
-        conn.execute(insert(login_failures).values(username=(username or "").strip().lower()[:80], ip=(ip or "")[:64],
-                                                   at=utc_now()))
+        conn.execute(insert(login_failures).values(username=_name(username), ip=(ip or "")[:64], at=utc_now()))
         conn.execute(delete(login_failures).where(f.at < utc_now() - 4 * FAILURE_WINDOW))
 
 
-def clear_failures(username: str, db: Database | None = None) -> None:
+def clear_failures(username: str, ip: str | None = None, db: Database | None = None) -> int:
+    """Forget a name's failures: from one address (its right password came), or from all (an admin unlocking
+    the name); returns how many there were."""
+    f = login_failures.c
+    conditions = [f.username == _name(username)] + ([f.ip == (ip or "")[:64]] if ip is not None else [])
     with get_db(db).begin() as conn:
-        conn.execute(delete(login_failures).where(login_failures.c.username == (username or "").strip().lower()))
+        return conn.execute(delete(login_failures).where(*conditions)).rowcount

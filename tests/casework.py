@@ -9,7 +9,6 @@ a function from queries/ to compute an expected value.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from queries.access import Viewer
 from queries.db import Database
 from queries.schema import agencies, audit_log, categories, media, report_events, reports, sla_policies, users
 from queries.users import create_user
-from tests.conftest import PASSWORD, _seed, create_pg_database
+from tests.conftest import PASSWORD, _seed, create_pg_database, settings_changed
 
 SEED_REPORTS = 1500
 VIETNAMESE = re.compile(r"[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.I)
@@ -40,9 +39,7 @@ def private_database(kind: str, tmp_path_factory, pg_server_url: str, name: str)
     """A freshly seeded database of its own, with the accounts above. Returns (db, viewers by username, drop)."""
     folder = tmp_path_factory.mktemp(name)
     # The demo seed writes its illustration pictures under MEDIA_DIR: keep them out of the working tree.
-    old_media = os.environ.get("MEDIA_DIR")
-    os.environ["MEDIA_DIR"] = str(folder / "media")
-    try:
+    with settings_changed(media_dir=folder / "media"):
         if kind == "sqlite":
             db = _seed(Database(f"sqlite:///{folder / 'private.sqlite3'}"), n=SEED_REPORTS)
 
@@ -55,11 +52,6 @@ def private_database(kind: str, tmp_path_factory, pg_server_url: str, name: str)
             def drop():
                 db.dispose()
                 drop_database()
-    finally:
-        if old_media is None:
-            os.environ.pop("MEDIA_DIR", None)
-        else:
-            os.environ["MEDIA_DIR"] = old_media
     viewers = {}
     for username, (role, agency) in ACCOUNTS.items():
         user = create_user(username, PASSWORD, role, agency, full_name=f"Cán bộ {username}", db=db)

@@ -8,6 +8,7 @@ server): each session creates its own scratch database and drops it afterwards. 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import DateTime, create_engine, text
 
-from queries import analytics
+from queries import analytics, config
 from queries.analytics import AnalyticsDatabase
 from queries.db import Database
 from queries.demo import seed_demo
@@ -44,6 +45,7 @@ DEMO_N = 4000
 DEMO_SEED = 7
 NOW = datetime(2026, 11, 20, 9, 30)  # naive UTC, 16:30 local on the last demo day
 PASSWORD = "mat-khau-thu-nghiem"
+TEST_SECRET = "test-secret-key-of-at-least-32-characters"  # SECRET_KEY needs 32 characters
 
 
 def _seed(db: Database, n: int = DEMO_N) -> Database:
@@ -179,8 +181,10 @@ def app_env(tmp_root, sqlite_db):
     instance = tmp_root / "instance"
     instance.mkdir(exist_ok=True)
     # The analytics copy is off for the app under test: its tests (test_analytics.py) turn it on themselves.
-    return {"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_DIR": str(instance), "SECRET_KEY": "test-secret",
-            "ANALYTICS": "off"}
+    # Many sign-ins a minute from one address: the flood cap is tested on a live server of its own.
+    return {"DATABASE_URL": f"sqlite:///{path}", "INSTANCE_DIR": str(instance),
+            "SECRET_KEY": TEST_SECRET, "ANALYTICS": "off",
+            "LOGIN_RATE_LIMIT": "100000 per minute"}
 
 
 class SameOriginClient(FlaskClient):
@@ -196,9 +200,7 @@ def server(app_env):
     """One Flask+Dash app per session: Dash registers page callbacks globally, once."""
     old = {k: os.environ.get(k) for k in app_env}
     os.environ.update(app_env)
-    import queries.db as qdb
-
-    qdb.INSTANCE_DIR = Path(app_env["INSTANCE_DIR"])
+    config.reload()
     from app import create_app
 
     srv = create_app()
@@ -210,13 +212,80 @@ def server(app_env):
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+    config.reload()
 
 
-def login(client, username: str, password: str = PASSWORD):
-    client.get("/login")
-    with client.session_transaction() as sess:
-        token = sess["csrf_token"]
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+@pytest.fixture(scope="module")
+def engine(server, app_env):
+    """A plain engine on the app's database, for reading what the app wrote without going through queries/."""
+    eng = create_engine(app_env["DATABASE_URL"])
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def throwaway_user(server, app_env, engine):
+    """A leader account of the test's own: its sign-in failures and sessions touch nobody else's."""
+    name = f"khoa-thu-{secrets.token_hex(3)}"
+    db = Database(app_env["DATABASE_URL"])
+    create_user(name, PASSWORD, "leader", db=db)
+    db.dispose()
+    yield name
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM login_failures WHERE username = :u"), {"u": name.lower()})
+        conn.execute(text("DELETE FROM user_sessions WHERE user_id = (SELECT id FROM users WHERE username = :u)"),
+                     {"u": name})
+        if not conn.execute(text("SELECT 1 FROM audit_log a JOIN users u ON u.id = a.user_id WHERE u.username = :u"),
+                            {"u": name}).first():  # the audit log keeps a user who signed in
+            conn.execute(text("DELETE FROM users WHERE username = :u"), {"u": name})
+
+
+def form_token(page_html: str) -> str:
+    """The CSRF token a form on the page carries (Flask-WTF's, signed)."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
+
+
+def layout_form_token(client) -> str:
+    """The CSRF token of the sign-out form in the page header (the Dash layout), as a browser submits it."""
+    def walk(node):
+        if isinstance(node, dict):
+            props = node.get("props", node)
+            if props.get("name") == "csrf_token":
+                return props["value"]
+            return next(filter(None, (walk(v) for v in node.values())), None)
+        if isinstance(node, list):
+            return next(filter(None, (walk(v) for v in node)), None)
+        return None
+    return walk(client.get("/_dash-layout").get_json())
+
+
+def logout(client):
+    return client.post("/logout", data={"csrf_token": layout_form_token(client)})
+
+
+def login(client, username: str, password: str = PASSWORD, remember: bool = False):
+    token = form_token(client.get("/login").get_data(as_text=True))
+    data = {"username": username, "password": password, "csrf_token": token} | ({"remember": "1"} if remember else {})
+    return client.post("/login", data=data)
+
+
+@pytest.fixture
+def set_settings(monkeypatch):
+    """set_settings(media_dir=Path(...), analytics="off") -> those settings until the test ends (unchecked: a
+    test may set a value the environment could not, such as a time limit already past)."""
+    def apply(**values):
+        monkeypatch.setattr(config, "_current", config.settings().model_copy(update=values))
+    return apply
+
+
+@contextmanager
+def settings_changed(**values):
+    """Run with some settings replaced (as the environment would give them), then put them back."""
+    previous = config.use(config.settings().model_copy(update=values))
+    try:
+        yield config.settings()
+    finally:
+        config.use(previous)
 
 
 @pytest.fixture

@@ -34,15 +34,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+COMMANDS = {"python": [sys.executable, "app.py"],
+            "gunicorn": [str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py"]}
+
+
 class LiveApp:
-    def __init__(self, env: dict, log_path: Path):
-        self.env, self.log_path, self.proc = env, log_path, None
+    """The app as a process of its own: `python app.py`, or gunicorn with gunicorn.conf.py (command="gunicorn")."""
+
+    def __init__(self, env: dict, log_path: Path, command: str = "python"):
+        self.env, self.log_path, self.proc, self.command = env, log_path, None, COMMANDS[command]
         self.base = f"http://127.0.0.1:{env['PORT']}"
 
     def start(self) -> LiveApp:
         with open(self.log_path, "a") as log:
-            self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=self.env, stdout=log,
-                                         stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:

@@ -17,23 +17,20 @@ app database ends as it began.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import re
-import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 
 from dashboard import ids, text
-from dashboard.auth import IDLE_TIMEOUT
+from queries import config
 from queries import media as media_store
-from queries.db import Database
-from queries.users import create_user
-from tests.conftest import PASSWORD, login
+from tests.conftest import login, logout
 from tests.dash_calls import kpi_values
 
 ANON, LEADER, OPERATOR, AGENCY_A, AGENCY_B, ADMIN = "anonymous", "leader", "operator", "agency_a", "agency_b", "admin"
@@ -107,13 +104,6 @@ TINY_PNG = bytes.fromhex("89504e470d0a1a0a0000000d494844520000000100000001080600
 
 
 # --- the app's database, read with plain SQL -------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def engine(server, app_env):
-    eng = create_engine(app_env["DATABASE_URL"])
-    yield eng
-    eng.dispose()
-
 
 def fetch(engine, query: str, **params) -> list[dict]:
     with engine.connect() as conn:
@@ -1022,41 +1012,56 @@ def test_a_callback_without_origin_needs_a_same_origin_referer(referer, client_f
 
 
 @pytest.mark.parametrize("headers,strip_origin", [({"Origin": "https://evil.example"}, False), ({}, True)])
-def test_signing_out_needs_the_same_origin(headers, strip_origin, client_for):
+def test_signing_out_needs_the_forms_token(headers, strip_origin, client_for):
+    """Another site's form (no token: it cannot read ours) does not sign anyone out; our header's form does."""
     client = client_for(LEADER)
     if strip_origin:
         client.environ_base.pop("HTTP_ORIGIN")
-    assert client.post("/logout", headers=headers).status_code == 403
+    assert client.post("/logout", headers=headers).status_code == 400
+    assert client.post("/logout", headers=headers, data={"csrf_token": "forged"}).status_code == 400
     assert client.get("/api/v1/overview").status_code == 200  # still signed in
-    client.environ_base["HTTP_ORIGIN"] = "http://localhost"
-    resp = client.post("/logout")
+    resp = logout(client)
     assert resp.status_code == 302 and client.get("/api/v1/overview").status_code == 401
 
 
-@pytest.mark.parametrize("path", ["/logout?api_key=x", "/_dash-update-component?api_key=x"])
-def test_an_api_key_parameter_does_not_switch_off_the_origin_check(path, client_for, deps):
+@pytest.mark.parametrize("path,refused", [("/logout?api_key=x", 400), ("/_dash-update-component?api_key=x", 403)])
+def test_an_api_key_parameter_does_not_switch_off_the_forgery_checks(path, refused, client_for, deps):
     client = client_for(LEADER)
     body = dash_body(deps["scorecard-period.options"], {"scorecard-period-kind.value": "year"})
     resp = client.post(path, json=body, headers={"Origin": "https://evil.example"})
-    assert resp.status_code == 403
+    assert resp.status_code == refused
+    assert client.get("/api/v1/overview").status_code == 200
 
 
 # --- 5. idle timeout ------------------------------------------------------------------------------------
 
-def set_last_active(client, value: float) -> None:
+def session_token_hash(client) -> str:
+    """The sha256 of the server-side session the client's cookie names (what user_sessions keeps)."""
     with client.session_transaction() as sess:
-        sess["last_active"] = value
+        token = sess["_user_id"].split(":", 1)[1]
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
-def last_active(client) -> float | None:
-    with client.session_transaction() as sess:
-        return sess.get("last_active")
+def set_last_active(client, engine, seconds_ago: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(sql("UPDATE user_sessions SET last_active_at = :at WHERE token_hash = :h"),
+                     {"at": datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=seconds_ago),
+                      "h": session_token_hash(client)})
+
+
+def last_active(client, engine) -> datetime:
+    value = scalar(engine, "SELECT last_active_at FROM user_sessions WHERE token_hash = :h",
+                   h=session_token_hash(client))
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+IDLE_SECONDS = config.settings().idle_timeout.total_seconds()
 
 
 @pytest.mark.parametrize("request_kind", ["api", "callback", "page"])
 def test_an_idle_session_expires(request_kind, client_for, deps, engine):
     client = client_for(OPERATOR)
-    set_last_active(client, time.time() - IDLE_TIMEOUT.total_seconds() - 60)
+    set_last_active(client, engine, IDLE_SECONDS + 60)
     audit_from = max_id(engine, "audit_log")
     if request_kind == "api":
         resp = client.get("/api/v1/overview")
@@ -1081,19 +1086,19 @@ TIMERS = {"overview-kpis.children": ("overview-refresh.n_intervals", "filter-cat
 
 
 @pytest.mark.parametrize("name", list(TIMERS))
-def test_timer_refreshes_are_not_activity(name, client_for, deps):
+def test_timer_refreshes_are_not_activity(name, client_for, deps, engine):
     timer, person = TIMERS[name]
     client = client_for(OPERATOR)
-    earlier = time.time() - 600
-    set_last_active(client, earlier)
+    set_last_active(client, engine, 600)
+    earlier = last_active(client, engine)
     resp = post(client, dash_body(deps[name], {}, (timer,), page="queue"))
     assert resp.status_code == 200
-    assert last_active(client) == earlier
+    assert last_active(client, engine) == earlier
     if person:  # a person's change does count
         assert post(client, dash_body(deps[name], {}, (person,), page="queue")).status_code == 200
-        assert last_active(client) > earlier
+        assert last_active(client, engine) > earlier
     # And a timer cannot keep an idle session alive.
-    set_last_active(client, time.time() - IDLE_TIMEOUT.total_seconds() - 1)
+    set_last_active(client, engine, IDLE_SECONDS + 1)
     resp = post(client, dash_body(deps[name], {}, (timer,), page="queue"))
     assert resp.status_code == 401 and resp.get_json()["error"] == "session_expired"
 
@@ -1101,18 +1106,6 @@ def test_timer_refreshes_are_not_activity(name, client_for, deps):
 # --- 6. sign-in rate limit ------------------------------------------------------------------------------
 
 LOCKED = text.LOGIN_LOCKED.split("{")[0]
-
-
-@pytest.fixture
-def throwaway_user(server, app_env, engine):
-    name = f"khoa-thu-{secrets.token_hex(3)}"
-    db = Database(app_env["DATABASE_URL"])
-    create_user(name, PASSWORD, "leader", db=db)
-    db.dispose()
-    yield name
-    with engine.begin() as conn:
-        conn.execute(sql("DELETE FROM login_failures WHERE username = :u"), {"u": name.lower()})
-        conn.execute(sql("DELETE FROM users WHERE username = :u"), {"u": name})
 
 
 def test_five_failures_lock_the_name(throwaway_user, server, engine):

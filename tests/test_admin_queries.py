@@ -480,25 +480,47 @@ def failures(db, username: str) -> list:
         return sorted(conn.execute(select(login_failures.c.at).where(login_failures.c.username == username)).scalars())
 
 
-def test_five_failures_lock_the_name_only(env):
+def test_five_failures_lock_the_name_for_the_failing_address_only(env):
     db = env.db
     for _ in range(4):
         users.record_failure("Nguoi.Thu ", "192.0.2.1", db=db)
-    assert users.locked_out("nguoi.thu", "192.0.2.99", db=db) == 0
-    users.record_failure("nguoi.thu", "192.0.2.2", db=db)
+    assert users.locked_out("nguoi.thu", "192.0.2.1", db=db) == 0
+    users.record_failure("nguoi.thu", "192.0.2.1", db=db)
     times = failures(db, "nguoi.thu")
     assert len(times) == 5
     now = times[-1] + timedelta(minutes=1)
     want = math.ceil(((times[0] + timedelta(minutes=15)) - now).total_seconds() / 60)
-    got = users.locked_out(" NGUOI.THU", "192.0.2.99", db=db, now=now)
+    got = users.locked_out(" NGUOI.THU", "192.0.2.1", db=db, now=now)
     assert got == want and 0 < got <= 15
+    # The right password from an address that has not failed always gets in: the real user is never locked out.
+    assert users.locked_out("nguoi.thu", "192.0.2.99", db=db, now=now) == 0
     # Other names, even from the same address, may try.
     assert users.locked_out("nguoi.khac", "192.0.2.1", db=db, now=now) == 0
-    # Once the oldest of the five leaves the 15-minute window the name is free again.
-    assert users.locked_out("nguoi.thu", "192.0.2.99", db=db, now=times[0] + timedelta(minutes=15, seconds=1)) == 0
+    # Once the oldest of the five leaves the 15-minute window the address may try the name again.
+    assert users.locked_out("nguoi.thu", "192.0.2.1", db=db, now=times[0] + timedelta(minutes=15, seconds=1)) == 0
     users.clear_failures("NGUOI.THU", db=db)
     assert failures(db, "nguoi.thu") == []
-    assert users.locked_out("nguoi.thu", "192.0.2.99", db=db, now=now) == 0
+    assert users.locked_out("nguoi.thu", "192.0.2.1", db=db, now=now) == 0
+
+
+def test_a_name_guessed_from_twenty_addresses_is_refused_to_those_addresses(env):
+    db = env.db
+    for i in range(19):
+        users.record_failure("nguoi.bi.do", f"203.0.113.{i}", db=db)
+    assert users.locked_out("nguoi.bi.do", "203.0.113.3", db=db) == 0
+    users.record_failure("nguoi.bi.do", "203.0.113.19", db=db)
+    assert users.locked_out("nguoi.bi.do", "203.0.113.3", db=db) > 0  # it failed on the name
+    assert users.locked_out("nguoi.bi.do", "203.0.113.200", db=db) == 0  # it did not
+    assert users.clear_failures("nguoi.bi.do", db=db) == 20
+
+
+def test_a_successful_sign_in_forgets_only_that_addresss_failures(env):
+    db = env.db
+    users.record_failure("nguoi.ba", "192.0.2.10", db=db)
+    users.record_failure("nguoi.ba", "192.0.2.11", db=db)
+    assert users.clear_failures("nguoi.ba", "192.0.2.10", db=db) == 1
+    assert len(failures(db, "nguoi.ba")) == 1
+    users.clear_failures("nguoi.ba", db=db)
 
 
 def test_thirty_failures_lock_the_address(env):

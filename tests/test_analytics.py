@@ -44,7 +44,7 @@ from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select, text
 
 import queries.db as qdb
-from queries import admin, analytics, open311, overview, rollup, scorecard, sla, sql, wall, workflow
+from queries import admin, analytics, config, open311, overview, rollup, scorecard, sla, sql, wall, workflow
 from queries.access import Viewer
 from queries.analytics import AnalyticsDatabase
 from queries.db import Database
@@ -326,7 +326,8 @@ def assert_bucketed_copy_equals_record(env, monkeypatch, buckets: bool = True) -
         served.setdefault(name, set()).add(answer is not None)
         return answer
 
-    monkeypatch.setattr(sla, "SORTED_PERCENTILE_ROWS", 0)
+    always_bucketed = config.settings().model_copy(update={"analytics_sorted_percentile_rows": 0})
+    monkeypatch.setattr(config, "_current", always_bucketed)
     monkeypatch.setattr(sla, "bucketed_percentiles", counted)
     monkeypatch.setattr(sla, "_bucket_counts", bucket_counts)
     now = utc_now()
@@ -618,13 +619,13 @@ def test_the_copy_holds_no_personal_data(env):
 # --- 3. where the aggregates read -------------------------------------------------------------------------------
 
 @pytest.fixture
-def record(tmp_path, monkeypatch):
+def record(set_settings, tmp_path, monkeypatch):
     """A small seeded SQLite record, configured as the app's database, with the copy's folder under tmp_path."""
-    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
+    set_settings(media_dir=tmp_path / "media")
     db = _seed(Database(f"sqlite:///{tmp_path / 'record.sqlite3'}"), n=300)
     monkeypatch.setattr(qdb, "_current", db)
     monkeypatch.setattr(analytics, "_reader", None)
-    monkeypatch.setenv("ANALYTICS_DIR", str(tmp_path / "copy"))
+    set_settings(analytics_dir=tmp_path / "copy")
     monkeypatch.delenv("ANALYTICS", raising=False)
     yield db
     if analytics._reader is not None:
@@ -727,11 +728,11 @@ def test_a_reader_follows_a_full_rebuild_from_another_database(record, tmp_path,
         other.dispose()
 
 
-def test_analytics_off_reads_the_record(record, monkeypatch):
+def test_analytics_off_reads_the_record(set_settings, record):
     analytics.sync(record, analytics.analytics_dir())
     add_report_the_copy_cannot_see(record)
     assert isinstance(analytics.reader(), AnalyticsDatabase)
-    monkeypatch.setenv("ANALYTICS", "off")
+    set_settings(analytics="off")
     assert not analytics.enabled()
     assert analytics.reader() is record
     assert served_total() == record_total(record) == 301
@@ -741,14 +742,14 @@ def test_analytics_off_reads_the_record(record, monkeypatch):
 # --- known gaps (bugs): each test fails today ------------------------------------------------------------------
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def small(request, tmp_path, pg_server_url, monkeypatch):
+def small(set_settings, request, tmp_path, pg_server_url, monkeypatch):
     """A small seeded record of either dialect, last written to days ago (its watermark is old)."""
     drop = None
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'small.sqlite3'}"
     else:
         url, drop = create_pg_database(pg_server_url)
-    monkeypatch.setenv("MEDIA_DIR", str(tmp_path / "media"))
+    set_settings(media_dir=tmp_path / "media")
     db = _seed(Database(url), n=300)
     monkeypatch.setattr(qdb, "_current", db)
     yield db
@@ -778,7 +779,7 @@ def test_a_reimport_that_moves_a_report_to_another_month_is_not_counted_twice(sm
         copy.dispose()
 
 
-def test_a_month_with_many_changed_reports_is_exported_whole(small, tmp_path, monkeypatch):
+def test_a_month_with_many_changed_reports_is_exported_whole(set_settings, small, tmp_path):
     directory = tmp_path / "copy"
     analytics.sync(small, directory)
     rows = small.read_frame(select(reports.c.id, reports.c.created_at))
@@ -791,7 +792,7 @@ def test_a_month_with_many_changed_reports_is_exported_whole(small, tmp_path, mo
         conn.execute(reports.update().where(reports.c.id.in_([int(many["first"]), int(many["last"]),
                                                               int(few["first"])]))
                      .values(rating=5, updated_at=later))
-    monkeypatch.setattr(analytics, "PATCH_ROWS", 1)
+    set_settings(analytics_patch_rows=1)
     new = analytics.sync_if_changed(small, directory)
     assert set(new["rebuilt"]) >= {many["month"], few["month"]}
     assert few["month"] in new["patched"] and many["month"] not in new["patched"]
@@ -1108,7 +1109,7 @@ def test_the_sync_can_run_as_a_process_of_its_own(record, tmp_path):
     assert "Đang cập nhật bản sao phân tích" in output
 
 
-def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(record, tmp_path, monkeypatch):
+def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(set_settings, record, tmp_path, monkeypatch):
     """The sync loop's warm pass, end to end: a web worker (this process) answers the agency pages' province
     rows through the cache on Redis, twice (an answer asked for again is one to keep warm); then a report is
     submitted through Open311. The sync process (`flask --app app analytics-sync`) makes a new generation and
@@ -1125,9 +1126,10 @@ def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(record, tmp_
     redis_url = "redis://127.0.0.1:6379/10"
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    monkeypatch.setenv("DATABASE_URL", record.url)  # the same key prefix as the sync process's
-    monkeypatch.setattr(cache_module, "WARM_MS", 0.0)  # on 300 reports every answer is quick
+    monkeypatch.setenv("REDIS_URL", redis_url)  # for the sync process
+    monkeypatch.setenv("DATABASE_URL", record.url)
+    set_settings(redis_url=redis_url, database_url=record.url)  # the same key prefix as the sync process's
+    set_settings(cache_warm_ms=0.0)  # on 300 reports every answer is quick
     env = {**os.environ, "INSTANCE_DIR": str(tmp_path / "instance"), "ANALYTICS_DIR": str(tmp_path / "copy"),
            "ANALYTICS_SYNC_SECONDS": "1"}
     root = Path(__file__).resolve().parent.parent
@@ -1171,14 +1173,14 @@ def test_the_sync_process_keeps_a_viewers_answer_warm_through_redis(record, tmp_
     assert "warmed" in output
 
 
-def test_external_sync_keeps_the_web_process_from_syncing(monkeypatch, tmp_path):
+def test_external_sync_keeps_the_web_process_from_syncing(set_settings, monkeypatch, tmp_path):
     import app as app_module
 
-    monkeypatch.setenv("ANALYTICS_SYNC", "external")
+    set_settings(analytics_sync="external")
     started = []
     monkeypatch.setattr(analytics, "start_background_sync", lambda *a, **k: started.append(1))
     monkeypatch.setattr(app_module, "create_app", lambda **kwargs: "server")
     assert app_module.serve_app() == "server" and started == []
-    monkeypatch.setenv("ANALYTICS_SYNC", "worker")
+    set_settings(analytics_sync="worker")
     app_module.serve_app()
     assert started == [1]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import PASSWORD, login
+from dashboard import text
+from tests.conftest import PASSWORD, form_token, login, logout
 from tests.dash_calls import callback_spec, overview_values, post_callback
 
 XHR_ENDPOINTS = [
@@ -63,12 +64,26 @@ def test_wrong_credentials_give_one_message_that_reveals_nothing(server, usernam
     assert "không tồn tại" not in body
 
 
-def test_login_needs_the_form_token(server):
+@pytest.mark.parametrize("token", ["forged", "", None])
+def test_login_needs_the_form_token(server, token):
     client = server.test_client()
     client.get("/login")
-    resp = client.post("/login", data={"username": "leader", "password": PASSWORD, "csrf_token": "forged"})
-    assert resp.status_code == 401
+    data = {"username": "leader", "password": PASSWORD} | ({"csrf_token": token} if token is not None else {})
+    resp = client.post("/login", data=data)
+    assert resp.status_code == 400 and text.LOGIN_EXPIRED in resp.get_data(as_text=True)
     assert client.get("/api/v1/overview").status_code == 401
+
+
+def test_a_cross_site_login_without_any_cookie_or_token_is_refused(server):
+    """The forged form another site submits: no session cookie, no token (an empty token never matches an
+    empty session)."""
+    client = server.test_client()
+    resp = client.post("/login", data={"username": "leader", "password": PASSWORD, "csrf_token": ""},
+                       headers={"Origin": "https://evil.example"})
+    assert resp.status_code == 400
+    assert client.get("/api/v1/overview").status_code == 401
+    resp = client.post("/login", data={"username": "leader", "password": PASSWORD})
+    assert resp.status_code == 400 and client.get("/api/v1/overview").status_code == 401
 
 
 def test_login_then_logout(server):
@@ -78,7 +93,9 @@ def test_login_then_logout(server):
     assert client.get("/api/v1/overview").status_code == 200
     client.get("/logout")  # signing out is a POST (CSRF-checked): a GET, e.g. an <img> on another site, is not
     assert client.get("/api/v1/overview").status_code == 200
-    client.post("/logout")
+    assert client.post("/logout").status_code == 400  # nor a POST without the form's token
+    assert client.get("/api/v1/overview").status_code == 200
+    assert logout(client).status_code == 302
     assert client.get("/api/v1/overview").status_code == 401
     assert client.post("/_dash-update-component", json={}).status_code == 401
 
@@ -87,9 +104,7 @@ def test_login_then_logout(server):
                                              ("//evil.example/", "/"), ("/\\evil.example", "/")])
 def test_login_redirects_only_within_the_site(server, target, expected):
     client = server.test_client()
-    client.get("/login")
-    with client.session_transaction() as sess:
-        token = sess["csrf_token"]
+    token = form_token(client.get("/login").get_data(as_text=True))
     resp = client.post("/login", query_string={"next": target},
                        data={"username": "leader", "password": PASSWORD, "csrf_token": token})
     assert resp.status_code == 302

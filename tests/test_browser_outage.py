@@ -25,7 +25,7 @@ SINCE = re.compile(r"^Mất kết nối cơ sở dữ liệu — đang hiển th
 @pytest.fixture(scope="module")
 def outage_live(tmp_path_factory, pg_server_url):
     with postgres_live_app(pg_server_url, tmp_path_factory.mktemp("outage-live"), reports=1500, seed=5,
-                           ANALYTICS="off", SECRET_KEY="outage-browser-test") as live:
+                           ANALYTICS="off", SECRET_KEY="outage-browser-test-secret-key-32chars") as live:
         create_user("leader", PASSWORD, "leader", None, db=live["db"])
         yield live
 

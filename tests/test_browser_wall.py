@@ -38,7 +38,7 @@ KNOWN_ERRORS: tuple = ()  # console errors tolerated on load: none
 def wall_live(tmp_path_factory, pg_server_url):
     """The app on a fresh PostgreSQL database of its own, seeded up to yesterday."""
     with postgres_live_app(pg_server_url, tmp_path_factory.mktemp("wall-live"), reports=3000, seed=11,
-                           SECRET_KEY="wall-browser-test") as live:
+                           SECRET_KEY="wall-browser-test-secret-key-of-32chars") as live:
         yield live
 
 

@@ -54,11 +54,11 @@ MINUTE_START = 1_800_000_000.0  # a whole minute (divisible by 60): the fake clo
 
 
 @pytest.fixture(autouse=True)
-def every_answer_is_slow(monkeypatch):
+def every_answer_is_slow(set_settings, monkeypatch):
     """The stale window and the busy marker apply to answers slower than SLOW_MS; the probes here answer in
     microseconds, so they count as slow unless a test says otherwise. Each test starts with nothing noted as
     hot in this process (the fake clock starts at the same second in every test)."""
-    monkeypatch.setattr(cache_module, "SLOW_MS", 0.0)
+    set_settings(cache_slow_ms=0.0)
     monkeypatch.setattr(cache_module, "_noted", {})
 
 
@@ -130,12 +130,12 @@ def redis_db():
 
 
 @pytest.fixture
-def new_worker(monkeypatch):
+def new_worker(set_settings, monkeypatch):
     """new_worker(redis_url or None) -> a fresh Flask app with the cache initialised as a worker does."""
 
     def make(redis_url: str | None) -> Flask:
         if redis_url:
-            monkeypatch.setenv("REDIS_URL", redis_url)
+            set_settings(redis_url=redis_url)
         else:
             monkeypatch.delenv("REDIS_URL", raising=False)
         server = Flask(__name__)
@@ -198,8 +198,8 @@ def test_same_call_is_computed_once_and_arguments_and_scope_are_part_of_the_key(
 
 # --- 2. data version and the stale window ---------------------------------------------------------------
 
-def test_a_new_data_version_is_recomputed_at_once_without_a_stale_window(backend, clock, version, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.0)
+def test_a_new_data_version_is_recomputed_at_once_without_a_stale_window(set_settings, backend, clock, version):
+    set_settings(cache_stale_seconds=0.0)
     _, worker, _ = backend
     p = Probe("v1")
     assert call(worker, p.fn, "x")[0] == "v1"
@@ -210,8 +210,8 @@ def test_a_new_data_version_is_recomputed_at_once_without_a_stale_window(backend
     assert call(worker, p.fn, "x")[0] == "v2" and p.calls == 2  # stored for the new version
 
 
-def test_within_the_stale_window_the_previous_answer_is_served(backend, clock, version, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 10.0)
+def test_within_the_stale_window_the_previous_answer_is_served(set_settings, backend, clock, version):
+    set_settings(cache_stale_seconds=10.0)
     _, worker, _ = backend
     p = Probe("v1")
     assert call(worker, p.fn)[0] == "v1"
@@ -231,8 +231,8 @@ def test_within_the_stale_window_the_previous_answer_is_served(backend, clock, v
     assert call(worker, p.fn)[0] == "v3" and p.calls == 3
 
 
-def test_stale_window_on_the_real_clock(backend, version, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.2)
+def test_stale_window_on_the_real_clock(set_settings, backend, version):
+    set_settings(cache_stale_seconds=0.2)
     _, worker, _ = backend
     p = Probe("v1")
     assert call(worker, p.fn, "real")[0] == "v1"
@@ -243,9 +243,9 @@ def test_stale_window_on_the_real_clock(backend, version, monkeypatch):
     assert call(worker, p.fn, "real")[0] == "v2" and p.calls == 2
 
 
-def test_a_new_minute_is_a_change_too(backend, clock, version, monkeypatch):
+def test_a_new_minute_is_a_change_too(set_settings, backend, clock, version):
     """Deadlines move with the clock: an answer is fresh for its minute only (then the stale rule applies)."""
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 10.0)
+    set_settings(cache_stale_seconds=10.0)
     _, worker, _ = backend
     p = Probe("v1")
     clock.now = MINUTE_START + 55
@@ -263,8 +263,8 @@ def test_a_new_minute_is_a_change_too(backend, clock, version, monkeypatch):
 
 # --- 3. one worker at a time recomputes -------------------------------------------------------------------
 
-def test_while_another_worker_recomputes_the_previous_answer_is_served(backend, clock, version, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.0)  # only the marker can make it serve the old one
+def test_while_another_worker_recomputes_the_previous_answer_is_served(set_settings, backend, clock, version):
+    set_settings(cache_stale_seconds=0.0)  # only the marker can make it serve the old one
     _, worker, another_worker = backend
     other = another_worker()
     p = Probe("v1")
@@ -288,8 +288,8 @@ def test_while_another_worker_recomputes_the_previous_answer_is_served(backend, 
 
 # --- 4. backends ------------------------------------------------------------------------------------------
 
-def test_workers_share_entries_through_redis(new_worker, redis_db, clock, version, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.0)
+def test_workers_share_entries_through_redis(set_settings, new_worker, redis_db, clock, version):
+    set_settings(cache_stale_seconds=0.0)
     one, two = new_worker(REDIS_URL), new_worker(REDIS_URL)
     for worker in (one, two):
         with worker.app_context():
@@ -359,7 +359,7 @@ def count_reports(f: Filter) -> tuple[int, int]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def record(request, tmp_path, pg_server_url, monkeypatch):
+def record(set_settings, request, tmp_path, pg_server_url, monkeypatch):
     """A fresh system of record (schema and reference data, no reports), configured as the app's database,
     with the analytics copy off so data_version() is the record's own."""
     if request.param == "sqlite":
@@ -369,7 +369,7 @@ def record(request, tmp_path, pg_server_url, monkeypatch):
         db = Database(url)
     upgrade(db)
     load_reference_data(db)
-    monkeypatch.setenv("ANALYTICS", "off")
+    set_settings(analytics="off")
     monkeypatch.setattr(database, "_current", db)  # get_db() is this database for the test only
     yield db
     db.dispose()
@@ -377,9 +377,9 @@ def record(request, tmp_path, pg_server_url, monkeypatch):
         drop()
 
 
-def test_a_real_write_moves_the_version_and_the_next_answer_after_the_window_is_new(
-        record, new_worker, redis_db, clock, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 5.0)
+def test_a_real_write_moves_the_version_and_the_next_answer_after_the_window_is_new(set_settings,
+        record, new_worker, redis_db, clock):
+    set_settings(cache_stale_seconds=5.0)
     CALLS.clear()
     key = open311.create_api_key(f"cache-{uuid.uuid4().hex[:6]}", "portal", record)[0]
     report = open311.NewReport(service_code="XD", address="Số 1 Hùng Vương")
@@ -418,8 +418,8 @@ def test_a_real_write_moves_the_version_and_the_next_answer_after_the_window_is_
     assert call(two, count_reports, f) == (3, 1) and len(CALLS) == 3
 
 
-def test_a_failed_recomputation_lets_go_of_its_busy_marker(new_worker, clock, version, monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.0)
+def test_a_failed_recomputation_lets_go_of_its_busy_marker(set_settings, new_worker, clock, version):
+    set_settings(cache_stale_seconds=0.0)
     worker = new_worker(None)
     p = Probe("v1")
     assert call(worker, p.fn, "x")[0] == "v1"
@@ -438,18 +438,18 @@ def test_a_failed_recomputation_lets_go_of_its_busy_marker(new_worker, clock, ve
     assert call(worker, p.fn, "x")[0] == "v2"
 
 
-def test_deployments_on_one_redis_database_do_not_share_entries(new_worker, monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/one.sqlite3")
+def test_deployments_on_one_redis_database_do_not_share_entries(set_settings, new_worker):
+    set_settings(database_url="sqlite:////tmp/one.sqlite3")
     one = new_worker(REDIS_URL)
-    monkeypatch.setenv("DATABASE_URL", "sqlite:////tmp/two.sqlite3")
+    set_settings(database_url="sqlite:////tmp/two.sqlite3")
     two = new_worker(REDIS_URL)
     assert one.config["CACHE_KEY_PREFIX"] != two.config["CACHE_KEY_PREFIX"]
 
 
-def test_a_cheap_answer_is_recomputed_at_once_even_within_the_stale_window(new_worker, clock, version,
+def test_a_cheap_answer_is_recomputed_at_once_even_within_the_stale_window(set_settings, new_worker, clock, version,
                                                                           monkeypatch):
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 10.0)
-    monkeypatch.setattr(cache_module, "SLOW_MS", 10_000.0)  # the probe is far quicker than that
+    set_settings(cache_stale_seconds=10.0)
+    set_settings(cache_slow_ms=10_000.0)  # the probe is far quicker than that
     worker = new_worker(None)
     p = Probe("v1")
     assert call(worker, p.fn, "x")[0] == "v1" and p.calls == 1
@@ -475,12 +475,12 @@ def slow_answer(*args, **kwargs):
 
 
 @pytest.fixture
-def slow(monkeypatch, clock, version):
+def slow(set_settings, monkeypatch, clock, version):
     monkeypatch.setattr(Slow, "answer", "v1")
     monkeypatch.setattr(Slow, "takes", 0.1)
     monkeypatch.setattr(Slow, "calls", 0)
-    monkeypatch.setattr(cache_module, "WARM_MS", 50.0)
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 0.0)
+    set_settings(cache_warm_ms=50.0)
+    set_settings(cache_stale_seconds=0.0)
     return Slow
 
 
@@ -590,11 +590,11 @@ def test_the_warm_pass_leaves_what_another_worker_is_computing(new_worker, slow,
     assert warm(worker) == [] and slow.calls == 1
 
 
-def test_a_slow_answer_is_warmed_at_most_once_per_stale_window(new_worker, slow, clock, version, monkeypatch):
+def test_a_slow_answer_is_warmed_at_most_once_per_stale_window(set_settings, new_worker, slow, clock, version):
     """As cached() serves a slow answer (>= SLOW_MS) for STALE_SECONDS after computing it while data keep
     changing, the warm pass does not recompute it more often either."""
-    monkeypatch.setattr(cache_module, "SLOW_MS", 50.0)
-    monkeypatch.setattr(cache_module, "STALE_SECONDS", 10.0)
+    set_settings(cache_slow_ms=50.0)
+    set_settings(cache_stale_seconds=10.0)
     worker = new_worker(None)
     ask_twice(worker, "x")
     version.move()

@@ -88,14 +88,16 @@ def test_a_database_without_reports_gives_empty_panels(leader, tmp_path):
     upgrade(empty)
     load_reference_data(empty)
     working = qdb.get_db()
-    # The signed-in leader must exist in the empty database too (same id), or the session is refused.
+    # The signed-in leader and their sessions must exist in the empty database too, or the session is refused.
     from sqlalchemy import insert, select
 
-    from queries.schema import users
+    from queries.schema import user_sessions, users
 
     leader_row = working.read_rows(select(users).where(users.c.username == "leader"))[0]
+    sessions = working.read_rows(select(user_sessions).where(user_sessions.c.user_id == leader_row["id"]))
     with empty.begin() as conn:
         conn.execute(insert(users), leader_row)
+        conn.execute(insert(user_sessions), sessions)
     spec = callback_spec(leader, "overview-kpis.children")
     qdb._current = empty
     try:
@@ -116,13 +118,12 @@ def test_a_database_without_reports_gives_empty_panels(leader, tmp_path):
     assert points["features"] == [] and points["meta"]["total"] == 0
 
 
-def test_a_twenty_year_view_over_the_row_limit_is_narrowed_and_says_so(leader, raw_by_dialect, monkeypatch):
-    from queries import overview
+def test_a_twenty_year_view_over_the_row_limit_is_narrowed_and_says_so(set_settings, leader, raw_by_dialect):
 
     raw = raw_by_dialect["sqlite"]
     everything = Filter(start=date(2006, 1, 1), end=date(2026, 11, 20))
     total = len(independent.select_reports(raw, everything))
-    monkeypatch.setattr(overview, "VIEW_ROW_LIMIT", total // 2)
+    set_settings(view_row_limit=total // 2)
     spec = callback_spec(leader, "overview-kpis.children")
     response = post_callback(leader, spec, overview_values("2006-01-01", "2026-11-20")).get_json()
     banner = response["response"]["overview-banner"]

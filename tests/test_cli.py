@@ -13,11 +13,11 @@ from sqlalchemy import func, select, text
 from queries.db import Database
 from queries.schema import admin_units, agencies, categories, reports, users
 from queries.users import authenticate
-from tests.conftest import ROOT, create_pg_database
+from tests.conftest import ROOT, TEST_SECRET, create_pg_database
 
 
 def flask(env_db: str, instance, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": env_db, "INSTANCE_DIR": str(instance), "SECRET_KEY": "cli-test"}
+    env = {**os.environ, "DATABASE_URL": env_db, "INSTANCE_DIR": str(instance), "SECRET_KEY": TEST_SECRET}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -104,12 +104,10 @@ def test_create_user_and_its_errors(tmp_path):
         assert "Error" in result.stderr, label
 
 
-def test_first_start_seeds_only_a_database_without_schema(tmp_path, monkeypatch):
+def test_first_start_seeds_only_a_database_without_schema(set_settings, tmp_path):
     import app as app_module
-    import queries.db as qdb
 
-    monkeypatch.setenv("DEMO_REPORTS", "120")
-    monkeypatch.setattr(qdb, "INSTANCE_DIR", tmp_path)
+    set_settings(demo_reports=120, instance_dir=tmp_path)
     empty = Database(f"sqlite:///{tmp_path / 'first.sqlite3'}")
     accounts = app_module.prepare_database(empty, seed_if_empty=True)
     assert count(empty, reports) == 120
@@ -125,12 +123,10 @@ def test_first_start_seeds_only_a_database_without_schema(tmp_path, monkeypatch)
     assert count(with_schema, reports) == 0
 
 
-def test_secret_key_is_generated_once_and_kept(tmp_path, monkeypatch):
+def test_secret_key_is_generated_once_and_kept(set_settings, tmp_path):
     import app as app_module
-    import queries.db as qdb
 
-    monkeypatch.delenv("SECRET_KEY", raising=False)
-    monkeypatch.setattr(qdb, "INSTANCE_DIR", tmp_path)
+    set_settings(secret_key=None, instance_dir=tmp_path)
     first = app_module._secret_key()
     assert len(first) == 64 and app_module._secret_key() == first
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"

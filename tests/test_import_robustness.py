@@ -34,7 +34,7 @@ from queries.importers import MappingError, import_file
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
 from queries.schema import report_events, reports
-from tests.conftest import ROOT, create_pg_database
+from tests.conftest import ROOT, TEST_SECRET, create_pg_database
 
 DATA = ROOT.parent / "shared" / "data"
 BOSTON = DATA / "boston311_2015" / "boston311_2015.csv.gz"
@@ -340,7 +340,7 @@ def test_two_sources_with_similar_names_keep_their_rows_apart(tmp_path):
 # --- the command line ----------------------------------------------------------------------------------------------
 
 def flask(db_url: str, instance: Path, *args: str, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "DATABASE_URL": db_url, "INSTANCE_DIR": str(instance), "SECRET_KEY": "import-test"}
+    env = {**os.environ, "DATABASE_URL": db_url, "INSTANCE_DIR": str(instance), "SECRET_KEY": TEST_SECRET}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -397,7 +397,7 @@ def test_cli_mapping_errors_are_clear_and_exit_non_zero(tmp_path):
         "broken YAML": (["--profile", "csv", "--mapping", str(bad_yaml)], [str(bad_yaml), "YAML"]),
         "unknown profile": (["--profile", "hanoi"], ["hanoi"]),
     }
-    env = {**os.environ, "DATABASE_URL": url, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "import-test"}
+    env = {**os.environ, "DATABASE_URL": url, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": TEST_SECRET}
     runs = {label: subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "import-reports", str(data), *args],
                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for label, (args, _) in cases.items()}  # side by side; the app's start-up lock orders the migrations
@@ -431,7 +431,7 @@ def test_killed_import_finishes_when_run_again(tmp_path):
     """SIGKILL after a few committed batches, run again: the database equals one clean import (SQLite)."""
     require(BOSTON)
     clean_url, url = f"sqlite:///{tmp_path / 'clean.sqlite3'}", f"sqlite:///{tmp_path / 'killed.sqlite3'}"
-    env = {**os.environ, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "import-test", "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "INSTANCE_DIR": str(tmp_path), "SECRET_KEY": TEST_SECRET, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "flask", "--app", "app", "import-reports", str(BOSTON), "--profile", "boston",
                "--batch-size", "2000"]
     # The clean reference import runs alongside (another process, another file).

@@ -26,9 +26,9 @@ HUNG_AFTER_SECONDS = 60
 
 
 @pytest.fixture(params=list(ENDLESS))
-def engine_under_limit(request, monkeypatch, tmp_path, pg_server_url):
+def engine_under_limit(set_settings, request, tmp_path, pg_server_url):
     """(kind, a Database of that kind made while the time limit is LIMIT_MS)."""
-    monkeypatch.setattr(qdb, "STATEMENT_TIMEOUT_MS", LIMIT_MS)
+    set_settings(query_timeout_seconds=LIMIT_MS / 1000)
     kind = request.param
     if kind == "sqlite":
         db = Database(f"sqlite:///{tmp_path / 'timeout.sqlite3'}")
@@ -99,12 +99,12 @@ TIMED_OUT = ("Truy vấn quá -1 giây nên đã dừng; hãy thu hẹp khoảng
 
 
 @pytest.fixture
-def every_read_times_out(monkeypatch):
+def every_read_times_out(set_settings, monkeypatch):
     """A limit already past: SQLite's progress handler stops each read at its first check. The data version is
     bumped so that no cached answer hides the read."""
     from dashboard import cache
 
-    monkeypatch.setattr(qdb, "STATEMENT_TIMEOUT_MS", -1000)
+    set_settings(query_timeout_seconds=-1.0)
     monkeypatch.setattr(cache, "data_version", lambda: "timeout-test")
 
 

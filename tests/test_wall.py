@@ -33,7 +33,7 @@ from queries.filters import Filter
 from queries.migrate import upgrade
 from queries.schema import metadata, reports
 from queries.scorecard import period_ranking
-from tests.conftest import NOW, ROOT, _seed, create_pg_database, read_raw
+from tests.conftest import NOW, ROOT, TEST_SECRET, _seed, create_pg_database, read_raw
 from tests.dash_calls import callback_spec, overview_values, post_callback
 
 OPEN = ("received", "classified", "forwarded", "in_progress")
@@ -195,7 +195,7 @@ def test_an_infinite_interval_is_handled_like_any_bad_value(server, client_for):
 
 def flask_cli(url: str, instance, *args: str, **env_extra: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "PUBLIC_URL"}
-    env.update(DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY="cli-test", HOST="10.1.2.3", PORT="8123",
+    env.update(DATABASE_URL=url, INSTANCE_DIR=str(instance), SECRET_KEY=TEST_SECRET, HOST="10.1.2.3", PORT="8123",
                **env_extra)
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", "display-token", *args], cwd=ROOT,
                           env=env, capture_output=True, text=True, timeout=120)

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from queries.workcalendar import default_calendar
-from tests.conftest import ROOT
+from tests.conftest import ROOT, TEST_SECRET
 
 HOLIDAYS_CSV = ROOT.parent / "shared" / "data" / "vn_holidays" / "vn_public_holidays_2010_2035_holidays-0.109.csv"
 CONFIG = ROOT / "config" / "sla.yaml"
@@ -365,7 +365,7 @@ def cli_db(tmp_path_factory):
 
 def flask_deadline(url: str, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "DATABASE_URL": url, "INSTANCE_DIR": str(Path(url.removeprefix("sqlite:///")).parent),
-           "SECRET_KEY": "cli-test"}
+           "SECRET_KEY": TEST_SECRET}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", "deadline", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -580,8 +580,8 @@ def files_under(path) -> list:
     return sorted(p for p in path.rglob("*") if p.is_file())
 
 
-def test_resolve_with_a_proof_photo(env, clock, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDIA_DIR", str(tmp_path))
+def test_resolve_with_a_proof_photo(env, clock, tmp_path, set_settings):
+    set_settings(media_dir=tmp_path)
     db = env.db
     row = insert_report(db, status="in_progress", agency="SXD")
     photo = png_bytes()
@@ -599,8 +599,8 @@ def test_resolve_with_a_proof_photo(env, clock, tmp_path, monkeypatch):
 @pytest.mark.parametrize("data", [b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", b"%PDF-1.4 hello",
                                   b"RIFF\x24\x00\x00\x00AVI LIST", b"<svg xmlns='http://www.w3.org/2000/svg'/>"],
                          ids=["gif", "pdf", "riff-avi", "svg"])
-def test_a_non_image_proof_is_refused_without_a_trace(env, clock, tmp_path, monkeypatch, data):
-    monkeypatch.setenv("MEDIA_DIR", str(tmp_path))
+def test_a_non_image_proof_is_refused_without_a_trace(env, clock, tmp_path, set_settings, data):
+    set_settings(media_dir=tmp_path)
     row = insert_report(env.db, status="in_progress", agency="SXD")
     before = snapshot(env.db, row["code"])
     with pytest.raises(WorkflowError) as err:
@@ -610,8 +610,8 @@ def test_a_non_image_proof_is_refused_without_a_trace(env, clock, tmp_path, monk
     assert_nothing_written(env, before, row["code"])
 
 
-def test_a_proof_is_not_left_behind_when_the_resolve_fails(env, clock, tmp_path, monkeypatch):
-    monkeypatch.setenv("MEDIA_DIR", str(tmp_path))
+def test_a_proof_is_not_left_behind_when_the_resolve_fails(env, clock, tmp_path, set_settings):
+    set_settings(media_dir=tmp_path)
     row = insert_report(env.db, status="in_progress", agency="SXD")
     before = snapshot(env.db, row["code"])
     with pytest.raises(StaleReport):

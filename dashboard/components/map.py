@@ -8,7 +8,6 @@ TILE_URL is configured (for example a local tile server or an MBTiles route).
 from __future__ import annotations
 
 import math
-import os
 from urllib.parse import urlencode
 
 import dash_leaflet as dl
@@ -18,6 +17,7 @@ from dash_extensions.javascript import Namespace
 
 from dashboard import ids, text
 from dashboard.formatting import fmt_int
+from queries.config import settings
 from queries.filters import Filter
 from queries.maps import PROVINCE
 
@@ -48,11 +48,10 @@ def viewport_params(zoom, bounds) -> dict:
 
 
 def _tile_layer():
-    url = os.environ.get("TILE_URL", "").strip()
+    url = settings().tile_url
     if not url:
         return []
-    attribution = os.environ.get("TILE_ATTRIBUTION", "")
-    return [dl.TileLayer(url=url, attribution=attribution, maxZoom=18)]
+    return [dl.TileLayer(url=url, attribution=settings().tile_attribution, maxZoom=18)]
 
 
 def map_note(meta: dict) -> str:

@@ -6,6 +6,7 @@ import dash
 from dash import dcc, html
 from flask import has_request_context
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from dashboard import ids, text
 from dashboard.components.admin import ADMIN_PREFIX
@@ -20,8 +21,9 @@ def _user_badge():
     return html.Div(id=ids.USER_BADGE, className="user-badge", children=[
         html.Span(current_user.display_name, className="user-name"),
         html.Span(role, className="user-role"),
-        # A form, not a link: signing out changes state, so it is a POST (checked against CSRF like the rest).
+        # A form, not a link: signing out changes state, so it is a POST with the session's CSRF token.
         html.Form(action="/logout", method="POST", className="logout-form", children=[
+            dcc.Input(type="hidden", name="csrf_token", value=generate_csrf()),
             html.Button(text.LOGOUT, type="submit", className="logout-link")]),
     ])
 

@@ -134,7 +134,7 @@ PAGE_INPUTS = (Input(ids.AG_CODE, "data"), Input(PERIOD_ID, "value"))
     *PAGE_INPUTS,
 )
 def update_agency(code, preset):
-    if not code:
+    if not isinstance(code, str) or not code:  # the page's store, unless forged
         raise PreventUpdate
     return build_agency(code, _period(preset))
 
@@ -171,7 +171,7 @@ def build_agency(code: str, f: Filter) -> tuple:
     *PAGE_INPUTS,
 )
 def agency_deadlines(code, preset):
-    if not code:
+    if not isinstance(code, str) or not code:  # the page's store, unless forged
         raise PreventUpdate
     return build_deadlines(code, _period(preset))
 
@@ -189,7 +189,7 @@ def build_deadlines(code: str, f: Filter) -> tuple:
 )
 def agency_work(code):
     """The agency's open reports: waiting to be accepted first, then in progress, each by deadline."""
-    if not code:
+    if not isinstance(code, str) or not code:  # the page's store, unless forged
         raise PreventUpdate
     viewer = current_viewer()
     to_accept, n_new = cases.open_reports(viewer, code, ("forwarded",))

@@ -159,7 +159,7 @@ def _records(path: Path, mapping: Mapping) -> Iterator[Record | RowError]:
 def _default_reject_path(path: Path) -> Path:
     stamp = utc_now().strftime("%Y%m%d-%H%M%S")
     name = path.name.split(".")[0]
-    return database.INSTANCE_DIR / "imports" / f"{name}-{stamp}.rejects.csv"
+    return database.instance_dir() / "imports" / f"{name}-{stamp}.rejects.csv"
 
 
 def _reason_kind(reason: str) -> str:
