@@ -79,6 +79,11 @@ BAD_COORDINATE = ("'{name}' phải là số thập phân dùng dấu chấm, vĩ
 TOO_LONG = "'{name}' dài tối đa {limit} ký tự."
 BAD_PHONE = "Số điện thoại (phone) phải gồm 8 đến 15 chữ số, có thể bắt đầu bằng +."
 BAD_MEDIA_URL = "media_url phải là một địa chỉ http:// hoặc https:// đầy đủ."
+MEDIA_NOT_ALLOWED = ("media_url phải là tệp trên máy chủ ảnh mà khóa API này được phép đính kèm ({hosts}); nhận "
+                     "được '{value}'.")
+NO_MEDIA_HOSTS = ("Khóa API này chưa được phép đính kèm media_url: quản trị viên khai báo máy chủ ảnh của kênh "
+                  "bằng lệnh flask api-key media-hosts TÊN-KHÓA MÁY-CHỦ.")
+BAD_IDEMPOTENCY_KEY = "Tiêu đề Idempotency-Key dài 1–200 ký tự in được (ASCII)."
 BAD_DATE = ("'{name}' phải là thời điểm ISO 8601 có múi giờ, ví dụ 2026-11-01T00:00:00+07:00 hoặc "
             "2026-10-31T17:00:00Z; nhận được '{value}'.")
 DATES_REVERSED = "end_date phải không sớm hơn start_date."
@@ -372,17 +377,32 @@ def _phone() -> str | None:
     return compact
 
 
-def _media_url() -> str | None:
+def _media_url(key: open311.ApiKey) -> str | None:
+    """A media URL the key may attach: on one of its media hosts (never one of our own files)."""
     value = _field("media_url", MEDIA_URL_MAX)
     if value is None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ApiError(400, BAD_MEDIA_URL)
+    if not key.media_hosts:
+        raise ApiError(400, NO_MEDIA_HOSTS)
+    if not open311.media_url_allowed(key, value):
+        raise ApiError(400, MEDIA_NOT_ALLOWED.format(hosts=", ".join(key.media_hosts), value=_echo(value)))
     return value
 
 
-def _new_report() -> open311.NewReport:
+def _idempotency_key() -> str | None:
+    value = request.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    value = value.strip()
+    if not 1 <= len(value) <= 200 or not value.isascii() or not value.isprintable():
+        raise ApiError(400, BAD_IDEMPOTENCY_KEY)
+    return value
+
+
+def _new_report(key: open311.ApiKey) -> open311.NewReport:
     """The submission from the form. first_name, last_name, email, device_id and account_id are accepted
     for compatibility and not kept: we store no more personal data than the phone."""
     service_code = _field("service_code")
@@ -397,7 +417,7 @@ def _new_report() -> open311.NewReport:
     return open311.NewReport(
         service_code=service_code, description=_field("description", DESCRIPTION_MAX, multiline=True) or "",
         title=_field("title", TITLE_MAX) or "", lat=lat, lon=lon, address=address, phone=_phone(),
-        media_url=_media_url(),
+        media_url=_media_url(key),
     )
 
 
@@ -527,17 +547,21 @@ def token_lookup(token: str, fmt: str):
 @bp.post(f"/requests.{FMT}")
 def submit(fmt: str):
     key = _submitting_key()
-    new = _new_report()
+    idempotency_key = _idempotency_key()
+    new = _new_report(key)
     try:
-        done = open311.submit_report(new, key)
+        done = open311.submit_report(new, key, idempotency_key=idempotency_key)
     except open311.UnknownService:
         raise ApiError(404, UNKNOWN_SERVICE.format(value=_echo(new.service_code))) from None
     notice = INTAKE_NOTICE.format(code=done.code)
     if done.deadline_at is not None:
         notice += INTAKE_DEADLINE.format(deadline=utc_to_local(done.deadline_at).strftime("%H:%M %d/%m/%Y"))
     body = [{"service_request_id": done.code, "token": done.token, "service_notice": notice, "account_id": None}]
-    return _render(fmt, "service_requests", body, 201,
-                   headers={"Location": url_for(".request_detail", request_id=done.code, fmt=fmt)})
+    # A repeat answers 200 with the first submission's request, and says so; a new report answers 201.
+    headers = {"Location": url_for(".request_detail", request_id=done.code, fmt=fmt)}
+    if done.repeated:
+        headers["Idempotent-Replayed"] = "true"
+    return _render(fmt, "service_requests", body, 200 if done.repeated else 201, headers=headers)
 
 
 # --- command line ---------------------------------------------------------------------------------
@@ -553,10 +577,12 @@ def register_cli(server: Flask) -> None:
     @group.command("create")
     @click.argument("name")
     @click.option("--channel", required=True, type=click.Choice(CHANNELS), help="Kênh tiếp nhận của khóa.")
-    def create(name, channel):
+    @click.option("--media-host", "media_hosts", multiple=True,
+                  help="Máy chủ ảnh mà khóa được đính kèm media_url (lặp lại được).")
+    def create(name, channel, media_hosts):
         """Create a key and print it (only this once)."""
         try:
-            key, plain = open311.create_api_key(name, channel)
+            key, plain = open311.create_api_key(name, channel, media_hosts=media_hosts)
         except open311.ApiKeyError as err:
             raise click.ClickException(str(err)) from None
         click.echo(f"Đã tạo khóa API '{key.name}' (kênh {key.channel}). Khóa chỉ in một lần, hãy lưu lại:")
@@ -569,12 +595,23 @@ def register_cli(server: Flask) -> None:
         if not keys:
             click.echo("Chưa có khóa API nào.")
             return
-        header = ("Tên", "Kênh", "Tiền tố", "Tạo lúc", "Thu hồi lúc", "Dùng lần cuối")
+        header = ("Tên", "Kênh", "Tiền tố", "Tạo lúc", "Thu hồi lúc", "Dùng lần cuối", "Máy chủ ảnh")
         rows = [header] + [(k.name, k.channel, k.key_prefix, _local(k.created_at), _local(k.revoked_at),
-                            _local(k.last_used_at)) for k in keys]
+                            _local(k.last_used_at), ",".join(k.media_hosts) or "—") for k in keys]
         widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
         for row in rows:
             click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+    @group.command("media-hosts")
+    @click.argument("name")
+    @click.argument("hosts", nargs=-1)
+    def media_hosts_command(name, hosts):
+        """Set the hosts whose media URLs key NAME may attach (none: it attaches no media)."""
+        try:
+            key = open311.set_media_hosts(name, hosts)
+        except open311.ApiKeyError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"Khóa '{key.name}' đính kèm được ảnh từ: {', '.join(key.media_hosts) or '(không máy chủ nào)'}.")
 
     @group.command("revoke")
     @click.argument("name")

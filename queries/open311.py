@@ -8,15 +8,18 @@ written by the intake and never selected by anything in this module, so no respo
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
+import re
 import secrets
 import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import unquote, urlsplit
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -34,6 +37,7 @@ from queries.schema import (
     api_keys,
     categories,
     media,
+    open311_submissions,
     public_code_counters,
     report_events,
     reports,
@@ -52,6 +56,11 @@ PROVINCE_MARGIN_DEG = 0.15
 KEY_USE_RESOLUTION = timedelta(minutes=1)
 TITLE_FROM_DESCRIPTION = 120  # characters of the description that make a title when none is sent
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v", ".3gp")
+# A submission with the same service, place and text from the same key within this window is a repeat (a
+# client that retried after a timeout), unless the client sends its own Idempotency-Key, which decides alone.
+# Kept short: two people may well report the same thing in the same words.
+REPEAT_WINDOW = timedelta(minutes=2)
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)*(:\d{1,5})?$")
 
 
 class UnknownService(LookupError):
@@ -190,6 +199,12 @@ class ApiKey:
     created_at: datetime
     revoked_at: datetime | None
     last_used_at: datetime | None
+    media_hosts: tuple[str, ...] = ()  # the hosts whose media URLs the key may attach
+
+    @classmethod
+    def from_row(cls, row: dict) -> ApiKey:
+        hosts = tuple(h for h in (row.pop("media_hosts") or "").split(",") if h)
+        return cls(**row, media_hosts=hosts)
 
 
 def _hash(plain: str) -> str:
@@ -198,13 +213,14 @@ def _hash(plain: str) -> str:
 
 def _key_select():
     k = api_keys.c
-    return select(k.id, k.name, k.channel, k.key_prefix, k.created_at, k.revoked_at, k.last_used_at)
+    return select(k.id, k.name, k.channel, k.key_prefix, k.created_at, k.revoked_at, k.last_used_at, k.media_hosts)
 
 
-def create_api_key(name: str, channel: str, db: Database | None = None,
-                   now: datetime | None = None) -> tuple[ApiKey, str]:
+def create_api_key(name: str, channel: str, db: Database | None = None, now: datetime | None = None,
+                   media_hosts: tuple[str, ...] = ()) -> tuple[ApiKey, str]:
     """A new key for `channel`. Returns the record and the key itself, which is stored only as a hash."""
     db = get_db(db)
+    hosts = checked_media_hosts(media_hosts)
     name = (name or "").strip()
     if not name or len(name) > api_keys.c.name.type.length:
         raise ApiKeyError(f"Tên khóa không được để trống và dài tối đa {api_keys.c.name.type.length} ký tự.")
@@ -215,17 +231,51 @@ def create_api_key(name: str, channel: str, db: Database | None = None,
         if conn.execute(select(api_keys.c.id).where(api_keys.c.name == name)).first():
             raise ApiKeyError(f"Đã có khóa tên '{name}'.")
         conn.execute(insert(api_keys).values(name=name, channel=channel, key_prefix=plain[:8],
-                                             key_hash=_hash(plain), created_at=now or utc_now()))
+                                             key_hash=_hash(plain), created_at=now or utc_now(),
+                                             media_hosts=",".join(hosts)))
     return get_api_key(name, db), plain
+
+
+def checked_media_hosts(hosts) -> tuple[str, ...]:
+    """Host names (optionally with a port), lower-cased; an ApiKeyError names one that is not."""
+    checked = []
+    for host in hosts:
+        host = (host or "").strip().lower()
+        if not _HOST.fullmatch(host):
+            raise ApiKeyError(f"'{host}' không phải tên máy chủ (ví dụ anh.ungdung.gov.vn hoặc 10.0.0.5:8080).")
+        checked.append(host)
+    return tuple(dict.fromkeys(checked))
+
+
+def set_media_hosts(name: str, hosts, db: Database | None = None) -> ApiKey:
+    """Replace the hosts whose media URLs a key may attach (none: the key attaches no media)."""
+    db = get_db(db)
+    checked = checked_media_hosts(hosts)
+    with db.begin() as conn:
+        if not conn.execute(update(api_keys).where(api_keys.c.name == name)
+                            .values(media_hosts=",".join(checked))).rowcount:
+            raise ApiKeyError(f"Không có khóa tên '{name}'.")
+    return get_api_key(name, db)
+
+
+def media_url_allowed(key: ApiKey, url: str) -> bool:
+    """A media URL names a file the key may attach: http(s), on one of the key's hosts, with no credentials
+    and no '..' in its path. Our own /media/ files are never on a key's hosts, so no key attaches them."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.username or parts.password or not parts.hostname:
+        return False
+    host = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    segments = unquote(parts.path).split("/")
+    return host in key.media_hosts and ".." not in segments and "\\" not in unquote(parts.path)
 
 
 def get_api_key(name: str, db: Database | None = None) -> ApiKey | None:
     rows = get_db(db).read_rows(_key_select().where(api_keys.c.name == name))
-    return ApiKey(**rows[0]) if rows else None
+    return ApiKey.from_row(rows[0]) if rows else None
 
 
 def list_api_keys(db: Database | None = None) -> list[ApiKey]:
-    return [ApiKey(**row) for row in get_db(db).read_rows(_key_select().order_by(api_keys.c.created_at,
+    return [ApiKey.from_row(row) for row in get_db(db).read_rows(_key_select().order_by(api_keys.c.created_at,
                                                                                  api_keys.c.id))]
 
 
@@ -249,7 +299,7 @@ def verify_api_key(plain: str, db: Database | None = None, now: datetime | None 
     rows = db.read_rows(_key_select().where(api_keys.c.key_hash == _hash(plain), api_keys.c.revoked_at.is_(None)))
     if not rows:
         return None
-    key = ApiKey(**rows[0])
+    key = ApiKey.from_row(rows[0])
     if key.last_used_at is None or now - key.last_used_at >= KEY_USE_RESOLUTION:
         with db.begin() as conn:
             conn.execute(update(api_keys).where(api_keys.c.id == key.id).values(last_used_at=now))
@@ -280,19 +330,44 @@ class Submission:
     created_at: datetime
     deadline_at: datetime | None
     commune_code: str | None
+    repeated: bool = False  # an earlier submission's report, returned again (Idempotency-Key or same content)
 
 
-def submit_report(new: NewReport, key: ApiKey, db: Database | None = None,
-                  now: datetime | None = None) -> Submission:
+def fingerprint(new: NewReport) -> str | None:
+    """What makes two submissions the same report: service, place (to about a metre) and text. None for a
+    submission without text: two callers reporting the same place by the hotline are two reports."""
+    if not new.description.strip():
+        return None
+    def words(value: str | None) -> str:
+        return " ".join((value or "").split()).lower()
+
+    place = [round(new.lat, 5), round(new.lon, 5)] if new.lat is not None else None
+    raw = json.dumps([new.service_code, place, words(new.address), words(new.title), words(new.description)],
+                     ensure_ascii=False)
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def submit_report(new: NewReport, key: ApiKey, db: Database | None = None, now: datetime | None = None,
+                  idempotency_key: str | None = None) -> Submission:
     """Insert a received report, its 'received' event and its media URL in one transaction. The public code
-    is the next in the local year; two submissions racing for it make one retry. Raises UnknownService."""
+    is the next in the local year; two submissions racing for it make one retry. Raises UnknownService.
+    A repeat, by the client's Idempotency-Key or by the same content from the same key within REPEAT_WINDOW,
+    returns the first submission's report instead of a second one."""
     db = get_db(db)
     now = now or utc_now()
     deadline = _ioc_deadline(new.service_code, now, db)
+    digest = fingerprint(new)
     for attempt in range(CODE_ATTEMPTS):
         try:
             with db.begin() as conn:
-                return _insert_report(conn, new, key, now, deadline)
+                earlier = _earlier_submission(conn, key, idempotency_key, digest, now)
+                if earlier is not None:
+                    return earlier
+                done = _insert_report(conn, new, key, now, deadline)
+                conn.execute(insert(open311_submissions).values(
+                    api_key_id=key.id, idempotency_key=idempotency_key, fingerprint=digest or "",
+                    report_id=done.report_id, created_at=now))
+                return done.submission
         except IntegrityError:
             if attempt == CODE_ATTEMPTS - 1:
                 raise
@@ -310,7 +385,7 @@ def _ioc_deadline(service_code: str, now: datetime, db: Database) -> datetime | 
 
 
 def _insert_report(conn: Connection, new: NewReport, key: ApiKey, now: datetime,
-                   deadline: datetime | None) -> Submission:
+                   deadline: datetime | None) -> _Inserted:
     category = conn.execute(select(categories.c.id, categories.c.name)
                             .where(categories.c.code == new.service_code)).first()
     if category is None:
@@ -332,7 +407,33 @@ def _insert_report(conn: Connection, new: NewReport, key: ApiKey, now: datetime,
     if new.media_url:
         kind = "video" if new.media_url.lower().split("?")[0].endswith(VIDEO_SUFFIXES) else "photo"
         conn.execute(insert(media).values(report_id=report_id, kind=kind, path=new.media_url, created_at=now))
-    return Submission(code=code, token=token, created_at=now, deadline_at=deadline, commune_code=commune)
+    return _Inserted(report_id, Submission(code=code, token=token, created_at=now, deadline_at=deadline,
+                                           commune_code=commune))
+
+
+@dataclass(frozen=True)
+class _Inserted:
+    report_id: int
+    submission: Submission
+
+
+def _earlier_submission(conn: Connection, key: ApiKey, idempotency_key: str | None, digest: str,
+                        now: datetime) -> Submission | None:
+    """The report an earlier submission of the same key made, if this one repeats it."""
+    o = open311_submissions.c
+    if idempotency_key:
+        same = o.idempotency_key == idempotency_key
+    elif digest is not None:
+        same = and_(o.fingerprint == digest, o.created_at >= now - REPEAT_WINDOW)
+    else:
+        return None
+    row = conn.execute(select(r.code, r.intake_token, r.created_at, r.ioc_deadline_at, r.commune_code)
+                       .join_from(open311_submissions, reports, r.id == o.report_id)
+                       .where(o.api_key_id == key.id, same).order_by(o.id).limit(1)).first()
+    if row is None:
+        return None
+    return Submission(code=row.code, token=row.intake_token, created_at=row.created_at,
+                      deadline_at=row.ioc_deadline_at, commune_code=row.commune_code, repeated=True)
 
 
 def _title(new: NewReport, service_name: str) -> str:

@@ -14,6 +14,7 @@ import threading
 import uuid
 import xml.etree.ElementTree as ET
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -204,8 +205,10 @@ def leave_the_app_database_as_found(app_db):
 
 @pytest.fixture
 def key(app_db):
-    """A fresh hotline key in the app's database: (record, the key itself)."""
-    return open311.create_api_key(f"kiem-thu-{uuid.uuid4().hex[:8]}", "hotline", app_db)
+    """A fresh hotline key in the app's database, allowed to attach photos from the app vendor's media host:
+    (record, the key itself)."""
+    return open311.create_api_key(f"kiem-thu-{uuid.uuid4().hex[:8]}", "hotline", app_db,
+                                  media_hosts=("anh.example.vn",))
 
 
 @pytest.fixture
@@ -852,7 +855,8 @@ def test_nearest_commune_agrees_with_an_independent_great_circle_search(sqlite_d
 
 def test_api_key_commands_create_list_and_revoke(tmp_path):
     url = f"sqlite:///{tmp_path / 'keys.sqlite3'}"
-    created = flask(url, tmp_path, "api-key", "create", "Ứng dụng PAHT", "--channel", "app")
+    created = flask(url, tmp_path, "api-key", "create", "Ứng dụng PAHT", "--channel", "app",
+                    "--media-host", "Anh.UngDung.gov.vn")
     assert created.returncode == 0, created.stderr
     plain = created.stdout.strip().splitlines()[-1]
     assert "chỉ in một lần" in created.stdout and len(plain) >= 40
@@ -866,7 +870,12 @@ def test_api_key_commands_create_list_and_revoke(tmp_path):
         assert listed.returncode == 0, listed.stderr
         line = next(row for row in listed.stdout.splitlines() if row.startswith("Ứng dụng PAHT"))
         assert plain[:8] in line and " app " in line and plain not in listed.stdout
-        assert line.split()[-1] != "—"  # used once above, through verify_api_key
+        assert line.split()[-1] == "anh.ungdung.gov.vn" and line.split()[-2] != "—"  # used once above
+        hosts = flask(url, tmp_path, "api-key", "media-hosts", "Ứng dụng PAHT", "cdn.ungdung.gov.vn:8443")
+        assert hosts.returncode == 0 and "cdn.ungdung.gov.vn:8443" in hosts.stdout
+        assert open311.get_api_key("Ứng dụng PAHT", db).media_hosts == ("cdn.ungdung.gov.vn:8443",)
+        bad = flask(url, tmp_path, "api-key", "media-hosts", "Ứng dụng PAHT", "http://x/y")
+        assert bad.returncode != 0 and "không phải tên máy chủ" in bad.stderr
 
         revoked = flask(url, tmp_path, "api-key", "revoke", "Ứng dụng PAHT")
         assert revoked.returncode == 0 and "đã bị thu hồi" in revoked.stdout
@@ -876,3 +885,110 @@ def test_api_key_commands_create_list_and_revoke(tmp_path):
         assert unknown.returncode != 0 and "Không có khóa tên" in unknown.stderr
     finally:
         db.dispose()
+
+
+# --- media URLs: only files the key may attach --------------------------------------------------------
+
+@pytest.mark.parametrize("url", [
+    "https://anh.khac.vn/o-ga.jpg",  # another host
+    "http://localhost/media/1",  # one of our own files
+    "https://u:p@anh.example.vn/o-ga.jpg",  # credentials
+    "https://anh.example.vn/a/../../proof/x.jpg", "https://anh.example.vn/a/%2e%2e/x.jpg",  # traversal
+    "https://anh.example.vn.evil.example/x.jpg", "https://anh.example.vn:8443/x.jpg",  # look-alike, other port
+])
+def test_a_media_url_must_name_a_file_on_the_keys_media_hosts(anon, key, app_db, url):
+    before = count_reports(app_db)
+    resp = submit(anon, key[1], media_url=url)
+    assert_error_format(resp, 400)
+    assert "anh.example.vn" in resp.get_json()[0]["description"]
+    assert count_reports(app_db) == before
+
+
+def test_a_key_without_media_hosts_attaches_no_media(anon, app_db):
+    _record, plain = open311.create_api_key(f"khong-anh-{uuid.uuid4().hex[:6]}", "portal", app_db)
+    before = count_reports(app_db)
+    resp = submit(anon, plain, media_url="https://anh.example.vn/o-ga.jpg")
+    assert_error_format(resp, 400)
+    assert "media-hosts" in resp.get_json()[0]["description"] and count_reports(app_db) == before
+    assert submit(anon, plain).status_code == 201  # without media it is accepted
+
+
+def test_a_stored_url_or_path_outside_the_media_folder_never_serves_a_file(set_settings, tmp_path):
+    from queries import media as media_store
+
+    set_settings(media_dir=tmp_path)
+    (tmp_path / "proof").mkdir()
+    (tmp_path / "proof" / "PA-1.jpg").write_bytes(b"\xff\xd8\xff")
+    assert media_store.resolve_path("proof/PA-1.jpg") == (tmp_path / "proof" / "PA-1.jpg").resolve()
+    for stored in ("http://anh.example.vn/../../proof/PA-1.jpg", "https://x/proof/PA-1.jpg", "../proof/PA-1.jpg",
+                   "proof/../proof/PA-1.jpg", "/etc/passwd", str(tmp_path / "proof" / "PA-1.jpg"), ""):
+        assert media_store.resolve_path(stored) is None, stored
+
+
+# --- a repeated submission returns the first one's request ---------------------------------------------
+
+def test_the_same_idempotency_key_returns_the_first_request(anon, key, app_db):
+    before = count_reports(app_db)
+    first = anon.post(f"{BASE}/requests.json", query_string={"api_key": key[1]},
+                      data={"service_code": "GT", "address_string": "Cầu Đông Hà", "description": "Đèn hỏng"},
+                      headers={"Idempotency-Key": "ung-dung-42"})
+    again = anon.post(f"{BASE}/requests.json", query_string={"api_key": key[1]},
+                      data={"service_code": "GT", "address_string": "Cầu Đông Hà", "description": "Đèn hỏng, gửi lại"},
+                      headers={"Idempotency-Key": "ung-dung-42"})
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert again.get_json()[0]["service_request_id"] == first.get_json()[0]["service_request_id"]
+    assert again.get_json()[0]["token"] == first.get_json()[0]["token"]
+    assert count_reports(app_db) == before + 1
+    other = anon.post(f"{BASE}/requests.json", query_string={"api_key": key[1]},
+                      data={"service_code": "GT", "address_string": "Cầu Đông Hà", "description": "Đèn hỏng"},
+                      headers={"Idempotency-Key": "ung-dung-43"})
+    assert other.status_code == 201 and count_reports(app_db) == before + 2
+
+
+@pytest.mark.parametrize("header", ["", "x" * 201, "khóa-có-dấu", "a\tb"])
+def test_a_malformed_idempotency_key_is_refused(anon, key, app_db, header):
+    before = count_reports(app_db)
+    resp = anon.post(f"{BASE}/requests.json", query_string={"api_key": key[1]},
+                     data={"service_code": "GT", "address_string": "x"}, headers={"Idempotency-Key": header})
+    assert_error_format(resp, 400)
+    assert count_reports(app_db) == before
+
+
+def test_the_same_content_from_the_same_key_within_the_window_is_one_report(intake_db):
+    key = open311.create_api_key(f"lap-{uuid.uuid4().hex[:6]}", "app", intake_db)[0]
+    other_key = open311.create_api_key(f"lap-khac-{uuid.uuid4().hex[:6]}", "app", intake_db)[0]
+    new = open311.NewReport(service_code="MT", lat=17.49581, lon=106.59, description="Rác  tồn đọng\n")
+    t0 = datetime(2030, 2, 1, 3, 0)
+    first = open311.submit_report(new, key, intake_db, now=t0)
+    retried = open311.submit_report(replace(new, description="rác tồn đọng"), key, intake_db,
+                                    now=t0 + timedelta(seconds=30))
+    assert retried.repeated and not first.repeated and retried.code == first.code
+    later = open311.submit_report(new, key, intake_db, now=t0 + open311.REPEAT_WINDOW + timedelta(seconds=1))
+    elsewhere = open311.submit_report(replace(new, lat=17.5), key, intake_db, now=t0 + timedelta(seconds=40))
+    another_client = open311.submit_report(new, other_key, intake_db, now=t0 + timedelta(seconds=50))
+    assert len({first.code, later.code, elsewhere.code, another_client.code}) == 4
+    # Without text, two callers reporting the same place are two reports.
+    quiet = open311.NewReport(service_code="GT", address="Quốc lộ 9")
+    assert open311.submit_report(quiet, key, intake_db, now=t0).code != open311.submit_report(
+        quiet, key, intake_db, now=t0 + timedelta(seconds=5)).code
+
+
+def test_racing_submissions_with_one_idempotency_key_make_one_report(intake_db):
+    key = open311.create_api_key(f"dua-{uuid.uuid4().hex[:6]}", "app", intake_db)[0]
+    new = open311.NewReport(service_code="GT", address="Ngã tư Lê Duẩn")
+    barrier = threading.Barrier(4)
+    codes: list[str] = []
+
+    def send():
+        barrier.wait()
+        codes.append(open311.submit_report(new, key, intake_db, idempotency_key="cung-mot-lan").code)
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert len(codes) == 4 and len(set(codes)) == 1
+    rows = sql_frame(intake_db, "SELECT count(*) AS n FROM open311_submissions WHERE api_key_id = :k", k=key.id)
+    assert rows["n"].iloc[0] == 1
