@@ -209,6 +209,8 @@ def _register_cli(server: Flask) -> None:
         click.echo(importers.summary_text(summary, file))
         if not summary.adds_up:
             raise click.ClickException("Số dòng không khớp: đọc ≠ nhập + cập nhật + không đổi + loại")
+        if summary.all_rejected:
+            raise click.ClickException(summary.why_all_rejected())
 
     @server.cli.command("deadline")
     @click.option("--category", "category_code", required=True, help="Field code, e.g. MT.")

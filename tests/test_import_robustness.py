@@ -412,6 +412,48 @@ def test_cli_mapping_errors_are_clear_and_exit_non_zero(tmp_path):
     db.dispose()
 
 
+def test_a_mapping_naming_columns_the_file_lacks_is_refused_before_the_first_row(tmp_path):
+    """Both missing places are listed, with the file's own columns; no row is read, no reject file is left."""
+    url = f"sqlite:///{tmp_path / 'header.sqlite3'}"
+    data = tmp_path / "thieu-cot.csv"
+    other = [c for c in COLUMNS if c not in ("tiep_nhan", "don_vi")]
+    data.write_bytes(record(other) + record(["D1", "", "Mới", "x", "16.8", "107.1", "GT", "app"]))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(small_mapping("thieu", fields="{created_at: [tiep_nhan, ngay_nhan], description: noi_dung}"),
+                       "utf-8")
+    run = flask(url, tmp_path, "import-reports", str(data), "--profile", "csv", "--mapping", str(mapping),
+                "--rejects", str(tmp_path / "rejects.csv"))
+    assert run.returncode != 0 and "Traceback" not in run.stderr
+    message = run.stderr.strip().splitlines()[-1]
+    assert "fields.created_at: tiep_nhan hoặc ngay_nhan" in message and "agency.column: don_vi" in message
+    assert "noi_dung" not in message.split("(")[1].split(")")[0]  # a column the file has is not listed as missing
+    assert not (tmp_path / "rejects.csv").exists()
+    db = Database(url)
+    assert count(db, reports) == 0
+    db.dispose()
+
+
+def test_an_import_that_rejects_every_row_exits_non_zero_and_says_why(tmp_path):
+    url = f"sqlite:///{tmp_path / 'all-bad.sqlite3'}"
+    data = tmp_path / "sai-ngay.csv"
+    rows = [good_cells(f"B{i}") for i in range(3)]
+    for row in rows:
+        row[1] = "32/13/2025 08:30"  # no such day
+    data.write_bytes(record(COLUMNS) + b"".join(record(row) for row in rows))
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(small_mapping("sai_ngay"), "utf-8")
+    run = flask(url, tmp_path, "import-reports", str(data), "--profile", "csv", "--mapping", str(mapping))
+    assert run.returncode != 0
+    assert summary_numbers(run.stdout) == {"read": 3, "imported": 0, "updated": 0, "unchanged": 0, "rejected": 3}
+    last = run.stderr.strip().splitlines()[-1]
+    assert "cả 3 bản ghi bị loại" in last and "created_at" in last and "(3)" in last and "rejects.csv" in last
+    # One good row among them: the import succeeds (exit 0) and keeps it.
+    data.write_bytes(record(COLUMNS) + b"".join(record(row) for row in rows) + record(good_cells("G1")))
+    ok = flask(url, tmp_path, "import-reports", str(data), "--profile", "csv", "--mapping", str(mapping))
+    assert ok.returncode == 0, ok.stderr
+    assert summary_numbers(ok.stdout)["imported"] == 1
+
+
 # --- an interrupted import -----------------------------------------------------------------------------------------
 
 def db_state(url: str) -> dict:

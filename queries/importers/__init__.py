@@ -25,7 +25,7 @@ from queries.filters import utc_now
 from queries.importers.convert import Incoming, from_csv
 from queries.importers.mapping import Mapping, MappingError, load_mapping, load_profile, profile_names
 from queries.importers.open311 import from_open311
-from queries.importers.readers import Record, RowError, read_csv, read_json_array
+from queries.importers.readers import Record, RowError, csv_header, read_csv, read_json_array
 from queries.schema import admin_units, agencies, categories, report_events, reports
 from queries.workcalendar import default_calendar
 
@@ -53,6 +53,16 @@ class ImportSummary:
     @property
     def adds_up(self) -> bool:
         return self.read == self.imported + self.updated + self.unchanged + self.rejected
+
+    @property
+    def all_rejected(self) -> bool:
+        return self.read > 0 and self.rejected == self.read
+
+    def why_all_rejected(self) -> str:
+        """One line: how many, and the most common reasons."""
+        reasons = ", ".join(f"{reason} ({count})" for reason, count in self.reasons.most_common(3))
+        return (f"Không nhập được phản ánh nào: cả {self.read} bản ghi bị loại; lý do chính: {reasons}. "
+                f"Xem {self.reject_path}")
 
 
 def summary_text(s: ImportSummary, file: str | Path) -> str:
@@ -98,6 +108,7 @@ def import_file(path: str | Path, profile: str = "csv", mapping_path: str | Path
     db = get_db(db)
     path = Path(path)
     mapping = resolve_mapping(profile, mapping_path)
+    check_header(path, mapping)
     writer = _Writer(db, mapping)
     summary = ImportSummary(source=mapping.source)
     summary.reject_path = Path(reject_path) if reject_path else _default_reject_path(path)
@@ -143,6 +154,20 @@ def import_file(path: str | Path, profile: str = "csv", mapping_path: str | Path
     summary.unknown_categories = writer.unknown_categories
     summary.unknown_channels = writer.unknown_channels
     return summary
+
+
+def check_header(path: Path, mapping: Mapping) -> None:
+    """Before the first row: a MappingError naming every column the mapping reads and the file lacks."""
+    if mapping.format != "csv":
+        return
+    header = csv_header(path, mapping.encoding, mapping.delimiter)
+    if header is None:
+        return  # an empty file: reported as its one rejected record
+    missing = mapping.missing_in(header)
+    if missing:
+        wanted = "; ".join(f"{key}: {' hoặc '.join(columns)}" for key, columns in missing.items())
+        raise MappingError(f"{path.name}: tệp không có các cột mà ánh xạ {mapping.path or mapping.source} cần "
+                           f"({wanted}). Cột của tệp: {', '.join(header)}")
 
 
 def _records(path: Path, mapping: Mapping) -> Iterator[Record | RowError]:

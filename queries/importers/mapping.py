@@ -62,6 +62,23 @@ class Mapping:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def named_columns(self) -> dict[str, tuple[str, ...]]:
+        """Each place of the mapping that reads the file, and the columns it may read (one of them suffices)."""
+        named = {"external_id": self.external_id, **{f"fields.{k}": v for k, v in self.fields.items()}}
+        for key, value_map in (("status", self.status), ("category", self.category), ("agency", self.agency),
+                               ("channel", self.channel)):
+            if value_map.columns:
+                named[f"{key}.column"] = value_map.columns
+        for i, rule in enumerate(self.status_rules):
+            named[f"status.rules[{i}].column"] = (rule.column,)
+        return {key: columns for key, columns in named.items() if columns}
+
+    def missing_in(self, header: list[str]) -> dict[str, tuple[str, ...]]:
+        """The places of the mapping none of whose columns the file's header has (names match without case)."""
+        have = {name.strip().lower() for name in header}
+        return {key: columns for key, columns in self.named_columns().items()
+                if not any(column.lower() in have for column in columns)}
+
 
 def _columns(value, where: str) -> tuple[str, ...]:
     if value is None:

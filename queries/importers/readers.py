@@ -44,6 +44,17 @@ def open_binary(path: Path):
     return gzip.open(path, "rb") if gz else open(path, "rb")
 
 
+def csv_header(path: Path, encoding: str, delimiter: str) -> list[str] | None:
+    """The column names of a CSV file's first line (lower-case), or None for an empty file."""
+    with open_binary(path) as binary:
+        text = io.TextIOWrapper(binary, encoding=encoding, errors="replace", newline="")
+        try:
+            header = next(csv.reader(text, delimiter=delimiter))
+        except (StopIteration, csv.Error):
+            return None
+    return [h.strip().lower().lstrip("\ufeff") for h in header]
+
+
 def read_csv(path: Path, encoding: str, delimiter: str) -> Iterator[Record | RowError]:
     with open_binary(path) as binary:
         text = io.TextIOWrapper(binary, encoding=encoding, errors="surrogateescape", newline="")
