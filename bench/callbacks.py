@@ -22,7 +22,6 @@ answer himself.
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import time
@@ -173,16 +172,17 @@ def main() -> None:
     db, client = prepare(args)
     from sqlalchemy import func, select, update
 
-    from queries import analytics
+    from queries import analytics, config
     from queries.db import configure
     from queries.filters import utc_now
     from queries.schema import reports
 
     configure(db.url)
     # One copy per database benchmarked: a 1M SQLite and a 10M PostgreSQL copy can live side by side.
-    directory = Path(os.environ["INSTANCE_DIR"]) / f"analytics-{db.dialect}-{args.reports}"
-    os.environ["ANALYTICS_DIR"] = str(directory)
-    os.environ["ANALYTICS"] = "duckdb"
+    directory = config.settings().instance_dir / f"analytics-{db.dialect}-{args.reports}"
+    copy_on = config.changed(analytics_dir=directory, analytics="duckdb")
+    copy_off = config.changed(analytics="off")
+    config.use(copy_on)
     t0 = time.perf_counter()
     if args.reuse_copy and analytics.read_manifest(directory):
         manifest = analytics.sync(db, directory)  # catch up; a copy from another database is rebuilt whole
@@ -224,9 +224,9 @@ def main() -> None:
         else:  # everything came from the cache or the record: no floor to compare with
             line = f"{name:<40} {median:>9.1f} {'–':>9} {'–':>6}"
         if args.record:
-            os.environ["ANALYTICS"] = "off"
+            config.use(copy_off)
             record = timed_with(fn, setup, max(1, args.runs // 2))
-            os.environ["ANALYTICS"] = "duckdb"
+            config.use(copy_on)
             line += f" {record:>10.1f}"
         print(line, flush=True)
         if args.statements:

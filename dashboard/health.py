@@ -46,7 +46,9 @@ def healthz():
         db = get_db()
         db.ping()
         newest = db.scalar(select(func.max(reports.c.updated_at)))
-        body |= {"status": "ok", "database": "ok",
+        # While the analytics copy is rebuilt after a restore the pages read the database: served, but said.
+        state = "rebuilding" if body.get("analytics") == "rebuilding" else "ok"
+        body |= {"status": state, "database": "ok",
                  "last_change_seconds_ago": round((utc_now() - newest).total_seconds()) if newest else None}
         return jsonify(body)
     except SQLAlchemyError:

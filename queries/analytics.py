@@ -61,7 +61,7 @@ from pathlib import Path
 import duckdb
 import duckdb_engine
 import pandas as pd
-from sqlalchemy import Float, Integer, SmallInteger, and_, create_engine, func, or_, select
+from sqlalchemy import Float, Integer, SmallInteger, and_, create_engine, func, or_, select, text
 from sqlalchemy.dialects import registry
 
 from queries import db as database
@@ -365,7 +365,7 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
         watermark = max(bounds["updated"] or started, datetime.fromisoformat(old["watermark"]))
         manifest = {**old, "synced_at": started.isoformat(), "rebuilt": [], "patched": [],
                     "watermark": watermark.isoformat(), "max_id": max(bounds["max_id"] or 0, old.get("max_id", 0)),
-                    "last_deletion": last_deletion}
+                    "last_deletion": last_deletion, "history": _history(db, bounds)}
         _write_manifest(directory, manifest)
         return manifest
     # Generations keep counting across full rebuilds, so a reader never mistakes a new copy for its old one.
@@ -402,6 +402,7 @@ def sync(db: Database | None = None, directory: Path | None = None, full: bool =
     watermark = bounds["updated"] or started
     manifest = {"schema": SCHEMA_VERSION, "database": record.url, "generation": generation,
                 "max_id": bounds["max_id"] or 0, "reference_digest": digest,
+                "history": _history(db, bounds),
                 "empty_months": sorted(empty_months),
                 "watermark": max(watermark, datetime.fromisoformat(old["watermark"]) if old else watermark)
                 .isoformat(), "last_deletion": last_deletion, "synced_at": started.isoformat(),
@@ -549,13 +550,66 @@ def touch(directory: Path | None = None) -> None:
         _write_manifest(directory, manifest)
 
 
+def _identity(db: Database) -> str:
+    """Which database this is, beyond its URL: PostgreSQL's oid of it (a database dropped and restored gets a
+    new one); a SQLite file has none that survives a copy, and its history tells instead."""
+    if db.dialect == "postgresql":
+        return f"pg-oid-{db.scalar(text('SELECT oid FROM pg_database WHERE datname = current_database()'))}"
+    return db.dialect
+
+
+def _history(db: Database, bounds: dict) -> dict:
+    """What only moves forward in a database: its identity, its newest report and when it last changed, and
+    its deletion log. A copy built from it remembers these; seeing any of them go back means the database
+    was restored from an older backup (or replaced)."""
+    newest = db.scalar(select(r.updated_at).where(r.id == bounds["max_id"])) if bounds["max_id"] else None
+    return {"identity": _identity(db), "newest_id": bounds["max_id"] or 0,
+            "newest_updated": newest.isoformat() if newest else None,
+            "updated": bounds["updated"].isoformat() if bounds["updated"] else None}
+
+
+def restored(db: Database, old: dict) -> str | None:
+    """Why the database is not the one the copy was built from, or None when it is (index lookups only)."""
+    seen = old.get("history")
+    if seen is None:
+        return None  # a copy from before this check: its next full build records the history
+    if _identity(db) != seen["identity"]:
+        return "a different database at the same address"
+    deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
+    if deletion < old["last_deletion"]:
+        return "its deletion log went back"
+    if seen["newest_id"]:
+        row = db.read_rows(select(r.updated_at).where(r.id == seen["newest_id"]))
+        if not row:
+            gone = db.scalar(select(report_deletions.c.id).where(report_deletions.c.report_id == seen["newest_id"])
+                             .limit(1))
+            if gone is None:
+                return f"report {seen['newest_id']} is gone without a deletion"
+        elif seen["newest_updated"] and row[0]["updated_at"] < datetime.fromisoformat(seen["newest_updated"]) \
+                - WATERMARK_MARGIN:
+            return f"report {seen['newest_id']} went back in time"
+    updated = db.scalar(select(func.max(r.updated_at)))
+    # The margin: web servers whose clocks differ by seconds may write a report's updated_at a little back.
+    if seen["updated"] and deletion == old["last_deletion"] and (
+            updated is None or updated < datetime.fromisoformat(seen["updated"]) - WATERMARK_MARGIN):
+        return "its newest change went back in time"
+    return None
+
+
 def sync_if_changed(db: Database | None = None, directory: Path | None = None,
                     source: Database | None = None) -> dict | None:
-    """One cycle of the loop: a new generation only when something changed since the last one."""
+    """One cycle of the loop: a new generation only when something changed since the last one; the whole copy
+    anew when the database was restored from an older backup (readers read the database meanwhile)."""
     record = get_db(db)
     db = source or record
     directory = directory or analytics_dir()
     old = read_manifest(directory)
+    reason = restored(db, old) if old is not None and old.get("database") == record.url else None
+    if reason is not None:
+        log.warning("analytics: the database is not the one the copy was built from (%s); rebuilding it", reason)
+        _write_manifest(directory, {**old, "rebuilding": reason})
+        manifest = sync(record, directory, full=True, source=source)
+        return manifest
     if old is not None and old.get("database") == record.url and old.get("schema") == SCHEMA_VERSION:
         updated = db.scalar(select(func.max(r.updated_at)))
         deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
@@ -733,7 +787,8 @@ class AnalyticsDatabase(Database):
         if stamp != self._stamp:
             with self._lock:
                 manifest = read_manifest(self.directory)
-                if manifest is None or manifest.get("schema") != SCHEMA_VERSION:  # the sync will rebuild it
+                if manifest is None or manifest.get("schema") != SCHEMA_VERSION or manifest.get("rebuilding"):
+                    self.synced_at = None  # the sync is building it (anew): read the record meanwhile
                     return False
                 stores = (manifest["store"], manifest["recent_store"])
                 if stores != self.store:
@@ -801,6 +856,8 @@ def status() -> dict:
     manifest = read_manifest()
     if manifest is None:
         return {"analytics": "building"}
+    if manifest.get("rebuilding"):
+        return {"analytics": "rebuilding", "reason": manifest["rebuilding"], "generation": manifest["generation"]}
     lag = (utc_now() - datetime.fromisoformat(manifest["synced_at"])).total_seconds()
     state = "ok" if lag <= settings().analytics_max_lag_seconds else "stale"
     return {"analytics": state, "generation": manifest["generation"],

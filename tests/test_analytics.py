@@ -625,8 +625,7 @@ def record(set_settings, tmp_path, monkeypatch):
     db = _seed(Database(f"sqlite:///{tmp_path / 'record.sqlite3'}"), n=300)
     monkeypatch.setattr(qdb, "_current", db)
     monkeypatch.setattr(analytics, "_reader", None)
-    set_settings(analytics_dir=tmp_path / "copy")
-    monkeypatch.delenv("ANALYTICS", raising=False)
+    set_settings(analytics_dir=tmp_path / "copy", analytics="duckdb")
     yield db
     if analytics._reader is not None:
         analytics._reader.dispose()
@@ -671,7 +670,8 @@ def test_reader_serves_a_current_copy_and_falls_back_when_it_is_older_than_max_l
     assert analytics.status()["analytics"] == "ok"
     assert analytics.reader(record) is record  # a caller's own database always wins
 
-    set_synced_at(directory, utc_now() - analytics.MAX_LAG - timedelta(seconds=5))  # the sync loop stopped
+    # The sync loop stopped.
+    set_synced_at(directory, utc_now() - config.settings().analytics_max_lag - timedelta(seconds=5))
     assert analytics.reader() is record
     assert served_total() == record_total(record) == 301
     assert analytics.status()["analytics"] == "stale"
@@ -1027,7 +1027,7 @@ def test_writes_show_on_the_overview_within_30_seconds(live):
                           lambda m: m is not None and m["database"] == live.url, seconds=90)
     assert took is not None, f"no analytics copy after 90 s: {live.log.read_text()[-3000:]}"
     lag = (utc_now() - datetime.fromisoformat(manifest["synced_at"])).total_seconds()
-    assert lag <= analytics.MAX_LAG.total_seconds()
+    assert lag <= config.settings().analytics_max_lag_seconds
     health = requests.get(base + "/healthz", timeout=10).json()
     assert health["analytics"] == "ok" and health["generation"] >= manifest["generation"], health
 
