@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import secrets
 import sys
@@ -27,13 +28,14 @@ from dashboard import api, auth, display, files, health, logs, open311, security
 from dashboard.cache import init_cache, keep_warm_after_sync
 from dashboard.components.shell import app_shell
 from dashboard.formatting import query_timeout_text
-from queries import analytics, config, importers, sla
+from queries import admin, analytics, audit, config, importers, sla
 from queries import db as database
+from queries.access import Viewer, WorkflowError
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
 from queries.filters import local_datetime_to_utc, utc_to_local
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
-from queries.users import UserError, create_user, get_user_by_name
+from queries.users import UserError, clear_failures, create_user, get_user_by_name
 
 ROOT = Path(__file__).resolve().parent
 
@@ -66,11 +68,16 @@ def prepare_database(db: database.Database, seed_if_empty: bool) -> list | None:
         return create_demo_accounts(db)
 
 
-def print_accounts(accounts) -> None:
-    click.echo("Tài khoản demo (mật khẩu chỉ in một lần, hãy lưu lại):")
+def print_accounts(accounts, echo=click.echo) -> None:
+    echo("Tài khoản demo (mật khẩu chỉ in một lần, hãy lưu lại):")
     for username, password, role, agency in accounts:
         suffix = f", đơn vị {agency}" if agency else ""
-        click.echo(f"  {username:<10} mật khẩu: {password:<14} vai trò: {role}{suffix}")
+        echo(f"  {username:<10} mật khẩu: {password:<14} vai trò: {role}{suffix}")
+
+
+def log_accounts(accounts) -> None:
+    """Under gunicorn every line of output is a JSON log line, the demo accounts' too."""
+    print_accounts(accounts, logging.getLogger("paht.demo").warning)
 
 
 def checked_settings() -> config.Settings:
@@ -82,16 +89,17 @@ def checked_settings() -> config.Settings:
         raise SystemExit(2) from None
 
 
-def create_app(first_start: bool = False) -> Flask:
-    """The Flask server with Dash mounted on it. `first_start` seeds demo data into an empty database."""
+def create_app(first_start: bool = False, announce=print_accounts) -> Flask:
+    """The Flask server with Dash mounted on it. `first_start` seeds demo data into an empty database, and
+    `announce` tells the demo accounts it made."""
     cfg = checked_settings()
     security.private_files(cfg)
+    logs.configure_logging()
     db = database.configure()
     accounts = prepare_database(db, seed_if_empty=first_start)
     if accounts:
-        print_accounts(accounts)
+        announce(accounts)
 
-    logs.configure_logging()
     server = Flask(__name__, instance_path=str(cfg.instance_dir))
     server.config.update(
         SECRET_KEY=_secret_key(),
@@ -117,6 +125,7 @@ def create_app(first_start: bool = False) -> Flask:
     server.register_blueprint(health.bp)
     _register_health_and_errors(server)
     _register_cli(server)
+    _register_user_cli(server)
     display.register_cli(server)
     open311.register_cli(server)
 
@@ -241,12 +250,52 @@ def _register_cli(server: Flask) -> None:
         click.echo(f"Đã tạo tài khoản {user.username} ({role}{', ' + agency_code if agency_code else ''}).")
 
 
-def serve_app(seed_demo_by_default: bool = False) -> Flask:
+CLI_ADMIN = Viewer(user_id=None, username="cli", role="admin")  # the server's command line acts as an admin
+
+
+def _register_user_cli(server: Flask) -> None:
+    """Account commands for whoever runs the server: reset a password, unlock a name, list the accounts."""
+
+    @server.cli.command("reset-password")
+    @click.option("--username", required=True)
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    def reset_password_command(username, password):
+        """Set a user's password; every session of that user ends."""
+        try:
+            admin.reset_password(CLI_ADMIN, username, password)
+        except WorkflowError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"Đã đặt mật khẩu mới cho {username}; mọi phiên đăng nhập của tài khoản này đã kết thúc.")
+
+    @server.cli.command("unlock")
+    @click.option("--username", required=True)
+    def unlock_command(username):
+        """Forget a name's failed sign-ins, so that no address is refused for it."""
+        if get_user_by_name(username) is None:
+            raise click.ClickException(f"Không có tài khoản '{username}'.")
+        cleared = clear_failures(username)
+        audit.write(CLI_ADMIN, "user.unlock", username, f"xoá {cleared} lần đăng nhập sai")
+        click.echo(f"Đã mở khoá {username} (xoá {cleared} lần đăng nhập sai).")
+
+    @server.cli.command("list-users")
+    def list_users_command():
+        """List the accounts: role, agency, state and when each was created."""
+        rows = admin.list_users(CLI_ADMIN)
+        header = ("Tài khoản", "Họ tên", "Vai trò", "Đơn vị", "Trạng thái", "Tạo lúc")
+        table = [header] + [(r.username, r.full_name, r.role, r.agency_code or "—",
+                             "đang dùng" if r.active else "đã khoá", utc_to_local(r.created_at).strftime("%d/%m/%Y"))
+                            for r in rows.itertuples()]
+        widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]
+        for row in table:
+            click.echo("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def serve_app(seed_demo_by_default: bool = False, announce=log_accounts) -> Flask:
     """The app as a real start serves it: gunicorn (`app:serve_app()`) seeds an empty database only when
     SEED_DEMO_IF_EMPTY=1 asks for it, `python app.py` unless SEED_DEMO_IF_EMPTY=0; one of the serving
     processes keeps the analytics copy fresh (queries/analytics.py; command-line runs never do)."""
     asked = checked_settings().seed_demo_if_empty
-    server = create_app(first_start=seed_demo_by_default if asked is None else asked)
+    server = create_app(first_start=seed_demo_by_default if asked is None else asked, announce=announce)
     if config.settings().analytics_sync != "external":
         analytics.start_background_sync()
     return server
@@ -260,7 +309,7 @@ class _QuietRequestHandler(WSGIRequestHandler):
 
 
 def main() -> None:
-    server = serve_app(seed_demo_by_default=True)
+    server = serve_app(seed_demo_by_default=True, announce=print_accounts)
     cfg = config.settings()
     click.echo(f"Bảng điều hành PAHT: http://{cfg.host}:{cfg.port}")
     server.dash_app.run(host=cfg.host, port=cfg.port, debug=cfg.dash_debug, request_handler=_QuietRequestHandler)

@@ -41,8 +41,6 @@ XHR_PREFIXES = ("/_dash-", "/api/")
 SELF_GUARDED_PREFIXES = ("/open311/",)
 STATE_CHANGING = ("POST", "PUT", "PATCH", "DELETE")
 CALLBACK_PATH = validation.CALLBACK_PATH
-# Who may see the wall page itself; others following a screen's link are told to use a screen or sign out.
-WALL_PREVIEW_ROLES = ("admin", "leader", "operator")
 security_log = logging.getLogger("paht.security")
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -166,7 +164,8 @@ def current_scope() -> str | None:
 
 def _screen_sign_in():
     """On /wall?token=…: sign the screen in, or refuse. None when the request is not a screen sign-in.
-    A person who is signed in keeps their own session: they see the screen's wall as a preview."""
+    A person who is signed in keeps their own session: they see the screen's wall as a preview, in their own
+    scope (an agency head's lists stay their agency's)."""
     token = request.args.get("token")
     if request.path != WALL_PATH or token is None:
         return None
@@ -176,8 +175,6 @@ def _screen_sign_in():
     if not screen.active:
         return redirect(url_for("auth.screen_revoked"))
     if current_user.is_authenticated and current_user.role != "display":
-        if current_user.role not in WALL_PREVIEW_ROLES:
-            return _refusal(text.SCREEN_LINK_SIGNED_IN.format(name=current_user.username), 409)
         shown = screen.settings
         return redirect(request.script_root + WALL_PATH + "?" + urlencode({
             "rotate": shown.rotate_seconds, "refresh": shown.refresh_seconds, "panels": ",".join(shown.panels)}))

@@ -51,12 +51,21 @@ def register_cli(server: Flask) -> None:
             seen = fmt_local_datetime(s.last_seen_at) or "chưa kết nối"
             click.echo(f"{s.name:<30} {s.token_prefix}…  {state:<28} lần cuối: {seen}")
 
+    def change(action, name: str, done: str) -> None:
+        try:
+            action(name)
+        except display_tokens.DisplayTokenError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(done.format(name=name))
+
+    @group.command("delete")
+    @click.argument("name")
+    def delete(name):
+        """Delete screen NAME and its token for good (revoke keeps it listed)."""
+        change(display_tokens.delete, name, "Đã xoá màn hình '{name}' và mã của nó.")
+
     @group.command("revoke")
     @click.argument("name")
     def revoke(name):
         """Revoke screen NAME: it shows the 'revoked' page within one refresh."""
-        try:
-            display_tokens.revoke(name)
-        except display_tokens.DisplayTokenError as err:
-            raise click.ClickException(str(err)) from None
-        click.echo(f"Đã thu hồi màn hình '{name}'.")
+        change(display_tokens.revoke, name, "Đã thu hồi màn hình '{name}'.")

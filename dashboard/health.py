@@ -3,6 +3,7 @@ how fresh the data is, and which version of the app answers. 200 when the databa
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ bp = Blueprint("health", __name__)
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def app_version() -> str:
     """APP_VERSION if set, else the git commit the code was deployed from, else 'unknown'."""
     if settings().app_version:
@@ -35,12 +37,10 @@ def app_version() -> str:
         return "unknown"
 
 
-VERSION = app_version()
-
 
 @bp.get("/healthz")
 def healthz():
-    body = {"version": VERSION, "time": datetime.now().astimezone().isoformat(timespec="seconds"),
+    body = {"version": app_version(), "time": datetime.now().astimezone().isoformat(timespec="seconds"),
             "cache": cache_ping(), **analytics.status()}
     try:
         db = get_db()

@@ -39,6 +39,7 @@ def configure_logging() -> None:
     root.handlers[:] = [handler]
     root.setLevel(settings().log_level)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # our request line replaces its access log
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # "Context impl SQLiteImpl." on every start
 
 
 def _callback_name() -> str | None:

@@ -264,8 +264,6 @@ LOGIN_LOCKED = "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 
 LOGIN_TOO_FAST = "Quá nhiều lần gửi đăng nhập từ địa chỉ này. Vui lòng đợi một phút rồi thử lại."
 SESSION_ENDED = "Phiên đăng nhập đã kết thúc (đăng xuất, đổi mật khẩu hoặc đổi quyền). Vui lòng đăng nhập lại."
 FORM_EXPIRED = "Biểu mẫu đã hết hạn hoặc không xuất phát từ trang của hệ thống. Hãy tải lại trang và thử lại."
-SCREEN_LINK_SIGNED_IN = ("Bạn đang đăng nhập bằng tài khoản {name}. Liên kết này dành cho màn hình trình chiếu: "
-                         "hãy mở nó trên màn hình đó, hoặc đăng xuất trước.")
 REQUEST_TOO_LARGE = "Yêu cầu quá lớn (tối đa {size})."
 BAD_CALLBACK_REQUEST = "Yêu cầu không đúng dạng của trang (thiếu hoặc sai output, inputs, state)."
 UNKNOWN_CALLBACK = "Yêu cầu cập nhật một thành phần không tồn tại trên trang."

@@ -120,6 +120,13 @@ class Settings(BaseSettings):
             raise ValueError("cần sqlite:///… hoặc postgresql+psycopg://…")
         return value
 
+    @field_validator("secret_key")
+    @classmethod
+    def _not_the_example(cls, value):
+        if value is not None and "change-me" in value.lower():
+            raise ValueError("vẫn là giá trị mẫu của tệp ví dụ; hãy tạo một khoá ngẫu nhiên")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis(cls, value):

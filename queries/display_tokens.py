@@ -146,6 +146,15 @@ def revoke(name: str, db: Database | None = None, by: str = "cli") -> Screen:
     return screen
 
 
+def delete(name: str, db: Database | None = None, by: str = "cli") -> None:
+    """Remove a screen and its token for good (a revoked one stays listed; a deleted one does not). A screen
+    still showing the wall gets the 'revoked' page at its next refresh."""
+    with get_db(db).begin() as conn:
+        if not conn.execute(display_tokens.delete().where(display_tokens.c.name == name)).rowcount:
+            raise DisplayTokenError(f"Không có màn hình tên '{name}'.")
+        audit.record(conn, _actor(by), "screen.delete", name)
+
+
 def verify(token: str | None, db: Database | None = None) -> Screen | None:
     """The screen for a token that exists; revoked screens are returned too (callers check `active`)."""
     token = token or ""

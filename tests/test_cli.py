@@ -130,3 +130,52 @@ def test_secret_key_is_generated_once_and_kept(set_settings, tmp_path):
     first = app_module._secret_key()
     assert len(first) == 64 and app_module._secret_key() == first
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def test_account_commands_reset_unlock_and_list(tmp_path):
+    """What an admin does on the server: list the accounts, reset a password (every session ends), unlock a
+    name (its failed sign-ins are forgotten), each written to the audit log as 'cli'."""
+    from queries import sessions
+    from queries import users as user_store
+
+    url = f"sqlite:///{tmp_path / 'accounts.sqlite3'}"
+    assert flask(url, tmp_path, "init-db").returncode == 0
+    for name, role, agency in (("lanhdao", "leader", None), ("sxd", "operator", None)):
+        made = flask(url, tmp_path, "create-user", "--username", name, "--password", "Mat-khau-2026!", "--role", role,
+                     *(["--agency", agency] if agency else []), "--full-name", f"Cán bộ {name}")
+        assert made.returncode == 0, made.stderr
+    db = Database(url)
+    try:
+        listed = flask(url, tmp_path, "list-users")
+        assert listed.returncode == 0, listed.stderr
+        lines = listed.stdout.splitlines()
+        assert lines[0].split()[:2] == ["Tài", "khoản"]
+        rows = {line.split()[0]: line for line in lines[1:]}
+        assert set(rows) == {"lanhdao", "sxd"} and "operator" in rows["sxd"] and "đang dùng" in rows["lanhdao"]
+
+        sxd = db.scalar(select(users.c.id).where(users.c.username == "sxd"))
+        token = sessions.start(sxd, remember=True, db=db)
+        reset = flask(url, tmp_path, "reset-password", "--username", "sxd", "--password", "Mat-khau-moi-2026!")
+        assert reset.returncode == 0, reset.stderr
+        assert authenticate("sxd", "Mat-khau-moi-2026!", db) is not None
+        assert authenticate("sxd", "Mat-khau-2026!", db) is None
+        assert sessions.check(sxd, token, db=db).refused == "ended"
+        weak = flask(url, tmp_path, "reset-password", "--username", "sxd", "--password", "123")
+        assert weak.returncode != 0 and "Mật khẩu" in weak.stderr and "Traceback" not in weak.stderr
+        unknown = flask(url, tmp_path, "reset-password", "--username", "khong-co", "--password", "Mat-khau-2026!")
+        assert unknown.returncode != 0 and "khong-co" in unknown.stderr
+
+        for _ in range(5):
+            user_store.record_failure("sxd", "192.0.2.7", db=db)
+        assert user_store.locked_out("sxd", "192.0.2.7", db=db) > 0
+        unlocked = flask(url, tmp_path, "unlock", "--username", "sxd")
+        assert unlocked.returncode == 0 and "5" in unlocked.stdout, unlocked.stderr
+        assert user_store.locked_out("sxd", "192.0.2.7", db=db) == 0
+        assert db.scalar(text("SELECT count(*) FROM login_failures")) == 0
+        assert flask(url, tmp_path, "unlock", "--username", "khong-co").returncode != 0
+
+        audit = db.read_frame(text("SELECT username, action, target FROM audit_log ORDER BY id"))
+        assert {("cli", "user.reset_password", "sxd"), ("cli", "user.unlock", "sxd")} <= set(
+            audit.itertuples(index=False, name=None))
+    finally:
+        db.dispose()

@@ -271,13 +271,13 @@ def test_a_screen_link_followed_by_a_leader_shows_the_preview_and_keeps_the_lead
     assert signed_in(client) and client.get("/scorecard").status_code == 200  # still the leader, not a screen
 
 
-def test_a_screen_link_followed_by_an_agency_head_says_so_and_keeps_them(server, screen_token):
+def test_a_screen_link_followed_by_an_agency_head_keeps_them_in_their_scope(server, screen_token):
     client = server.test_client()
     login(client, "agency_a")
     resp = client.get(f"/wall?token={screen_token}")
-    assert resp.status_code == 409
-    assert "agency_a" in resp.get_data(as_text=True) and "đăng xuất" in resp.get_data(as_text=True)
-    assert signed_in(client)
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/wall?rotate=25")
+    assert "agency_a" in client.get("/_dash-layout").get_data(as_text=True)
+    assert client.get("/api/v1/agencies/CAT").status_code == 403  # still agency_a, still scoped
 
 
 def test_a_screen_link_without_a_person_signs_the_screen_in(server, screen_token):

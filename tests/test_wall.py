@@ -249,12 +249,16 @@ def test_cli_create_list_revoke(tmp_path):
         assert display_tokens.verify(token, db=db).active is False
     finally:
         db.dispose()
+    deleted = flask_cli(url, tmp_path, "delete", "Sảnh")
+    assert deleted.returncode == 0 and "Đã xoá" in deleted.stdout, deleted.stderr
+    assert "Sảnh" not in flask_cli(url, tmp_path, "list").stdout
+    again = flask_cli(url, tmp_path, "delete", "Sảnh")
+    assert again.returncode != 0 and "Không có màn hình tên 'Sảnh'" in again.stderr
 
 
 # --- the admin page (/admin/screens) -------------------------------------------------------------
 
 SCREENS_OUTPUT = "screens-message.children"
-
 
 def dumps(value) -> str:
     return json.dumps(value, ensure_ascii=False)
