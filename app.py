@@ -167,7 +167,9 @@ def _register_cli(server: Flask) -> None:
         """Keep the analytics copy fresh, in this process, until stopped (with ANALYTICS_SYNC=external)."""
         if not analytics.enabled():
             raise click.ClickException("ANALYTICS=off: không có bản sao phân tích để cập nhật.")
-        click.echo(f"Đang cập nhật bản sao phân tích tại {analytics.analytics_dir()} (Ctrl+C để dừng).")
+        # A service's output: a JSON log line like every other (dashboard/logs.py), not plain text.
+        logging.getLogger("paht.analytics").info("keeping the analytics copy at %s (Ctrl+C stops)",
+                                                 analytics.analytics_dir())
         analytics.run_sync_loop()
 
     @server.cli.command("init-db")

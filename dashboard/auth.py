@@ -315,7 +315,7 @@ def _login_page(error: str | None, status: int, username: str = ""):
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: settings().login_rate_limit, methods=["POST"])
 def login():
-    if request.method == "GET":
+    if request.method != "POST":  # GET, and HEAD (a monitor's probe is not a failed sign-in)
         return _login_page(session.pop("expired", None), 200)
     username, ip = request.form.get("username", "").strip(), request.remote_addr or ""
     attempt = Viewer(user_id=None, username=username[:80] or "?", role="anonymous", ip=ip)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text as sql
 
 from dashboard import text
 from tests.conftest import PASSWORD, form_token, login, logout
@@ -46,6 +47,18 @@ def test_anonymous_callback_with_valid_payload_is_refused(server, client_for):
     resp = post_callback(server.test_client(), spec, overview_values())
     assert resp.status_code == 401
     assert b"kpi-" not in resp.data
+
+
+def test_a_head_request_to_the_login_page_is_not_a_failed_sign_in(server, engine):
+    def failures() -> int:
+        with engine.connect() as conn:
+            return conn.execute(sql("SELECT count(*) FROM login_failures")).scalar()
+
+    client = server.test_client()
+    before = failures()
+    for _ in range(3):
+        assert client.head("/login").status_code == 200
+    assert failures() == before
 
 
 def test_login_page_is_vietnamese_and_open(server):
