@@ -51,12 +51,11 @@ def content_security_policy(script_hashes: list[str], frame_ancestors: list[str]
 
 
 def init_headers(server: Flask) -> None:
-    hashes: list[str] = []
-
     @server.after_request
     def _security_headers(response):
-        if not hashes:  # Dash's inline scripts are known once its first request has set it up
-            hashes.extend(server.dash_app.csp_hashes())
+        # Asked anew each time (a few short hashes): Dash learns its inline scripts as pages register and set
+        # up, and a list taken once, by a worker's first request, missed the clientside callbacks of the rest.
+        hashes = server.dash_app.csp_hashes()
         wall_framed = request.path == WALL_PATH and settings().wall_frame_ancestors
         response.headers["Content-Security-Policy"] = content_security_policy(
             hashes, settings().wall_frame_ancestors if wall_framed else [])

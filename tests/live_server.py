@@ -45,13 +45,14 @@ class LiveApp:
         self.env, self.log_path, self.proc, self.command = env, log_path, None, COMMANDS[command]
         self.base = f"http://127.0.0.1:{env['PORT']}"
 
-    def start(self) -> LiveApp:
+    def start(self, first_path: str = "/healthz") -> LiveApp:
+        """Start, and wait until `first_path` answers (anything but a server error): the app's first request."""
         with open(self.log_path, "a") as log:
             self.proc = subprocess.Popen(self.command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.time() + 60
         while time.time() < deadline:
             try:
-                if requests.get(self.base + "/healthz", timeout=1).status_code == 200:
+                if requests.get(self.base + first_path, timeout=1, allow_redirects=False).status_code < 500:
                     return self
             except requests.RequestException:
                 pass

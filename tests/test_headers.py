@@ -4,6 +4,8 @@ instance folder and every file in it is readable by the service's user only."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import re
 import shutil
@@ -16,7 +18,7 @@ from playwright.sync_api import expect
 
 from dashboard import security
 from queries import config
-from tests.conftest import PASSWORD, TEST_SECRET
+from tests.conftest import PASSWORD, TEST_SECRET, form_token
 from tests.live_server import LiveApp, free_port
 from tests.test_browser import browser, log_in, page  # noqa: F401 - fixtures
 
@@ -59,6 +61,38 @@ def test_a_tile_server_is_allowed_for_images_only(client_for, set_settings):
     policy = directives(client_for("leader").get("/").headers["Content-Security-Policy"])
     assert "https://tiles.quangtri.gov.vn" in policy["img-src"]
     assert "https://tiles.quangtri.gov.vn" not in policy["script-src"] + policy["connect-src"]
+
+
+def inline_script_hashes(page_html: str) -> set[str]:
+    """The CSP source of each inline script the page would run (JSON data blocks are not run)."""
+    found = set()
+    page_html = re.sub(r"<!--.*?-->", "", page_html, flags=re.S)  # Dash's <!--[if IE]> script never runs
+    for attrs, body in re.findall(r"<script([^>]*)>(.*?)</script>", page_html, re.S):
+        if "src=" in attrs or "application/json" in attrs:
+            continue
+        found.add("'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'")
+    return found
+
+
+def test_the_policy_covers_every_inline_script_whatever_a_workers_first_request_was(app_env, tmp_path):
+    """gunicorn, whose worker first answers an anonymous page (the sign-in guard refuses it before Dash has set
+    itself up): the pages it serves afterwards still run, because their inline scripts are in the policy."""
+    db_path = tmp_path / "first.sqlite3"
+    shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
+    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(free_port()),
+           "HOST": "127.0.0.1", "WEB_CONCURRENCY": "1", "THREADS": "1"}
+    live = LiveApp(env, tmp_path / "first.log", command="gunicorn").start(first_path="/scorecard")
+    try:
+        web = requests.Session()
+        token = form_token(web.get(live.base + "/login").text)
+        web.post(live.base + "/login", data={"username": "leader", "password": PASSWORD, "csrf_token": token})
+        for path in ("/", "/wall"):
+            page_resp = web.get(live.base + path)
+            scripts = inline_script_hashes(page_resp.text)
+            allowed = set(directives(page_resp.headers["Content-Security-Policy"])["script-src"])
+            assert scripts and scripts <= allowed, (path, scripts - allowed)
+    finally:
+        live.stop()
 
 
 # --- file modes ---------------------------------------------------------------------------------------------
