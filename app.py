@@ -284,7 +284,7 @@ def _register_user_cli(server: Flask) -> None:
         """List the accounts: role, agency, state and when each was created."""
         rows = admin.list_users(CLI_ADMIN)
         header = ("Tài khoản", "Họ tên", "Vai trò", "Đơn vị", "Trạng thái", "Tạo lúc")
-        table = [header] + [(r.username, r.full_name, r.role, r.agency_code or "—",
+        table = [header] + [(r.username, r.full_name, r.role, r.agency_code if isinstance(r.agency_code, str) else "—",
                              "đang dùng" if r.active else "đã khoá", utc_to_local(r.created_at).strftime("%d/%m/%Y"))
                             for r in rows.itertuples()]
         widths = [max(len(str(row[i])) for row in table) for i in range(len(header))]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -140,7 +141,10 @@ def test_account_commands_reset_unlock_and_list(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'accounts.sqlite3'}"
     assert flask(url, tmp_path, "init-db").returncode == 0
-    for name, role, agency in (("lanhdao", "leader", None), ("sxd", "operator", None)):
+    with Database(url).begin() as conn:  # init-db makes no agencies; the demo and the importers do
+        conn.execute(agencies.insert().values(code="SXD", name="Sở Xây dựng", short_name="Sở Xây dựng",
+                                              kind="department"))
+    for name, role, agency in (("lanhdao", "leader", None), ("sxd", "agency", "SXD")):
         made = flask(url, tmp_path, "create-user", "--username", name, "--password", "Mat-khau-2026!", "--role", role,
                      *(["--agency", agency] if agency else []), "--full-name", f"Cán bộ {name}")
         assert made.returncode == 0, made.stderr
@@ -151,7 +155,8 @@ def test_account_commands_reset_unlock_and_list(tmp_path):
         lines = listed.stdout.splitlines()
         assert lines[0].split()[:2] == ["Tài", "khoản"]
         rows = {line.split()[0]: line for line in lines[1:]}
-        assert set(rows) == {"lanhdao", "sxd"} and "operator" in rows["sxd"] and "đang dùng" in rows["lanhdao"]
+        assert set(rows) == {"lanhdao", "sxd"} and "SXD" in rows["sxd"] and "đang dùng" in rows["lanhdao"]
+        assert re.search(r" leader +— ", rows["lanhdao"]) and "nan" not in listed.stdout
 
         sxd = db.scalar(select(users.c.id).where(users.c.username == "sxd"))
         token = sessions.start(sxd, remember=True, db=db)
