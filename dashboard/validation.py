@@ -39,15 +39,19 @@ def _count(v) -> bool:
 
 
 def _day(v) -> bool:
+    """Text (a day the page cannot read is the page's to handle: it shows its default view) naming no day
+    outside FIRST_DAY–LAST_DAY (no day at all exists seven hours before 0001-01-01)."""
     if v is None:
         return True
-    match = _ISO_DAY.match(v) if isinstance(v, str) else None
-    if not match:
+    if not isinstance(v, str):
         return False
+    match = _ISO_DAY.match(v)
+    if not match:
+        return True
     try:
         return FIRST_DAY <= date.fromisoformat(match.group(1)) <= LAST_DAY
     except ValueError:
-        return False
+        return True
 
 
 def _scalar(v) -> bool:
