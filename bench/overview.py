@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -85,10 +86,10 @@ def prepare(args):
 
     server = create_app()
     client = server.test_client()
-    client.get("/login")
-    with client.session_transaction() as sess:
-        token = sess["csrf_token"]
-    client.post("/login", data={"username": "bench", "password": BENCH_PASSWORD, "csrf_token": token})
+    client.environ_base["HTTP_ORIGIN"] = "http://localhost"  # page updates come from our own pages
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").get_data(as_text=True)).group(1)
+    assert client.post("/login", data={"username": "bench", "password": BENCH_PASSWORD, "csrf_token": token},
+                       ).status_code == 302, "the bench user could not sign in"
     client.get("/")  # Dash imports and registers the page modules on its first request
     return db, client
 

@@ -14,14 +14,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, literal_column, or_, select, table, text, union
 
 from queries import audit, settings
 from queries.access import AccessDenied, Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.filters import utc_now
 from queries.schema import admin_units, agencies, categories, media, report_events, reports, routing_rules
-from queries.sql import casefold, digits_only, status_in
+from queries.sql import status_in
 from queries.workcalendar import default_calendar
 
 r = reports.c
@@ -39,6 +39,12 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) < 6:
         return "x" * (len(digits) - 2) + digits[-2:]
     return f"{digits[:2]}xx xxx {digits[-3:]}"
+
+
+def phone_tail(phone: str | None) -> str | None:
+    """The phone's digits reversed, stored beside it: "ends with 345678" becomes a prefix an index answers."""
+    digits = _DIGITS.sub("", phone or "")
+    return digits[::-1][:20] or None
 
 
 def can_reveal_phone(viewer: Viewer, db: Database | None = None) -> bool:
@@ -108,27 +114,55 @@ def open_reports(viewer: Viewer, agency_code: str | None = None,
     return with_countdown(db.read_frame(stmt), now), int(total or 0)
 
 
-def search_reports(viewer: Viewer, query: str, limit: int = 50, db: Database | None = None) -> pd.DataFrame:
-    """Reports in scope whose code, title or description contains `query`, or, for IOC roles, whose phone
-    number ends with the digits typed (at least 6). Newest first. Phone searches are audited."""
+SEARCH_PAGE_SIZE = 20
+SEARCH_MIN_CHARS = 3  # the indexes hold trigrams: a shorter query would read every report
+# PostgreSQL's trigram index (migration 0011) is on exactly this expression; a query must repeat it to use it.
+SEARCH_TEXT_PG = "lower(reports.code || ' ' || coalesce(reports.title, '') || ' ' || coalesce(reports.description, ''))"
+
+
+def _text_matches(db: Database, query: str):
+    """Ids of the reports whose code, title or description contains `query` (case aside), by the index."""
+    if db.dialect == "sqlite":
+        phrase = '"' + query.replace('"', '""') + '"'  # one phrase: the words in this order, anywhere
+        return select(literal_column("rowid").label("id")).select_from(table("reports_search")).where(
+            text("reports_search MATCH :phrase").bindparams(phrase=phrase))
+    escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return select(r.id).where(literal_column(SEARCH_TEXT_PG).like(f"%{escaped}%", escape="\\"))
+
+
+def _phone_matches(db: Database, digits: str):
+    """Ids of the reports whose phone ends with `digits`: a prefix of the reversed digits, by the index."""
+    reversed_digits = digits[::-1]
+    if db.dialect == "postgresql":  # its index is text_pattern_ops, which serves LIKE 'x%'
+        return select(r.id).where(r.phone_tail.like(reversed_digits + "%"))
+    return select(r.id).where(r.phone_tail >= reversed_digits, r.phone_tail < reversed_digits + ":")  # ':' > '9'
+
+
+def search_reports(viewer: Viewer, query: str, page: int = 0, page_size: int = SEARCH_PAGE_SIZE,
+                   db: Database | None = None) -> tuple[pd.DataFrame, int]:
+    """One page (newest first) of the reports in scope whose code, title or description contains `query`, or,
+    for IOC roles, whose phone number ends with the digits typed (at least 6); and how many match in all.
+    Phone searches are audited."""
     conds = _scope_conditions(viewer)
-    query = (query or "").strip()[:100]
-    if len(query) < 2:
-        raise WorkflowError("Nhập ít nhất 2 ký tự để tìm.")
+    query = " ".join((query or "").split())[:100]
+    if len(query) < SEARCH_MIN_CHARS:
+        raise WorkflowError(f"Nhập ít nhất {SEARCH_MIN_CHARS} ký tự để tìm.")
+    db = get_db(db)
     digits = _DIGITS.sub("", query)
-    pattern = f"%{query.lower()}%"
-    matches = [casefold(r.code).like(pattern), casefold(r.title).like(pattern),
-               casefold(r.description).like(pattern)]
     # Typed like a phone number (digits and the usual separators): search the numbers, for IOC roles only.
     by_phone = viewer.searches_phone and len(digits) >= 6 and _PHONE_LIKE.match(query) is not None
+    found = _text_matches(db, query)
     if by_phone:
-        matches.append(digits_only(r.reporter_phone).like(f"%{digits}"))
-    stmt = _list_select().where(*conds, or_(*matches)).order_by(r.created_at.desc()).limit(limit)
-    db = get_db(db)
+        found = union(found, _phone_matches(db, digits))
+    matching = [r.id.in_(select(found.subquery().c.id)), *conds]
+    total = int(db.scalar(select(func.count()).select_from(reports).where(*matching)) or 0)
+    page = max(0, min(int(page), max(0, (total - 1) // page_size)))
+    stmt = (_list_select().where(*matching).order_by(r.created_at.desc(), r.id.desc())
+            .limit(page_size).offset(page * page_size))
     frame = db.read_frame(stmt)
     if by_phone:
-        audit.write(viewer, "phone.search", "", f"Tìm theo số điện thoại …{digits[-3:]}: {len(frame)} kết quả", db)
-    return frame
+        audit.write(viewer, "phone.search", "", f"Tìm theo số điện thoại …{digits[-3:]}: {total} kết quả", db)
+    return frame, total
 
 
 def report_detail(viewer: Viewer, code: str, db: Database | None = None) -> dict | None:

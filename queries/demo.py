@@ -28,6 +28,7 @@ import numpy as np
 from sqlalchemy import delete, func, insert, select
 
 from queries import demo_media
+from queries.cases import phone_tail
 from queries.db import Database, get_db
 from queries.filters import UTC, local_today
 from queries.reference import CATEGORIES, read_communes
@@ -361,6 +362,7 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
         sel = year_of == y
         seq_in_year[sel] = np.arange(1, sel.sum() + 1)
 
+    phone = [MOBILE_PREFIXES[prefix[i]] + f"{phone_digits[i]:07d}" if has_phone[i] else None for i in range(n)]
     rows = []
     for i in range(n):
         code = codes[cat[i]]
@@ -377,7 +379,8 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
             "channel": channels[channel[i]],
             "lat": None if no_location[i] else round(float(lat[i]), 6),
             "lon": None if no_location[i] else round(float(lon[i]), 6),
-            "reporter_phone": (MOBILE_PREFIXES[prefix[i]] + f"{phone_digits[i]:07d}") if has_phone[i] else None,
+            "reporter_phone": phone[i],
+            "phone_tail": phone_tail(phone[i]),
             "status": s,
             "agency_id": agency_ids[agency[i]] if is_closed_or_later["forwarded"][i] else None,
             "created_at": created_py[i],

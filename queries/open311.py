@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from queries import sla
+from queries.cases import phone_tail
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now, utc_to_local
 from queries.schema import (
@@ -396,6 +397,7 @@ def _insert_report(conn: Connection, new: NewReport, key: ApiKey, now: datetime,
     report_id = conn.execute(insert(reports).values(
         code=code, title=_title(new, category.name), description=new.description, category_id=category.id,
         commune_code=commune, channel=key.channel, lat=new.lat, lon=new.lon, reporter_phone=new.phone,
+        phone_tail=phone_tail(new.phone),
         status="received", created_at=now, deadline_at=deadline, ioc_deadline_at=deadline, address=new.address,
         source=SOURCE,
         intake_token=token, updated_at=now, version=1,

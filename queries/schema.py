@@ -147,6 +147,8 @@ reports = Table(
     Column("lat", Float),
     Column("lon", Float),
     Column("reporter_phone", String(20)),
+    # The phone's digits reversed, for "the number ends in …" searches by index (queries/cases.phone_tail).
+    Column("phone_tail", String(20)),
     Column("status", String(15), nullable=False),
     Column("agency_id", Integer, ForeignKey("agencies.id")),
     Column("created_at", DateTime, nullable=False),
@@ -184,6 +186,8 @@ reports = Table(
     Index("ix_reports_commune_created", "commune_code", "created_at"),
     Index("ix_reports_source_external", "source", "external_id", unique=True),
     Index("ix_reports_updated_at", "updated_at"),  # the cheap data-version check reads max(updated_at)
+    # Prefix searches (LIKE 'x%'): PostgreSQL uses the index for them only with text_pattern_ops.
+    Index("ix_reports_phone_tail", "phone_tail", postgresql_ops={"phone_tail": "text_pattern_ops"}),
     # The overdue list reads open reports by deadline; a partial index keeps it tiny.
     Index(
         "ix_reports_open_deadline",

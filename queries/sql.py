@@ -441,10 +441,3 @@ def _casefold_sqlite(element, compiler, **kw):
 @compiles(casefold, "duckdb")
 def _casefold_pg(element, compiler, **kw):
     return f"lower({compiler.process(element.clauses, **kw)})"
-
-
-def digits_only(column) -> ColumnElement:
-    """The column with the usual phone separators (space . - ( ) +) removed."""
-    for separator in (" ", ".", "-", "(", ")", "+"):
-        column = func.replace(column, separator, "")
-    return column

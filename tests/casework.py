@@ -77,6 +77,7 @@ def insert_report(db: Database, *, category: str | None = "MT", status: str = "r
         "category_id": ids(db, categories)[category] if category else None,
         "agency_id": ids(db, agencies)[agency] if agency else None,
         "commune_code": commune, "channel": "app", "lat": lat, "lon": lon, "reporter_phone": phone,
+        "phone_tail": re.sub(r"\D", "", phone)[::-1] if phone else None,  # as every write path stores it
         "status": status, "created_at": created_at, "updated_at": created_at, "urgent": 0, "version": 1,
         **columns,
     }

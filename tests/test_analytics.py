@@ -70,7 +70,8 @@ FILTERS = {
     "mid_month_to_mid_month": Filter(start=date(2025, 7, 10), end=date(2026, 2, 11)),
 }
 # Columns that hold what a citizen wrote or who they are: never in the copy.
-PERSONAL_COLUMNS = {"reporter_phone", "title", "description", "reply", "rating_comment", "address", "intake_token"}
+PERSONAL_COLUMNS = {"reporter_phone", "title", "description", "reply", "rating_comment", "address", "intake_token",
+                    "phone_tail"}
 REPLY = "Đã thu gom toàn bộ rác thải và vệ sinh khu vực."
 DIGIT_RUN = re.compile(rb"\d{8,}")
 

@@ -76,9 +76,13 @@ def _local_texts(values: pd.Series) -> list[str]:
 
 
 def case_table(table_id: str, columns: list[str], page_size: int = 15, selectable: bool = False,
-               export: bool = True) -> dash_table.DataTable:
+               export: bool = True, server_pages: bool = False) -> dash_table.DataTable:
+    """`server_pages`: the server sends one page at a time (page_current in, data and page_count out), for lists
+    too long to send whole; such a table sorts as the server does."""
+    paging = {"page_action": "custom", "page_current": 0, "page_count": 0, "sort_action": "none"} \
+        if server_pages else {"sort_action": "native"}
     return dash_table.DataTable(
-        id=table_id, data=[], page_size=page_size, sort_action="native", style_as_list_view=True,
+        id=table_id, data=[], page_size=page_size, style_as_list_view=True, **paging,
         columns=[{"id": c, "name": COLUMN_NAMES[c], **({"presentation": "markdown"} if c == "link" else {})}
                  for c in columns],
         row_selectable="single" if selectable else False, selected_rows=[],

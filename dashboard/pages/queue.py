@@ -5,13 +5,14 @@ overdue and due-soon reports across all agencies; search by code, text or phone 
 from __future__ import annotations
 
 import dash
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids, text
 from dashboard.auth import current_viewer
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.report_actions import action_panel, outcome_area
+from dashboard.formatting import fmt_int
 from queries import cases, scorecard
 from queries.access import WorkflowError
 from queries.filters import Filter
@@ -53,7 +54,8 @@ def layout(**_query):
                     html.Button(text.QUEUE_SEARCH_BUTTON, id=ids.QU_SEARCH_GO, n_clicks=0, className="btn-primary"),
                 ]),
                 html.Div(id=ids.QU_SEARCH_NOTE, className="note", role="status"),
-                case_table(ids.QU_SEARCH_TABLE, SEARCH_COLUMNS, page_size=10, export=False),
+                case_table(ids.QU_SEARCH_TABLE, SEARCH_COLUMNS, page_size=cases.SEARCH_PAGE_SIZE, export=False,
+                           server_pages=True),
             ]),
             html.Div(className="grid-2", children=[
                 html.Section(className="panel", children=[html.H2(text.PANEL_OVERDUE_ALL),
@@ -119,15 +121,21 @@ def show_panel(selected, rows):
 @callback(
     Output(ids.QU_SEARCH_TABLE, "data"),
     Output(ids.QU_SEARCH_NOTE, "children"),
+    Output(ids.QU_SEARCH_TABLE, "page_count"),
+    Output(ids.QU_SEARCH_TABLE, "page_current"),
     Input(ids.QU_SEARCH_GO, "n_clicks"),
     Input(ids.QU_SEARCH, "value"),
+    Input(ids.QU_SEARCH_TABLE, "page_current"),
     prevent_initial_call=True,
 )
-def search(_clicks, query):
-    if not (query or "").strip():
-        return [], ""
+def search(_clicks, query, page):
+    """One page of the matches and how many there are; a new query starts again at its first page."""
+    if not isinstance(query, str) or not query.strip():
+        return [], "", 0, 0
+    page = page if ctx.triggered_id == ids.QU_SEARCH_TABLE and isinstance(page, int) else 0
     try:
-        found = cases.search_reports(current_viewer(), query)
+        found, total = cases.search_reports(current_viewer(), query, page=page)
     except WorkflowError as err:
-        return [], str(err)
-    return case_rows(found), text.QUEUE_SEARCH_RESULTS.format(n=len(found))
+        return [], str(err), 0, 0
+    pages = -(-total // cases.SEARCH_PAGE_SIZE)
+    return case_rows(found), text.QUEUE_SEARCH_RESULTS.format(n=fmt_int(total)), pages, min(page, max(0, pages - 1))

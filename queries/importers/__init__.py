@@ -20,6 +20,7 @@ import numpy as np
 from sqlalchemy import bindparam, delete, insert, select, update
 
 from queries import db as database
+from queries.cases import phone_tail
 from queries.db import Database, get_db
 from queries.filters import utc_now
 from queries.importers.convert import Incoming, from_csv
@@ -279,7 +280,8 @@ class _Writer:
             "title": item.title, "description": item.description, "category_id": self._category_id(item.category_value),
             "commune_code": item.commune if item.commune in self.communes else None,
             "channel": self._channel(item.channel_value), "lat": item.lat, "lon": item.lon,
-            "reporter_phone": item.phone, "status": status, "agency_id": agency_id,
+            "reporter_phone": item.phone, "phone_tail": phone_tail(item.phone), "status": status,
+            "agency_id": agency_id,
             "forwarded_at": item.created_at if with_agency else None,
             "first_forwarded_at": item.created_at if with_agency else None,
             "agency_deadline_at": item.deadline_at if with_agency else None,
