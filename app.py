@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 import dash
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.serving import WSGIRequestHandler
 
@@ -147,6 +147,10 @@ def create_app(first_start: bool = False, announce=print_accounts) -> Flask:
 def _register_health_and_errors(server: Flask) -> None:
     @server.errorhandler(SQLAlchemyError)
     def _database_down(err):
+        if isinstance(err, DataError):  # a value the database refuses (a NUL byte, say): the request's fault
+            body = {"error": "bad_request", "message": text.BAD_INPUT.format(detail="giá trị không hợp lệ")}
+            return (jsonify(body), 400) if request.path.startswith(("/_dash-", "/api/")) else (
+                f"<h1>{body['message']}</h1>", 400)
         if database.is_timeout(err):
             body = {"error": "query_timeout", "message": query_timeout_text()}
         else:

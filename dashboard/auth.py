@@ -29,6 +29,7 @@ from queries import audit, display_tokens, sessions
 from queries import users as user_store
 from queries.access import Viewer
 from queries.config import settings
+from queries.db import get_db
 
 PUBLIC_ENDPOINTS = {"auth.login", "auth.logout", "health.healthz", "auth.screen_revoked"}
 WALL_PATH = "/wall"
@@ -48,7 +49,7 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 # A cap on sign-in attempts per client address, whatever their outcome (a flood, not a guess: guesses are
 # counted in the database, queries/users.py). Redis when REDIS_URL is set, so every worker counts together.
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
+limiter = Limiter(key_func=lambda: user_store.address_key(get_remote_address()), default_limits=[])
 
 
 class User(UserMixin):
@@ -134,7 +135,10 @@ def _load_user(user_id: str):
         checked = sessions.check(int(number), token)
     except SQLAlchemyError:
         # Database down: keep a signed-in user signed in (from the signed session) so pages can show
-        # their last data and the connection banner instead of bouncing to a login that cannot work.
+        # their last data and the connection banner instead of bouncing to a login that cannot work. Only
+        # down: a database that answers but failed this once (busy, locked) gives no such pass.
+        if _database_answers():
+            return None
         snapshot = session.get("user_snapshot")
         if not snapshot or str(snapshot["id"]) != number or session.get("_user_id") != user_id:
             return None
@@ -142,6 +146,14 @@ def _load_user(user_id: str):
         return User(record, token) if record.active else None
     g.session_check = checked
     return User(checked.user, token) if checked.user else None
+
+
+def _database_answers() -> bool:
+    try:
+        get_db().ping()
+        return True
+    except SQLAlchemyError:
+        return False
 
 
 def current_viewer() -> Viewer:
@@ -204,7 +216,7 @@ def _display_may(req) -> bool:
 
 def callback_body(req) -> dict:
     """The JSON body of a Dash callback request; {} when it is not a JSON object (refused by the guard)."""
-    body = req.get_json(silent=True)
+    body = validation.request_json(req)
     return body if isinstance(body, dict) else {}
 
 
@@ -230,12 +242,19 @@ def _same_origin(req) -> bool:
     return ok
 
 
-def _background(req) -> bool:
-    """A timer's refresh (dcc.Interval) is not the person doing something: it must not keep a session alive."""
+# What a person changes with the mouse or keyboard. A page's own updates (a timer's tick, and what it sets off:
+# a store written, a table's data or selection refreshed) are not the person doing something, so they do not
+# keep an idle session alive.
+PERSON_PROPS = frozenset({"value", "n_clicks", "n_submit", "start_date", "end_date", "date", "page_current",
+                          "active_cell", "sort_by", "contents", "pathname", "search", "zoom", "bounds", "clickData"})
+
+
+def _person_acted(req) -> bool:
+    """A page loaded, or a page update set off by a person's input; not a timer, a poll or what they set off."""
     if req.path != CALLBACK_PATH:
-        return False
+        return req.method == "GET" and not req.path.startswith((*XHR_PREFIXES, "/assets/", "/media/"))
     changed = callback_body(req).get("changedPropIds") or []
-    return isinstance(changed, list) and bool(changed) and all(str(c).endswith(".n_intervals") for c in changed)
+    return isinstance(changed, list) and any(str(c).rsplit(".", 1)[-1] in PERSON_PROPS for c in changed)
 
 
 def _session_refused():
@@ -278,7 +297,7 @@ def _guard():
                 if request.path.startswith(XHR_PREFIXES):
                     return jsonify(error="forbidden", message=text.SCREEN_ONLY_WALL), 403
                 return _refusal(text.SCREEN_ONLY_WALL, 403)
-        elif not _background(request) and g.get("session_check") is not None:
+        elif _person_acted(request) and g.get("session_check") is not None:
             with contextlib.suppress(SQLAlchemyError):
                 sessions.note_activity(g.session_check)
         return validation.check_callback_body()
@@ -318,19 +337,24 @@ def login():
     if request.method != "POST":  # GET, and HEAD (a monitor's probe is not a failed sign-in)
         return _login_page(session.pop("expired", None), 200)
     username, ip = request.form.get("username", "").strip(), request.remote_addr or ""
-    attempt = Viewer(user_id=None, username=username[:80] or "?", role="anonymous", ip=ip)
+    shown = "".join(c for c in username if c.isprintable())[:80]  # for the audit log: no NUL or control bytes
+    attempt = Viewer(user_id=None, username=shown or "?", role="anonymous", ip=ip)
     wait = user_store.locked_out(username, ip)
     if wait:
-        audit.write(attempt, "auth.locked", username[:100])
+        audit.write(attempt, "auth.locked", shown)
         return _login_page(text.LOGIN_LOCKED.format(minutes=wait), 429, username)
-    record = user_store.authenticate(username, request.form.get("password", ""))
-    if record is None:
+    verified = user_store.verify_password(username, request.form.get("password", ""))
+    token = None
+    if verified is not None:
+        record, password_hash = verified
+        remember = bool(request.form.get("remember"))
+        token = sessions.start(record.id, remember, ip, request.headers.get("User-Agent", ""),
+                               password_hash=password_hash)
+    if token is None:  # a wrong password, or one an admin replaced while it was being checked
         user_store.record_failure(username, ip)
-        audit.write(attempt, "auth.failed", username[:100])
+        audit.write(attempt, "auth.failed", shown)
         return _login_page(text.LOGIN_FAILED, 401, username)
     user_store.clear_failures(username, ip)
-    remember = bool(request.form.get("remember"))
-    token = sessions.start(record.id, remember, ip, request.headers.get("User-Agent", ""))
     session.clear()
     login_user(User(record, token), remember=remember)
     session["user_snapshot"] = asdict(record)
@@ -376,6 +400,13 @@ def _too_many(_err):
     return jsonify(error="too_many_requests", message=message), 429
 
 
+def _limits_storage(redis_url: str | None) -> str:
+    """Flask-Limiter's name for the Redis of REDIS_URL (it spells a socket redis+unix://), or this process."""
+    if not redis_url:
+        return "memory://"
+    return "redis+unix://" + redis_url.removeprefix("unix://") if redis_url.startswith("unix://") else redis_url
+
+
 def init_auth(server: Flask) -> None:
     login_manager.init_app(server)
     login_manager.session_protection = "basic"
@@ -383,7 +414,11 @@ def init_auth(server: Flask) -> None:
         WTF_CSRF_CHECK_DEFAULT=False,  # the guard decides which requests need the token (forms, not Dash)
         WTF_CSRF_TIME_LIMIT=None,  # valid as long as the session: a page left open still signs out
         WTF_CSRF_SSL_STRICT=False,  # the Origin check covers HTTPS, with TRUSTED_ORIGINS for proxies
-        RATELIMIT_STORAGE_URI=settings().redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=_limits_storage(settings().redis_url),
+        RATELIMIT_STORAGE_OPTIONS={"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+        # Redis unreachable: count in this process instead, and never refuse a sign-in for it.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_KEY_PREFIX="paht-limits",
     )

@@ -84,6 +84,8 @@ MEDIA_NOT_ALLOWED = ("media_url phải là tệp trên máy chủ ảnh mà khó
 NO_MEDIA_HOSTS = ("Khóa API này chưa được phép đính kèm media_url: quản trị viên khai báo máy chủ ảnh của kênh "
                   "bằng lệnh flask api-key media-hosts TÊN-KHÓA MÁY-CHỦ.")
 BAD_IDEMPOTENCY_KEY = "Tiêu đề Idempotency-Key dài 1–200 ký tự in được (ASCII)."
+IDEMPOTENCY_CONFLICT = ("Idempotency-Key này đã được dùng trong 24 giờ qua cho một phản ánh có nội dung khác; hãy "
+                        "dùng một khóa mới cho mỗi phản ánh.")
 BAD_DATE = ("'{name}' phải là thời điểm ISO 8601 có múi giờ, ví dụ 2026-11-01T00:00:00+07:00 hoặc "
             "2026-10-31T17:00:00Z; nhận được '{value}'.")
 DATES_REVERSED = "end_date phải không sớm hơn start_date."
@@ -382,7 +384,10 @@ def _media_url(key: open311.ApiKey) -> str | None:
     value = _field("media_url", MEDIA_URL_MAX)
     if value is None:
         return None
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. a broken [IPv6] address
+        raise ApiError(400, BAD_MEDIA_URL) from None
     if parts.scheme not in ("http", "https") or not parts.netloc or " " in value:
         raise ApiError(400, BAD_MEDIA_URL)
     if not key.media_hosts:
@@ -553,6 +558,8 @@ def submit(fmt: str):
         done = open311.submit_report(new, key, idempotency_key=idempotency_key)
     except open311.UnknownService:
         raise ApiError(404, UNKNOWN_SERVICE.format(value=_echo(new.service_code))) from None
+    except open311.IdempotencyConflict:
+        raise ApiError(422, IDEMPOTENCY_CONFLICT) from None
     notice = INTAKE_NOTICE.format(code=done.code)
     if done.deadline_at is not None:
         notice += INTAKE_DEADLINE.format(deadline=utc_to_local(done.deadline_at).strftime("%H:%M %d/%m/%Y"))

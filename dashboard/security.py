@@ -28,7 +28,8 @@ WALL_PATH = "/wall"
 def _origin(url: str | None) -> str | None:
     if not url:
         return None
-    parts = urlsplit(url.replace("{s}", "a").replace("{z}", "0").replace("{x}", "0").replace("{y}", "0"))
+    # {s}: the tile server's subdomains (a, b, c…), which a CSP source names with a wildcard.
+    parts = urlsplit(url.replace("{s}", "*").replace("{z}", "0").replace("{x}", "0").replace("{y}", "0"))
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
 
 

@@ -13,12 +13,14 @@ traceback, so that a real bug is still seen.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
 from datetime import date
 
 from dash._callback import GLOBAL_CALLBACK_MAP
+from dash.exceptions import CallbackException
 from flask import current_app, g, jsonify, request
 
 from dashboard import text
@@ -112,12 +114,47 @@ def _props(items) -> list | None:
     return flat
 
 
+def request_json(req):
+    """The request's JSON body, or None when it is not JSON or nested too deep for the parser."""
+    try:
+        return req.get_json(silent=True)
+    except RecursionError:
+        return None
+
+
+def _same_id(declared: str, given) -> bool:
+    """A declared output id (text, or a pattern as JSON) and the id a request names for it."""
+    if not declared.startswith("{"):
+        return given == declared
+    try:
+        pattern = json.loads(declared)
+    except ValueError:
+        return False
+    return isinstance(given, dict) and set(given) == set(pattern) and all(
+        isinstance(want, list) or given[key] == want for key, want in pattern.items())  # [..] is a wildcard
+
+
+def _outputs_match(output: str, outputs) -> bool:
+    """The `outputs` a request lists are the ones its `output` names: as many, each the same id and property."""
+    declared = [part.rsplit(".", 1) for part in output.strip(".").split("...")] if output.startswith("..") \
+        else [output.rsplit(".", 1)]
+    given = outputs if output.startswith("..") else [outputs]
+    if not isinstance(given, list) or len(given) != len(declared):
+        return False
+    for (declared_id, prop), item in zip(declared, given, strict=True):
+        items = item if isinstance(item, list) and declared_id.startswith("{") else [item]  # ALL: one per match
+        if not all(_is_prop(i) and i["property"] == prop.split("@")[0] and _same_id(declared_id, i["id"])
+                   for i in items):
+            return False
+    return True
+
+
 def check_callback_body():
     """Refuse what Dash would fail on with a 500: a body that is not a callback request, an output no
     callback writes, a value of the wrong type for its property."""
     if request.path != CALLBACK_PATH or request.method != "POST":
         return None
-    body = request.get_json(silent=True)
+    body = request_json(request)
     if not isinstance(body, dict) or not isinstance(body.get("output"), str):
         return refuse(text.BAD_CALLBACK_REQUEST)
     g.callback_output = body["output"]  # for the request's log line
@@ -130,6 +167,8 @@ def check_callback_body():
     # GLOBAL_CALLBACK_MAP: Dash moves the pages' callbacks into callback_map on its first request.
     if body["output"] not in current_app.dash_app.callback_map and body["output"] not in GLOBAL_CALLBACK_MAP:
         return refuse(text.UNKNOWN_CALLBACK)
+    if not _outputs_match(body["output"], outputs):
+        return refuse(text.BAD_CALLBACK_REQUEST)
     for item in inputs + state:
         allowed = PROPERTY_TYPES.get(item["property"])
         if allowed is not None and not allowed(item.get("value")):
@@ -143,10 +182,10 @@ def bad_callback_input(err: Exception):
     error goes on as before."""
     if request.path != CALLBACK_PATH:
         raise err
-    body = request.get_json(silent=True)
+    body = request_json(request)
     output = body.get("output") if isinstance(body, dict) else None
     log.warning("callback %s could not read its input: %s", str(output)[:120], err, exc_info=err)
     return refuse(text.BAD_INPUT.format(detail="trang gửi giá trị không đọc được; hãy tải lại trang"))
 
 
-INPUT_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+INPUT_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError, CallbackException)

@@ -558,41 +558,45 @@ def _identity(db: Database) -> str:
     return db.dialect
 
 
+# How many of the most recently changed reports a copy remembers the version of (queries/analytics.restored).
+HISTORY_SAMPLE = 500
+
+
 def _history(db: Database, bounds: dict) -> dict:
-    """What only moves forward in a database: its identity, its newest report and when it last changed, and
-    its deletion log. A copy built from it remembers these; seeing any of them go back means the database
-    was restored from an older backup (or replaced)."""
-    newest = db.scalar(select(r.updated_at).where(r.id == bounds["max_id"])) if bounds["max_id"] else None
+    """What only moves forward in a database: its identity, its deletion log, its newest report, and the
+    version of each of its most recently changed reports (a version only ever grows). A copy built from it
+    remembers these; seeing any of them go back means the database was restored from an older backup (or
+    replaced). Versions, not times: they do not depend on the clocks of the servers that wrote them."""
+    recent = db.read_rows(select(r.id, r.version).order_by(r.updated_at.desc()).limit(HISTORY_SAMPLE))
     return {"identity": _identity(db), "newest_id": bounds["max_id"] or 0,
-            "newest_updated": newest.isoformat() if newest else None,
-            "updated": bounds["updated"].isoformat() if bounds["updated"] else None}
+            "recent": [[row["id"], row["version"]] for row in recent]}
 
 
 def restored(db: Database, old: dict) -> str | None:
-    """Why the database is not the one the copy was built from, or None when it is (index lookups only)."""
+    """Why the database is not the one the copy was built from, or None when it is (index lookups only). One
+    write after a restore cannot hide it: the reports changed since the backup went back to older versions,
+    and a write touches only some of them."""
     seen = old.get("history")
-    if seen is None:
+    if seen is None or "recent" not in seen:
         return None  # a copy from before this check: its next full build records the history
     if _identity(db) != seen["identity"]:
         return "a different database at the same address"
-    deletion = db.scalar(select(func.max(report_deletions.c.id))) or 0
-    if deletion < old["last_deletion"]:
+    if (db.scalar(select(func.max(report_deletions.c.id))) or 0) < old["last_deletion"]:
         return "its deletion log went back"
+    remembered = dict(map(tuple, seen["recent"]))
     if seen["newest_id"]:
-        row = db.read_rows(select(r.updated_at).where(r.id == seen["newest_id"]))
-        if not row:
-            gone = db.scalar(select(report_deletions.c.id).where(report_deletions.c.report_id == seen["newest_id"])
-                             .limit(1))
-            if gone is None:
-                return f"report {seen['newest_id']} is gone without a deletion"
-        elif seen["newest_updated"] and row[0]["updated_at"] < datetime.fromisoformat(seen["newest_updated"]) \
-                - WATERMARK_MARGIN:
-            return f"report {seen['newest_id']} went back in time"
-    updated = db.scalar(select(func.max(r.updated_at)))
-    # The margin: web servers whose clocks differ by seconds may write a report's updated_at a little back.
-    if seen["updated"] and deletion == old["last_deletion"] and (
-            updated is None or updated < datetime.fromisoformat(seen["updated"]) - WATERMARK_MARGIN):
-        return "its newest change went back in time"
+        remembered.setdefault(seen["newest_id"], 0)
+    now = {row["id"]: row["version"] for row in db.read_rows(select(r.id, r.version).where(r.id.in_(remembered)))}
+    went_back = sorted(i for i, version in remembered.items() if i in now and now[i] < version)
+    if went_back:
+        return f"report {went_back[0]} went back to an older version"
+    missing = [i for i in remembered if i not in now]
+    if missing:
+        deleted = {row["report_id"] for row in db.read_rows(
+            select(report_deletions.c.report_id).where(report_deletions.c.report_id.in_(missing)))}
+        gone = sorted(set(missing) - deleted)
+        if gone:
+            return f"report {gone[0]} is gone without a deletion"
     return None
 
 

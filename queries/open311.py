@@ -61,6 +61,8 @@ VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v", ".3gp")
 # client that retried after a timeout), unless the client sends its own Idempotency-Key, which decides alone.
 # Kept short: two people may well report the same thing in the same words.
 REPEAT_WINDOW = timedelta(minutes=2)
+# An Idempotency-Key stands for one submission this long; after it the client may use the key again.
+IDEMPOTENCY_TTL = timedelta(hours=24)
 _HOST = re.compile(r"^[a-z0-9]([a-z0-9\-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9\-]*[a-z0-9])?)*(:\d{1,5})?$")
 
 
@@ -262,10 +264,14 @@ def set_media_hosts(name: str, hosts, db: Database | None = None) -> ApiKey:
 def media_url_allowed(key: ApiKey, url: str) -> bool:
     """A media URL names a file the key may attach: http(s), on one of the key's hosts, with no credentials
     and no '..' in its path. Our own /media/ files are never on a key's hosts, so no key attaches them."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a port out of range or not a number, a broken [IPv6] address
+        return False
     if parts.scheme not in ("http", "https") or parts.username or parts.password or not parts.hostname:
         return False
-    host = parts.hostname.lower() + (f":{parts.port}" if parts.port else "")
+    host = parts.hostname.lower() + (f":{port}" if port else "")
     segments = unquote(parts.path).split("/")
     return host in key.media_hosts and ".." not in segments and "\\" not in unquote(parts.path)
 
@@ -334,26 +340,29 @@ class Submission:
     repeated: bool = False  # an earlier submission's report, returned again (Idempotency-Key or same content)
 
 
-def fingerprint(new: NewReport) -> str | None:
-    """What makes two submissions the same report: service, place (to about a metre) and text. None for a
-    submission without text: two callers reporting the same place by the hotline are two reports."""
-    if not new.description.strip():
-        return None
+def fingerprint(new: NewReport) -> str:
+    """What a submission says: service, place (to about a metre), text, phone and media, case and spacing aside.
+    The same from the same key is the same report sent again."""
     def words(value: str | None) -> str:
         return " ".join((value or "").split()).lower()
 
     place = [round(new.lat, 5), round(new.lon, 5)] if new.lat is not None else None
-    raw = json.dumps([new.service_code, place, words(new.address), words(new.title), words(new.description)],
-                     ensure_ascii=False)
+    raw = json.dumps([new.service_code, place, words(new.address), words(new.title), words(new.description),
+                      new.phone, new.media_url], ensure_ascii=False)
     return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class IdempotencyConflict(ValueError):
+    """An Idempotency-Key the client used, within IDEMPOTENCY_TTL, for a submission that said something else."""
 
 
 def submit_report(new: NewReport, key: ApiKey, db: Database | None = None, now: datetime | None = None,
                   idempotency_key: str | None = None) -> Submission:
     """Insert a received report, its 'received' event and its media URL in one transaction. The public code
     is the next in the local year; two submissions racing for it make one retry. Raises UnknownService.
-    A repeat, by the client's Idempotency-Key or by the same content from the same key within REPEAT_WINDOW,
-    returns the first submission's report instead of a second one."""
+    A repeat returns the first submission's report instead of a second one: the same Idempotency-Key within
+    IDEMPOTENCY_TTL (with other content: IdempotencyConflict), or without a key, the same content from the
+    same key within REPEAT_WINDOW (only with a description: two callers may report one place by the hotline)."""
     db = get_db(db)
     now = now or utc_now()
     deadline = _ioc_deadline(new.service_code, now, db)
@@ -361,12 +370,16 @@ def submit_report(new: NewReport, key: ApiKey, db: Database | None = None, now: 
     for attempt in range(CODE_ATTEMPTS):
         try:
             with db.begin() as conn:
-                earlier = _earlier_submission(conn, key, idempotency_key, digest, now)
+                # One submission of a key at a time: the check for a repeat and the insert are then one step
+                # (the key's row is locked on PostgreSQL; SQLite takes its write lock here).
+                conn.execute(update(api_keys).where(api_keys.c.id == key.id)
+                             .values(last_used_at=api_keys.c.last_used_at))
+                earlier = _earlier_submission(conn, key, idempotency_key, digest, new, now)
                 if earlier is not None:
                     return earlier
                 done = _insert_report(conn, new, key, now, deadline)
                 conn.execute(insert(open311_submissions).values(
-                    api_key_id=key.id, idempotency_key=idempotency_key, fingerprint=digest or "",
+                    api_key_id=key.id, idempotency_key=idempotency_key, fingerprint=digest,
                     report_id=done.report_id, created_at=now))
                 return done.submission
         except IntegrityError:
@@ -420,20 +433,23 @@ class _Inserted:
 
 
 def _earlier_submission(conn: Connection, key: ApiKey, idempotency_key: str | None, digest: str,
-                        now: datetime) -> Submission | None:
+                        new: NewReport, now: datetime) -> Submission | None:
     """The report an earlier submission of the same key made, if this one repeats it."""
     o = open311_submissions.c
     if idempotency_key:
-        same = o.idempotency_key == idempotency_key
-    elif digest is not None:
+        same = and_(o.idempotency_key == idempotency_key, o.created_at >= now - IDEMPOTENCY_TTL)
+    elif new.description.strip():
         same = and_(o.fingerprint == digest, o.created_at >= now - REPEAT_WINDOW)
     else:
         return None
-    row = conn.execute(select(r.code, r.intake_token, r.created_at, r.ioc_deadline_at, r.commune_code)
+    row = conn.execute(select(r.code, r.intake_token, r.created_at, r.ioc_deadline_at, r.commune_code,
+                              o.fingerprint)
                        .join_from(open311_submissions, reports, r.id == o.report_id)
-                       .where(o.api_key_id == key.id, same).order_by(o.id).limit(1)).first()
+                       .where(o.api_key_id == key.id, same).order_by(o.id.desc()).limit(1)).first()
     if row is None:
         return None
+    if row.fingerprint != digest:
+        raise IdempotencyConflict(idempotency_key)
     return Submission(code=row.code, token=row.intake_token, created_at=row.created_at,
                       deadline_at=row.ioc_deadline_at, commune_code=row.commune_code, repeated=True)
 

@@ -255,7 +255,7 @@ open311_submissions = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("report_id", Integer, ForeignKey("reports.id", ondelete="CASCADE"), nullable=False),
     Column("created_at", DateTime, nullable=False),
-    Index("ix_open311_submissions_key_idempotency", "api_key_id", "idempotency_key", unique=True),
+    Index("ix_open311_submissions_key_idempotency", "api_key_id", "idempotency_key", "created_at"),
     Index("ix_open311_submissions_key_fingerprint", "api_key_id", "fingerprint", "created_at"),
 )
 

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from queries.config import settings
 from queries.db import Database, get_db
@@ -46,11 +47,19 @@ def _hash(token: str) -> str:
 
 
 def start(user_id: int, remember: bool, ip: str = "", user_agent: str = "", db: Database | None = None,
-          now: datetime | None = None) -> str:
-    """A new session for the user; returns its token (kept only in the cookies)."""
+          now: datetime | None = None, password_hash: str | None = None) -> str | None:
+    """A new session for the user; returns its token (kept only in the cookies). With `password_hash` (the one
+    the sign-in matched), None instead when the password changed meanwhile or the account was disabled: the
+    user's row is locked first, so an admin's reset either comes after (and ends this session) or before (and
+    this sign-in fails)."""
     token = secrets.token_urlsafe(32)
     now = now or utc_now()
     with get_db(db).begin() as conn:
+        if password_hash is not None:
+            current = conn.execute(select(users.c.password_hash, users.c.active).where(users.c.id == user_id)
+                                   .with_for_update()).first()
+            if current is None or current.password_hash != password_hash or not current.active:
+                return None
         conn.execute(user_sessions.delete().where(s.user_id == user_id, s.last_active_at < now - KEEP_ENDED))
         conn.execute(insert(user_sessions).values(
             token_hash=_hash(token), user_id=user_id, created_at=now, last_active_at=now, remember=int(remember),
@@ -78,8 +87,11 @@ def check(user_id: int, token: str, db: Database | None = None, now: datetime | 
     if not row["active"]:
         return SessionCheck(None, row["username"], session_id=row["id"], refused="inactive")
     if now - row["last_active_at"] > settings().idle_timeout:
-        with db.begin() as conn:
-            _end(conn, s.id == row["id"], "idle", now)
+        try:
+            with db.begin() as conn:
+                _end(conn, s.id == row["id"], "idle", now)
+        except SQLAlchemyError:  # not recorded (the database busy): refused all the same, and ended next time
+            pass
         return SessionCheck(None, row["username"], session_id=row["id"], last_active_at=row["last_active_at"],
                             refused="idle")
     user = UserRecord(id=row["user_id"], username=row["username"], full_name=row["full_name"], role=row["role"],

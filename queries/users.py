@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -126,14 +127,24 @@ def get_user_by_name(username: str, db: Database | None = None) -> UserRecord | 
 
 def authenticate(username: str, password: str, db: Database | None = None) -> UserRecord | None:
     """The user if the credentials are right and the account is active, else None."""
-    rows = get_db(db).read_rows(_select_user().where(users.c.username == (username or "").strip()))
+    verified = verify_password(username, password, db)
+    return verified[0] if verified else None
+
+
+def verify_password(username: str, password: str, db: Database | None = None) -> tuple[UserRecord, str] | None:
+    """The user and the password hash the password matched, if right and the account is active. A session
+    is started only while the hash is still the user's (queries/sessions.start): a reset meanwhile wins."""
+    username = (username or "").strip()
+    # A name no account can have (too long, a NUL, which PostgreSQL refuses to compare) is just unknown.
+    rows = [] if len(username) > 80 or "\x00" in username else get_db(db).read_rows(
+        _select_user().where(users.c.username == username))
     if not rows:
         check_password_hash(_DUMMY_HASH, password or "")
         return None
     row = rows[0]
     if not check_password_hash(row["password_hash"], password or "") or not row["active"]:
         return None
-    return _record(row)
+    return _record(row), row["password_hash"]
 
 
 # --- sign-in throttling ---------------------------------------------------------------------------------
@@ -149,7 +160,22 @@ MAX_FAILURES_PER_NAME = 20
 
 
 def _name(username: str) -> str:
-    return (username or "").strip().lower()[:80]
+    return (username or "").replace("\x00", "").strip().lower()[:80]
+
+
+def address_key(ip: str | None) -> str:
+    """Whom failures count against: an IPv4 address, or an IPv6 address's /64 (one subscriber's whole block,
+    which a guesser could otherwise walk address by address)."""
+    ip = (ip or "").strip()
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:64]
+    if address.version == 4:
+        return str(address)
+    if address.ipv4_mapped is not None:  # ::ffff:192.0.2.1 is 192.0.2.1
+        return str(address.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{address}/64", strict=False))
 
 
 def locked_out(username: str, ip: str, db: Database | None = None, now: datetime | None = None) -> int:
@@ -158,7 +184,7 @@ def locked_out(username: str, ip: str, db: Database | None = None, now: datetime
     since = now - FAILURE_WINDOW
     f = login_failures.c
     db = get_db(db)
-    name, ip = _name(username), (ip or "")[:64]
+    name, ip = _name(username), address_key(ip)
 
     def newest(limit: int, *conditions) -> list:
         return [row["at"] for row in db.read_rows(select(f.at).where(f.at >= since, *conditions)
@@ -183,7 +209,7 @@ def record_failure(username: str, ip: str, db: Database | None = None) -> None:
     db = get_db(db)
     f = login_failures.c
     with db.begin() as conn:
-        conn.execute(insert(login_failures).values(username=_name(username), ip=(ip or "")[:64], at=utc_now()))
+        conn.execute(insert(login_failures).values(username=_name(username), ip=address_key(ip), at=utc_now()))
         conn.execute(delete(login_failures).where(f.at < utc_now() - 4 * FAILURE_WINDOW))
 
 
@@ -191,6 +217,6 @@ def clear_failures(username: str, ip: str | None = None, db: Database | None = N
     """Forget a name's failures: from one address (its right password came), or from all (an admin unlocking
     the name); returns how many there were."""
     f = login_failures.c
-    conditions = [f.username == _name(username)] + ([f.ip == (ip or "")[:64]] if ip is not None else [])
+    conditions = [f.username == _name(username)] + ([f.ip == address_key(ip)] if ip is not None else [])
     with get_db(db).begin() as conn:
         return conn.execute(delete(login_failures).where(*conditions)).rowcount

@@ -1080,9 +1080,12 @@ def test_an_idle_session_expires(request_kind, client_for, deps, engine):
     assert client.get("/api/v1/overview").status_code == 401  # signed out
 
 
+# (the callback, what a timer sets off, what a person does). What a timer sets off includes the updates that a
+# timer's own update sets off in turn (a store written, then the map re-read), which are not the person either.
 TIMERS = {"overview-kpis.children": ("overview-refresh.n_intervals", "filter-category.value"),
           "wall-kpis-today-label.children": ("wall-refresh.n_intervals", None),
-          "queue-table.data": ("queue-refresh.n_intervals", "act-done.data")}
+          "queue-table.data": ("queue-refresh.n_intervals", None),
+          "overview-map-points.url": ("overview-map-params.data", "overview-map.zoom")}
 
 
 @pytest.mark.parametrize("name", list(TIMERS))
@@ -1092,10 +1095,10 @@ def test_timer_refreshes_are_not_activity(name, client_for, deps, engine):
     set_last_active(client, engine, 600)
     earlier = last_active(client, engine)
     resp = post(client, dash_body(deps[name], {}, (timer,), page="queue"))
-    assert resp.status_code == 200
+    assert resp.status_code in (200, 204)  # 204: nothing to update for these values
     assert last_active(client, engine) == earlier
     if person:  # a person's change does count
-        assert post(client, dash_body(deps[name], {}, (person,), page="queue")).status_code == 200
+        assert post(client, dash_body(deps[name], {}, (person,), page="queue")).status_code in (200, 204)
         assert last_active(client, engine) > earlier
     # And a timer cannot keep an idle session alive.
     set_last_active(client, engine, IDLE_SECONDS + 1)

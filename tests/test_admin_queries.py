@@ -531,3 +531,14 @@ def test_thirty_failures_lock_the_address(env):
     assert users.locked_out("ai.cung.duoc", "198.51.100.7", db=db, now=now) > 0
     assert users.locked_out("ai.cung.duoc", "198.51.100.8", db=db, now=now) == 0
     assert users.locked_out("ten.3", "198.51.100.8", db=db, now=now) == 0
+
+
+def test_an_ipv6_subscribers_block_counts_as_one_address(env):
+    """A guesser with an IPv6 /64 (one home connection) could otherwise take a fresh address for every try."""
+    db = env.db
+    for i in range(5):
+        users.record_failure("nguoi.sau", f"2001:db8:1:2::{i + 1}", db=db)
+    assert users.locked_out("nguoi.sau", "2001:db8:1:2::99", db=db) > 0  # the same /64
+    assert users.locked_out("nguoi.sau", "2001:db8:1:3::1", db=db) == 0  # another subscriber
+    assert users.address_key("::ffff:192.0.2.9") == users.address_key("192.0.2.9") == "192.0.2.9"
+    users.clear_failures("nguoi.sau", db=db)

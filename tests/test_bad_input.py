@@ -104,3 +104,76 @@ def test_an_oversized_callback_body_is_refused_before_it_is_read(admin_client, s
                              headers={"Content-Type": "application/json"})
     assert resp.status_code == 413 and read == []
     assert resp.get_json()["message"] == text.REQUEST_TOO_LARGE.format(size="64 KB")
+
+
+def test_json_nested_too_deep_for_the_parser_gets_a_400(admin_client):
+    body = '{"output":"overview-kpis.children","inputs":' + "[" * 2000 + "]" * 2000 + "}"
+    resp = admin_client.post("/_dash-update-component", data=body, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("change", ["omitted", "empty", "one too many", "one too few", "single as a list",
+                                   "another id", "another property", "pattern of another type"])
+def test_outputs_that_do_not_match_the_callback_get_a_400(admin_client, all_callbacks, change):
+    multi = next(s for s in all_callbacks if s["output"].startswith("..") and "{" not in s["output"]
+                 and not s.get("clientside_function"))
+    single = next(s for s in all_callbacks if not s["output"].startswith("..") and "{" not in s["output"]
+                  and not s.get("clientside_function"))
+    pattern = next(s for s in all_callbacks if "{" in s["output"] and not s.get("clientside_function"))
+    spec = {"single as a list": single, "pattern of another type": pattern}.get(change, multi)
+    body = dash_body(spec, {})
+    outputs = body["outputs"]
+    if change == "omitted":
+        body.pop("outputs")
+    elif change == "empty":
+        body["outputs"] = []
+    elif change == "one too many":
+        body["outputs"] = outputs + [outputs[0]]
+    elif change == "one too few":
+        body["outputs"] = outputs[:-1]
+    elif change == "single as a list":
+        body["outputs"] = [outputs]
+    elif change == "another id":
+        body["outputs"] = [{**outputs[0], "id": "queue-table"}, *outputs[1:]]
+    elif change == "another property":
+        body["outputs"] = [{**outputs[0], "property": "style"}, *outputs[1:]]
+    else:
+        first = outputs if isinstance(outputs, dict) else outputs[0]
+        wrong = {**first, "id": {**first["id"], "type": "zzz"}}
+        body["outputs"] = wrong if isinstance(outputs, dict) else [wrong, *outputs[1:]]
+    resp = post(admin_client, body)
+    assert resp.status_code == 400, (change, resp.status_code)
+    assert resp.get_json()["message"] == text.BAD_CALLBACK_REQUEST
+    assert post(admin_client, dash_body(spec, {})).status_code in (200, 204)  # the unchanged request is fine
+
+
+@pytest.fixture(scope="module")
+def pg_live(pg_server_url, tmp_path_factory):
+    """`python app.py` on PostgreSQL, which refuses a NUL byte in text where SQLite takes it."""
+    from tests.live_server import postgres_live_app
+
+    with postgres_live_app(pg_server_url, tmp_path_factory.mktemp("pg-bad-input"), reports=200, seed=5,
+                           ANALYTICS="off") as live:
+        from queries.users import create_user
+        from tests.conftest import PASSWORD
+
+        create_user("leader", PASSWORD, "leader", db=live["db"])
+        yield live
+
+
+def test_a_nul_byte_is_bad_input_not_a_database_outage(pg_live):
+    import requests
+
+    from tests.conftest import PASSWORD, form_token
+
+    base = pg_live["app"].base
+    web = requests.Session()
+    token = form_token(web.get(base + "/login").text)
+    refused = web.post(base + "/login", data={"username": "leader\x00", "password": PASSWORD, "csrf_token": token},
+                       allow_redirects=False)
+    assert refused.status_code == 401 and text.LOGIN_FAILED in refused.text
+    assert web.post(base + "/login", data={"username": "leader", "password": PASSWORD, "csrf_token": token},
+                    allow_redirects=False).status_code == 302
+    assert web.get(base + "/api/v1/reports/PA%00").status_code in (400, 404)
+    assert web.get(base + "/api/v1/overview?category=MT%00").status_code in (200, 400)
+    assert web.get(base + "/healthz").json()["database"] == "ok"

@@ -56,11 +56,14 @@ def test_the_wall_may_be_framed_only_where_configured(client_for, set_settings):
     assert other.headers["X-Frame-Options"] == "DENY"
 
 
-def test_a_tile_server_is_allowed_for_images_only(client_for, set_settings):
-    set_settings(tile_url="https://tiles.quangtri.gov.vn/{z}/{x}/{y}.png")
+@pytest.mark.parametrize("url,origin", [("https://tiles.quangtri.gov.vn/{z}/{x}/{y}.png", "https://tiles.quangtri.gov.vn"),
+                                        ("https://{s}.tile.example.vn:8443/{z}/{x}/{y}.png",
+                                         "https://*.tile.example.vn:8443")])
+def test_a_tile_server_is_allowed_for_images_only(client_for, set_settings, url, origin):
+    set_settings(tile_url=url)
     policy = directives(client_for("leader").get("/").headers["Content-Security-Policy"])
-    assert "https://tiles.quangtri.gov.vn" in policy["img-src"]
-    assert "https://tiles.quangtri.gov.vn" not in policy["script-src"] + policy["connect-src"]
+    assert origin in policy["img-src"]
+    assert origin not in policy["script-src"] + policy["connect-src"]
 
 
 def inline_script_hashes(page_html: str) -> set[str]:

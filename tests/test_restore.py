@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -211,3 +211,43 @@ def test_a_backup_restored_under_a_running_dashboard_never_shows_old_numbers(run
     assert poll(lambda: health()["status"] == "ok" and health()["analytics"] == "ok")
     assert total() == original
     assert "rebuilding" in (tmp_path / "running.log").read_text()
+
+
+def change(db: Database, report_id: int, status: str, updated_at: datetime) -> None:
+    """A report changed as the workflow changes one: new values, a newer version."""
+    with db.begin() as conn:
+        conn.execute(reports.update().where(reports.c.id == report_id).values(
+            status=status, updated_at=updated_at, version=reports.c.version + 1))
+
+
+def rejected_served() -> int:
+    """Rejected reports as the pages count them (from the copy when it is current)."""
+    return int(overview.headline_counts(Filter()).iloc[0]["rejected"])
+
+
+def test_a_write_after_the_restore_does_not_hide_it(record, tmp_path):
+    directory = analytics.analytics_dir()
+    analytics.sync(record, directory)
+    backup = Backup(record, tmp_path)
+    ids = [row["id"] for row in record.read_rows(select(reports.c.id).order_by(reports.c.id).limit(6))]
+    now = datetime.now().replace(microsecond=0)
+    for report_id in ids[:5]:
+        change(record, report_id, "rejected", now)
+    analytics.sync_if_changed(record, directory)
+    backup.restore()
+    change(record, ids[5], "rejected", now)  # someone works before the next cycle
+    assert analytics.restored(record, analytics.read_manifest(directory)) is not None
+    analytics.sync_if_changed(record, directory)
+    want = record.scalar(select(func.count()).select_from(reports).where(reports.c.status == "rejected"))
+    assert isinstance(analytics.reader(), AnalyticsDatabase) and rejected_served() == want
+
+
+def test_a_server_whose_clock_is_behind_is_not_taken_for_a_restore(record):
+    directory = analytics.analytics_dir()
+    analytics.sync(record, directory)
+    newest = record.scalar(select(reports.c.id).order_by(reports.c.updated_at.desc()).limit(1))
+    behind = datetime.now().replace(microsecond=0) - timedelta(minutes=5)
+    change(record, newest, "rejected", behind)
+    assert analytics.restored(record, analytics.read_manifest(directory)) is None
+    manifest = analytics.sync(record, directory)
+    assert analytics.restored(record, manifest) is None

@@ -326,3 +326,57 @@ def test_session_tokens_are_stored_only_as_hashes(server, person, engine):
     rows = session_rows(engine, person)
     assert [r["token_hash"] for r in rows] == [hashlib.sha256(token.encode()).hexdigest()]
     assert token not in repr(rows)
+
+
+def test_a_password_reset_during_a_sign_in_wins(server, person, app_db, monkeypatch, engine):
+    """The reset lands after the password was checked and before the session is made: no session is made (the
+    old password must not open one), whatever the order the two transactions take."""
+    from queries import users as user_store
+
+    checked = user_store.verify_password
+
+    def then_reset(username, password, db=None):
+        verified = checked(username, password, db)
+        admin.reset_password(ADMIN, person, "Mat-khau-moi-2026", db=app_db)
+        return verified
+
+    monkeypatch.setattr(user_store, "verify_password", then_reset)
+    client = server.test_client()
+    assert login(client, person).status_code == 401
+    assert not signed_in(client)
+    assert session_rows(engine, person) == []
+    monkeypatch.setattr(user_store, "verify_password", checked)
+    assert login(client, person, "Mat-khau-moi-2026").status_code == 302  # the new password works
+
+
+def test_a_session_check_that_fails_while_the_database_answers_lets_nobody_through(server, person, monkeypatch):
+    """The signed snapshot in the cookie stands in only when the database is down (pages keep their last data);
+    a check that fails for another reason (the database busy or locked) refuses the request."""
+    from sqlalchemy.exc import OperationalError
+
+    from queries import sessions as session_store
+
+    client = server.test_client()
+    login(client, person)
+
+    def busy(*_args, **_kwargs):
+        raise OperationalError("SELECT …", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(session_store, "check", busy)
+    assert not signed_in(client)
+
+
+@pytest.mark.parametrize("redis_url", ["redis://127.0.0.1:6399/0", "unix:///tmp/paht-no-such-redis.sock"])
+def test_sign_in_works_while_redis_is_unreachable(app_env, tmp_root, redis_url):
+    """Redis counts the sign-in cap across workers; without it each worker counts for itself, and nobody is
+    refused for the outage (nor for a socket address, which the cache and the limiter spell differently)."""
+    db_path = tmp_root / "no-redis.sqlite3"
+    shutil.copy(app_env["DATABASE_URL"].removeprefix("sqlite:///"), db_path)
+    env = {**os.environ, **app_env, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(free_port()),
+           "HOST": "127.0.0.1", "REDIS_URL": redis_url}
+    live = LiveApp(env, tmp_root / "no-redis.log").start()
+    try:
+        web = http_login(live.base, "leader")
+        assert web.get(live.base + "/api/v1/overview?from=2026-11-01&to=2026-11-02").status_code == 200
+    finally:
+        live.stop()

@@ -31,8 +31,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_open311_submissions'))
     )
     with op.batch_alter_table('open311_submissions', schema=None) as batch_op:
-        batch_op.create_index('ix_open311_submissions_key_idempotency', ['api_key_id', 'idempotency_key'],
-                              unique=True)
+        batch_op.create_index('ix_open311_submissions_key_idempotency', ['api_key_id', 'idempotency_key',
+                                                                        'created_at'], unique=False)
         batch_op.create_index('ix_open311_submissions_key_fingerprint', ['api_key_id', 'fingerprint', 'created_at'],
                               unique=False)
     op.create_table('user_sessions',
