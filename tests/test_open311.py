@@ -990,19 +990,25 @@ def test_racing_repeats_of_the_same_content_make_one_report(intake_db):
     """A client that retries while its first attempt is still being stored, without an Idempotency-Key."""
     key = open311.create_api_key(f"thu-lai-{uuid.uuid4().hex[:6]}", "app", intake_db)[0]
     new = open311.NewReport(service_code="GT", lat=17.4, lon=106.6, description="Ổ gà lớn giữa đường")
-    barrier = threading.Barrier(4)
-    codes: list[str] = []
+    codes = at_once(4, lambda: open311.submit_report(new, key, intake_db).code)
+    assert len(codes) == 4 and len(set(codes)) == 1
 
-    def send():
+
+def at_once(n: int, send) -> list:
+    """What `send` returns, called from n threads that start together."""
+    barrier = threading.Barrier(n)
+    answers: list = []
+
+    def run():
         barrier.wait()
-        codes.append(open311.submit_report(new, key, intake_db).code)
+        answers.append(send())
 
-    threads = [threading.Thread(target=send) for _ in range(4)]
+    threads = [threading.Thread(target=run) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert len(codes) == 4 and len(set(codes)) == 1
+    return answers
 
 
 @pytest.mark.parametrize("url", ["https://anh.example.vn:99999/a.jpg", "https://anh.example.vn:abc/a.jpg",
@@ -1044,18 +1050,7 @@ def test_the_same_content_from_the_same_key_within_the_window_is_one_report(inta
 def test_racing_submissions_with_one_idempotency_key_make_one_report(intake_db):
     key = open311.create_api_key(f"dua-{uuid.uuid4().hex[:6]}", "app", intake_db)[0]
     new = open311.NewReport(service_code="GT", address="Ngã tư Lê Duẩn")
-    barrier = threading.Barrier(4)
-    codes: list[str] = []
-
-    def send():
-        barrier.wait()
-        codes.append(open311.submit_report(new, key, intake_db, idempotency_key="cung-mot-lan").code)
-
-    threads = [threading.Thread(target=send) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    codes = at_once(4, lambda: open311.submit_report(new, key, intake_db, idempotency_key="cung-mot-lan").code)
     assert len(codes) == 4 and len(set(codes)) == 1
     rows = sql_frame(intake_db, "SELECT count(*) AS n FROM open311_submissions WHERE api_key_id = :k", k=key.id)
     assert rows["n"].iloc[0] == 1
