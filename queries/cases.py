@@ -20,7 +20,16 @@ from queries import audit, settings
 from queries.access import AccessDenied, Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.filters import utc_now
-from queries.schema import admin_units, agencies, categories, media, report_events, reports, routing_rules
+from queries.schema import (
+    OPEN_STATUSES,
+    admin_units,
+    agencies,
+    categories,
+    media,
+    report_events,
+    reports,
+    routing_rules,
+)
 from queries.sql import status_in
 from queries.workcalendar import default_calendar
 
@@ -105,10 +114,16 @@ def open_reports(viewer: Viewer, agency_code: str | None = None,
                  statuses: tuple[str, ...] = ("forwarded", "in_progress"), limit: int = 500,
                  db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, int]:
     """Open reports of an agency (None: all) within the viewer's scope, soonest deadline first; and how many."""
-    conds = [*_scope_conditions(viewer), r.status.in_(statuses)]
-    if agency_code:
-        conds.append(r.agency_id.in_(select(agencies.c.id).where(agencies.c.code == agency_code)))
+    _scope_conditions(viewer)  # may the viewer see reports at all
     db = get_db(db)
+    if viewer.scope is not None and agency_code not in (None, viewer.scope):
+        return with_countdown(db.read_frame(_list_select().where(False)), now), 0
+    conds = [status_in(statuses)]
+    if set(statuses) <= set(OPEN_STATUSES):  # the open reports' partial indexes serve only their own WHERE
+        conds.append(status_in(OPEN_STATUSES))
+    code = agency_code or viewer.scope
+    if code:  # an equality on the agency's id: its (agency, deadline) index gives its reports in order
+        conds.append(r.agency_id == db.scalar(select(agencies.c.id).where(agencies.c.code == code)))
     total = db.scalar(select(func.count()).select_from(reports).where(*conds))
     stmt = _list_select().where(*conds).order_by(r.deadline_at.is_(None), r.deadline_at.asc(), r.id).limit(limit)
     return with_countdown(db.read_frame(stmt), now), int(total or 0)

@@ -188,6 +188,9 @@ reports = Table(
     Index("ix_reports_updated_at", "updated_at"),  # the cheap data-version check reads max(updated_at)
     # Prefix searches (LIKE 'x%'): PostgreSQL uses the index for them only with text_pattern_ops.
     Index("ix_reports_phone_tail", "phone_tail", postgresql_ops={"phone_tail": "text_pattern_ops"}),
+    # A report's page lists the reports marked duplicates of it; few are, so a partial index holds only those.
+    Index("ix_reports_duplicate_of", "duplicate_of_id", sqlite_where=text("duplicate_of_id IS NOT NULL"),
+          postgresql_where=text("duplicate_of_id IS NOT NULL")),
     # The overdue list reads open reports by deadline; a partial index keeps it tiny.
     Index(
         "ix_reports_open_deadline",

@@ -97,7 +97,8 @@ def agency_on_time() -> ColumnElement:
 def status_in(statuses: tuple[str, ...]) -> ColumnElement:
     """reports.status IN (...) with the values written into the SQL: SQLite uses a partial index (the open
     reports by deadline, the IOC's waiting reports) only when it can see the very values of its WHERE."""
-    return reports.c.status.in_(bindparam("statuses", list(statuses), expanding=True, literal_execute=True))
+    return reports.c.status.in_(bindparam("statuses_" + "_".join(statuses), list(statuses), expanding=True,
+                                          literal_execute=True))
 
 
 def is_forwarding(event) -> ColumnElement:

@@ -1,4 +1,5 @@
-"""indexes for the operators' search: phone digits reversed, and trigrams of code, title and description
+"""indexes for the operators' search (phone digits reversed; trigrams of code, title and description) and a
+report's duplicates
 
 Revision ID: 0011
 Revises: 0010
@@ -42,6 +43,10 @@ def upgrade() -> None:
                      [{'b_id': row.id, 'b_tail': re.sub(r'\D', '', row.reporter_phone)[::-1][:20] or None}
                       for row in rows])
         last = rows[-1].id
+    # The reports marked duplicates of one (its page lists them): a full scan at a million reports before.
+    op.create_index('ix_reports_duplicate_of', 'reports', ['duplicate_of_id'], unique=False,
+                    sqlite_where=sa.text('duplicate_of_id IS NOT NULL'),
+                    postgresql_where=sa.text('duplicate_of_id IS NOT NULL'))
     if bind.dialect.name == 'postgresql':
         op.create_index('ix_reports_phone_tail', 'reports', ['phone_tail'], unique=False,
                         postgresql_ops={'phone_tail': 'text_pattern_ops'})
@@ -74,5 +79,6 @@ def downgrade() -> None:
             op.execute(f'DROP TRIGGER IF EXISTS {trigger}')
         op.execute('DROP TABLE IF EXISTS reports_search')
     op.drop_index('ix_reports_phone_tail', table_name='reports')
+    op.drop_index('ix_reports_duplicate_of', table_name='reports')
     with op.batch_alter_table('reports', schema=None) as batch_op:
         batch_op.drop_column('phone_tail')
