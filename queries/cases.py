@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, literal_column, or_, select, table, text, union
+from sqlalchemy import case, func, literal_column, or_, select, table, text, union
 
 from queries import audit, settings
 from queries.access import AccessDenied, Viewer, WorkflowError, require
@@ -110,23 +110,29 @@ def triage_queue(viewer: Viewer, limit: int = 300, db: Database | None = None,
     return with_countdown(frame, now), int(total or 0)
 
 
-def open_reports(viewer: Viewer, agency_code: str | None = None,
-                 statuses: tuple[str, ...] = ("forwarded", "in_progress"), limit: int = 500,
-                 db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, int]:
-    """Open reports of an agency (None: all) within the viewer's scope, soonest deadline first; and how many."""
-    _scope_conditions(viewer)  # may the viewer see reports at all
+WORK_STATUSES = ("forwarded", "in_progress")  # the agency's work: to accept first, then in progress
+WORK_PAGE_SIZE = 15
+
+
+def agency_work(viewer: Viewer, agency_code: str, page: int = 0, page_size: int = WORK_PAGE_SIZE,
+                db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, dict[str, int]]:
+    """One page of an agency's open work, the reports waiting to be accepted first, then those in progress,
+    each by deadline (soonest first, none last); and how many of each there are."""
+    _scope_conditions(viewer)
     db = get_db(db)
-    if viewer.scope is not None and agency_code not in (None, viewer.scope):
-        return with_countdown(db.read_frame(_list_select().where(False)), now), 0
-    conds = [status_in(statuses)]
-    if set(statuses) <= set(OPEN_STATUSES):  # the open reports' partial indexes serve only their own WHERE
-        conds.append(status_in(OPEN_STATUSES))
-    code = agency_code or viewer.scope
-    if code:  # an equality on the agency's id: its (agency, deadline) index gives its reports in order
-        conds.append(r.agency_id == db.scalar(select(agencies.c.id).where(agencies.c.code == code)))
-    total = db.scalar(select(func.count()).select_from(reports).where(*conds))
-    stmt = _list_select().where(*conds).order_by(r.deadline_at.is_(None), r.deadline_at.asc(), r.id).limit(limit)
-    return with_countdown(db.read_frame(stmt), now), int(total or 0)
+    empty = {status: 0 for status in WORK_STATUSES}
+    if viewer.scope is not None and agency_code != viewer.scope:
+        return with_countdown(db.read_frame(_list_select().where(False)), now), empty
+    agency_id = db.scalar(select(agencies.c.id).where(agencies.c.code == agency_code))
+    conds = [r.agency_id == agency_id, status_in(WORK_STATUSES), status_in(OPEN_STATUSES)]  # the partial index
+    counts = empty | {row["status"]: int(row["n"]) for row in db.read_rows(
+        select(r.status, func.count().label("n")).where(*conds).group_by(r.status))}
+    pages = max(1, -(-sum(counts.values()) // page_size))
+    page = max(0, min(int(page), pages - 1))
+    stmt = (_list_select().where(*conds)
+            .order_by(case((r.status == WORK_STATUSES[0], 0), else_=1), r.deadline_at.is_(None), r.deadline_at, r.id)
+            .limit(page_size).offset(page * page_size))
+    return with_countdown(db.read_frame(stmt), now), counts
 
 
 SEARCH_PAGE_SIZE = 20

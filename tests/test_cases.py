@@ -143,13 +143,22 @@ def test_an_agency_reads_only_its_own_agency(env):
         assert cases.report_detail(v["leader"], row.code, db=db)["code"] == row.code
     assert cases.report_detail(v["leader"], "KHONG-CO", db=db) is None
 
-    open_sxd = frame[(frame["agency_code"] == "SXD") & frame["status"].isin(["forwarded", "in_progress"])]
-    got, total = cases.open_reports(v["agency_a"], db=db)
-    assert total == len(open_sxd) and set(got["code"]) == set(open_sxd["code"])
-    assert set(got["agency_code"]) <= {"SXD"}
-    resolved_cat = frame[(frame["agency_code"] == "CAT") & (frame["status"] == "resolved")]
-    got, total = cases.open_reports(v["agency_b"], statuses=("resolved",), limit=100_000, db=db)
-    assert total == len(resolved_cat) and set(got["code"]) == set(resolved_cat["code"])
+    # The work list, page by page: every open report of the agency, once, in order; another agency's, never.
+    for who, agency in (("agency_a", "SXD"), ("agency_b", "CAT"), ("operator", "SXD")):
+        mine = frame[(frame["agency_code"] == agency) & frame["status"].isin(["forwarded", "in_progress"])].copy()
+        mine["rank"] = (mine["status"] != "forwarded").astype(int)
+        want = mine.sort_values(["rank", "deadline_at", "id"], na_position="last")["code"].tolist()
+        pages, counts = [], None
+        for page in range(-(-len(want) // cases.WORK_PAGE_SIZE) + 1):  # one past the end: the last again
+            got, counts = cases.agency_work(v[who], agency, page, db=db)
+            assert set(got["agency_code"]) <= {agency}
+            pages.append(got["code"].tolist())
+        assert counts == {s: int((mine["status"] == s).sum()) for s in ("forwarded", "in_progress")}
+        assert [code for page in pages[:-1] for code in page] == want and pages[-1] == pages[-2], who
+    # Another agency's list, asked for by an agency head: nothing, on any page.
+    for page in (0, 1, 5):
+        got, counts = cases.agency_work(v["agency_b"], "SXD", page, db=db)
+        assert got.empty and counts == {"forwarded": 0, "in_progress": 0}
     # Search stays in scope too.
     found = searched(v["agency_a"], "phản ánh", page_size=1000, db=db)
     assert len(found) and set(found["agency_code"]) == {"SXD"}

@@ -69,7 +69,7 @@ def _page(code: str | None, name: str) -> html.Div:
         html.Section(id=ids.AG_WORK, className="panel", children=[
             html.H2(id=ids.AG_WORK_TITLE, children=text.WORK_TITLE),
             html.P(text.WORK_NOTE, className="note"),
-            case_table(ids.AG_WORK_TABLE, WORK_COLUMNS, page_size=15),
+            case_table(ids.AG_WORK_TABLE, WORK_COLUMNS, page_size=cases.WORK_PAGE_SIZE, server_pages=True),
         ]),
         html.Div(className="grid-2", children=[
             html.Section(className="panel", children=[html.H2(text.PANEL_ON_TIME_TREND),
@@ -185,15 +185,19 @@ def build_deadlines(code: str, f: Filter) -> tuple:
 @callback(
     Output(ids.AG_WORK_TABLE, "data"),
     Output(ids.AG_WORK_TITLE, "children"),
+    Output(ids.AG_WORK_TABLE, "page_count"),
+    Output(ids.AG_WORK_TABLE, "page_current"),
     Input(ids.AG_CODE, "data"),
+    Input(ids.AG_WORK_TABLE, "page_current"),
 )
-def agency_work(code):
-    """The agency's open reports: waiting to be accepted first, then in progress, each by deadline."""
+def agency_work(code, page):
+    """One page of the agency's open reports: waiting to be accepted first, then in progress, each by
+    deadline; the title says how many of each."""
     if not isinstance(code, str) or not code:  # the page's store, unless forged
         raise PreventUpdate
-    viewer = current_viewer()
-    to_accept, n_new = cases.open_reports(viewer, code, ("forwarded",))
-    in_progress, n_doing = cases.open_reports(viewer, code, ("in_progress",))
-    title = (f"{text.WORK_TITLE}: {text.WORK_TO_ACCEPT.format(n=fmt_int(n_new))} · "
-             f"{text.WORK_IN_PROGRESS.format(n=fmt_int(n_doing))}")
-    return case_rows(to_accept) + case_rows(in_progress), title
+    page = page if isinstance(page, int) else 0
+    rows, counts = cases.agency_work(current_viewer(), code, page)
+    title = (f"{text.WORK_TITLE}: {text.WORK_TO_ACCEPT.format(n=fmt_int(counts['forwarded']))} · "
+             f"{text.WORK_IN_PROGRESS.format(n=fmt_int(counts['in_progress']))}")
+    pages = max(1, -(-sum(counts.values()) // cases.WORK_PAGE_SIZE))
+    return case_rows(rows), title, pages, min(page, pages - 1)
