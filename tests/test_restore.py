@@ -65,7 +65,8 @@ class Backup:
             self._sqlite_copy(str(self.path), self.db.url.removeprefix("sqlite:///"))
         else:
             self.db.engine.dispose()
-            subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "-d", self._libpq(), str(self.path)],
+            subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--single-transaction", "-d",
+                            self._libpq(), str(self.path)],
                            check=True, capture_output=True)
 
 
