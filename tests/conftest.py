@@ -8,7 +8,6 @@ server): each session creates its own scratch database and drops it afterwards. 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import tempfile
@@ -34,6 +33,7 @@ from queries.migrate import upgrade
 from queries.reference import load_reference_data
 from queries.schema import metadata
 from queries.users import create_user
+from tests.dash_calls import form_token, layout_form_token  # noqa: F401 (tests import them from here)
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -238,25 +238,6 @@ def throwaway_user(server, app_env, engine):
         if not conn.execute(text("SELECT 1 FROM audit_log a JOIN users u ON u.id = a.user_id WHERE u.username = :u"),
                             {"u": name}).first():  # the audit log keeps a user who signed in
             conn.execute(text("DELETE FROM users WHERE username = :u"), {"u": name})
-
-
-def form_token(page_html: str) -> str:
-    """The CSRF token a form on the page carries (Flask-WTF's, signed)."""
-    return re.search(r'name="csrf_token" value="([^"]+)"', page_html).group(1)
-
-
-def layout_form_token(client) -> str:
-    """The CSRF token of the sign-out form in the page header (the Dash layout), as a browser submits it."""
-    def walk(node):
-        if isinstance(node, dict):
-            props = node.get("props", node)
-            if props.get("name") == "csrf_token":
-                return props["value"]
-            return next(filter(None, (walk(v) for v in node.values())), None)
-        if isinstance(node, list):
-            return next(filter(None, (walk(v) for v in node)), None)
-        return None
-    return walk(client.get("/_dash-layout").get_json())
 
 
 def logout(client):

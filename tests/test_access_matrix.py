@@ -31,7 +31,7 @@ from dashboard import ids, text
 from queries import config
 from queries import media as media_store
 from tests.conftest import login, logout
-from tests.dash_calls import kpi_values
+from tests.dash_calls import callback_name, dash_body, kpi_values, stringify_id
 
 ANON, LEADER, OPERATOR, AGENCY_A, AGENCY_B, ADMIN = "anonymous", "leader", "operator", "agency_a", "agency_b", "admin"
 USERS = (ANON, LEADER, OPERATOR, AGENCY_A, AGENCY_B, ADMIN)
@@ -264,75 +264,12 @@ def clients(server):
     return get
 
 
-def _outputs(spec: dict) -> list[str]:
-    out = spec["output"]
-    return out[2:-2].split("...") if out.startswith("..") else [out]
-
-
-def _parse(part: str) -> tuple[str | dict, str]:
-    cid, prop = part.rsplit(".", 1)
-    return (json.loads(cid) if cid.startswith("{") else cid), prop.split("@")[0]
-
-
-def _id(cid):
-    """/_dash-dependencies writes pattern-matching ids as JSON text."""
-    return json.loads(cid) if isinstance(cid, str) and cid.startswith("{") else cid
-
-
-def _key(cid, prop: str) -> str:
-    """How the tables below name a property: 'id.prop', a pattern-matching id by its type."""
-    cid = _id(cid)
-    return f"{cid['type'] if isinstance(cid, dict) else cid}.{prop}"
-
-
-def callback_name(spec: dict) -> str:
-    return _key(*_parse(_outputs(spec)[0]))
-
-
 @pytest.fixture(scope="module")
 def deps(clients) -> dict:
     listed = clients(ADMIN).get("/_dash-dependencies").get_json()
     named = {callback_name(spec): spec for spec in listed}
     assert len(named) == len(listed)
     return named
-
-
-def _concrete(cid, page: str):
-    cid = _id(cid)
-    if isinstance(cid, str):
-        return cid
-    out = {}
-    for key, value in cid.items():
-        if value == ["MATCH"]:
-            out[key] = page
-        elif isinstance(value, list):
-            raise AssertionError(f"wildcard {value} in {cid}: teach this test to fill it")
-        else:
-            out[key] = value
-    return out
-
-
-def _stringify(cid) -> str:
-    return json.dumps(cid, sort_keys=True, separators=(",", ":")) if isinstance(cid, dict) else cid
-
-
-def dash_body(spec: dict, values: dict | None = None, changed=None, page: str = "report") -> dict:
-    """The JSON a browser posts for this callback: inputs and states from `values` (keyed 'id.prop', pattern
-    ids by type; missing ones None), pattern-matching ids made concrete with `page`, and `changed` (default:
-    the first input) as changedPropIds."""
-    values = values or {}
-
-    def fill(items):
-        return [{"id": _concrete(i["id"], page), "property": i["property"],
-                 "value": values.get(_key(i["id"], i["property"]))} for i in items]
-
-    outputs = [{"id": _concrete(cid, page), "property": prop} for cid, prop in map(_parse, _outputs(spec))]
-    if changed is None:
-        changed = [_key(spec["inputs"][0]["id"], spec["inputs"][0]["property"])]
-    by_key = {_key(i["id"], i["property"]): i for i in spec["inputs"]}
-    changed_ids = [f"{_stringify(_concrete(by_key[k]['id'], page))}.{by_key[k]['property']}" for k in changed]
-    return {"output": spec["output"], "outputs": outputs if len(outputs) > 1 else outputs[0],
-            "inputs": fill(spec["inputs"]), "state": fill(spec["state"]), "changedPropIds": changed_ids}
 
 
 def post(client, body: dict, **kwargs):
@@ -396,7 +333,7 @@ def callback_refusals(resp) -> list[str]:
 
 
 def output(resp, cid, prop: str):
-    return resp.get_json()["response"][_stringify(cid)][prop]
+    return resp.get_json()["response"][stringify_id(cid)][prop]
 
 
 CODE = re.compile(r"PA-\d{4}-\d{6}")

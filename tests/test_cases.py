@@ -293,6 +293,26 @@ def test_search_by_code_and_by_text(env):
             searched(v["operator"], short, db=db)
 
 
+@pytest.mark.parametrize("who,agency", [("operator", None), ("agency_a", "SXD")])
+def test_a_search_past_the_count_cap_says_more_and_pages_up_to_it(env, who, agency):
+    db, v = env.db, env.v
+    frame = raw_reports(db)
+    if agency:
+        frame = frame[frame["agency_code"] == agency]
+    text = (frame["code"] + " " + frame["title"] + " " + frame["description"]).str.lower()
+    want = frame[text.str.contains("nắp hố ga", regex=False)].sort_values(["created_at", "id"], ascending=False)
+    size, cap = 2, len(want) - 2
+    assert cap >= 3
+    last = (cap - 1) // size * size  # the last page's first row: the pages end at the cap
+    for page, first in ((0, 0), (1, size), (10_000, last)):
+        got, total = cases.search_reports(v[who], "nắp hố ga", page=page, page_size=size, db=db, count_cap=cap)
+        assert total == cap + 1  # "more than cap"
+        assert got["code"].tolist() == want["code"].iloc[first:first + size].tolist(), page
+    # Exactly at the cap the count is exact.
+    got, total = cases.search_reports(v[who], "nắp hố ga", db=db, count_cap=len(want))
+    assert total == len(want)
+
+
 def searched(*args, **kwargs):
     """The page of reports a search finds (without the count)."""
     return cases.search_reports(*args, **kwargs)[0]

@@ -137,5 +137,7 @@ def search(_clicks, query, page):
         found, total = cases.search_reports(current_viewer(), query, page=page)
     except WorkflowError as err:
         return [], str(err), 0, 0
-    pages = -(-total // cases.SEARCH_PAGE_SIZE)
-    return case_rows(found), text.QUEUE_SEARCH_RESULTS.format(n=fmt_int(total)), pages, min(page, max(0, pages - 1))
+    shown = min(total, cases.SEARCH_COUNT_CAP)
+    pages = -(-shown // cases.SEARCH_PAGE_SIZE)
+    note = (text.QUEUE_SEARCH_MANY if total > shown else text.QUEUE_SEARCH_RESULTS).format(n=fmt_int(shown))
+    return case_rows(found), note, pages, min(page, max(0, pages - 1))
