@@ -9,6 +9,7 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard.answers import agency_answer, scorecard_answer
 from dashboard.auth import current_scope, current_viewer
 from dashboard.cache import cache, cached, data_version
 from queries import cases, maps, overview, scorecard
@@ -125,7 +126,7 @@ def scorecard_json():
     if kind not in scorecard.PERIOD_KINDS:
         return jsonify(error="bad_request", message="period phải là month, quarter hoặc year."), 400
     day = parse_date(request.args.get("date"), "date")
-    table, period = scorecard.scorecard(request_filter(), kind, day)
+    table, period = scorecard_answer(request_filter(), kind, day)
     rows = []
     for row in frame_records(table):
         entry = {k: row[k] for k in SCORECARD_COLUMNS}
@@ -147,16 +148,16 @@ def agency_json(code: str):
     if info is None:
         return jsonify(error="not_found", message=f"Không có đơn vị mã '{code}'."), 404
     f = request_filter()
-    compared = scorecard.agency_vs_province(code, f)
-    trends = scorecard.monthly_trends(f)
+    answer = agency_answer(code, f, cards_only=False)
+    compared = answer["compared"]
     return jsonify(
         agency=info,
         metrics=frame_records(pd.DataFrame([compared["agency"]]))[0] if compared["agency"] else None,
         province=frame_records(pd.DataFrame([compared["province"]]))[0] if compared["province"] else None,
         agencies_with_reports=compared["agencies_with_reports"],
-        trend=frame_records(scorecard.monthly_trend(f, code, trends=trends)),
-        province_trend=frame_records(scorecard.monthly_trend(f, None, trends=trends)),
-        worst_rated_categories=frame_records(scorecard.worst_rated_categories(code, f)),
+        trend=frame_records(answer["trend"]),
+        province_trend=frame_records(answer["province_trend"]),
+        worst_rated_categories=frame_records(answer["worst"]),
         overdue=frame_records(scorecard.open_cases(code, f, "overdue"), OPEN_CASE_COLUMNS),
         due_soon=frame_records(scorecard.open_cases(code, f, "due_soon"), OPEN_CASE_COLUMNS),
         filter=f.to_params(),

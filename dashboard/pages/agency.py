@@ -4,16 +4,14 @@ the overdue and due-soon lists with working days over or left. Agency heads see 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import dash
 from dash import Input, Output, callback, dcc, html
 from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
+from dashboard.answers import agency_answer
 from dashboard.auth import current_scope, current_viewer
-from dashboard.cache import kept_warm
 from dashboard.components import charts
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.filter_bar import preset_range
@@ -145,21 +143,15 @@ def _period(preset: str | None) -> Filter:
 
 
 def build_agency(code: str, f: Filter) -> tuple:
-    """The page's numbers and figures. What is the same for every agency (the province's rows, every agency's
-    monthly trend and ratings, which ignore the caller's scope) is cached once for all of them."""
-    whole = replace(f, scope_agency=None)
-    compared = scorecard.agency_vs_province(code, f, province=kept_warm(scorecard.province_metrics, whole,
-                                                                         cards_only=True), cards_only=True)
-    trends = kept_warm(scorecard.monthly_trends, whole)
-    trend = scorecard.monthly_trend(f, code, trends=trends)
-    province_trend = scorecard.monthly_trend(f, None, trends=trends)
-    worst = scorecard.worst_rated_categories(code, f, ratings=kept_warm(scorecard.ratings_by_category, whole))
+    """The page's numbers and figures (what the JSON twin, /api/v1/agencies/<code>, also reads)."""
+    answer = agency_answer(code, f)
+    trend, province_trend = answer["trend"], answer["province_trend"]
     return (
-        agency_kpis(compared),
+        agency_kpis(answer["compared"]),
         charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),
         charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
                                          y_range=[1, 5]),
-        charts.worst_categories_figure(worst),
+        charts.worst_categories_figure(answer["worst"]),
     )
 
 

@@ -11,8 +11,8 @@ from dash.dash_table.Format import Format, Group, Scheme
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
+from dashboard.answers import scorecard_answer
 from dashboard.auth import current_scope
-from dashboard.cache import cached
 from dashboard.components.charts import FONT
 from dashboard.components.info import info_icon
 from dashboard.formatting import fmt_date
@@ -181,7 +181,7 @@ def update_scorecard(period_start, categories, kind):
     except ValueError:
         day = None
     f = Filter(categories=tuple(categories or ())).scoped(current_scope())
-    table, period = cached(scorecard.scorecard, f, kind, day)
+    table, period = scorecard_answer(f, kind, day)
     rows, tips = scorecard_rows(table)
     previous = period.previous()
     note = (f"{period.label} ({fmt_date(period.start)}–{fmt_date(period.end)}). "
