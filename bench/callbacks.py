@@ -52,9 +52,10 @@ def parse_args():
 
 def callbacks(app):
     """(name, callback, setup): setup runs before each timed run, untimed."""
+    from dashboard.answers import deadline_lists
     from dashboard.cache import cache, cached
     from dashboard.components.filter_bar import preset_range
-    from dashboard.pages.agency import build_agency, build_deadlines
+    from dashboard.pages.agency import build_agency
     from dashboard.pages.overview import build_overview
     from dashboard.pages.wall import build_wall
     from queries import scorecard, sla
@@ -96,7 +97,7 @@ def callbacks(app):
         # "Toàn bộ" (all time): every report's durations, the largest percentiles anyone can ask for.
         ("agency page, all time, first", in_app(lambda: build_agency("SXD", Filter())), empty_cache),
         # Read from the system of record, not the copy: no floor.
-        ("agency page, overdue and due-soon lists", lambda: build_deadlines("SXD", year), None),
+        ("agency page, overdue and due-soon lists", lambda: deadline_lists("SXD", year, 0, 0), None),
         ("SLA metrics by agency, 12 months", lambda: sla.sla_metrics(year, "agency"), None),
         # After a change nothing is cached, whatever the wall reads through the cache.
         ("wall, data changed", in_app(lambda: build_wall(None)), empty_cache),

@@ -1,5 +1,5 @@
-"""What a page and its JSON twin both show, asked for in one place: the page draws it, /api/v1 writes it out,
-and both read the same cache entries, so the twin is as fast as the page and never says something else.
+"""What pages show, asked for in one place: a page and its JSON twin (/api/v1) read the same cache entries, so
+the twin is as fast as the page and never says something else; lists that two pages show are built once.
 What every agency's page shares (the province's rows) is kept warm after each change (dashboard/cache.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,9 @@ from datetime import date
 
 import pandas as pd
 
+from dashboard import text
 from dashboard.cache import cached, kept_warm
+from dashboard.components.case_table import one_page, with_count
 from queries import scorecard
 from queries.filters import Filter
 
@@ -31,3 +33,16 @@ def agency_answer(code: str, f: Filter, cards_only: bool = True) -> dict:
 def scorecard_answer(f: Filter, kind: str, day: date | None) -> tuple[pd.DataFrame, scorecard.Period]:
     """The ranked table of the period that holds `day` (the default period when None), and that period."""
     return cached(scorecard.scorecard, f, kind, day)
+
+
+def deadline_lists(code: str | None, f: Filter, overdue_page, due_soon_page,
+                   titles: tuple[str, str] = (text.PANEL_OVERDUE, text.PANEL_DUE_SOON)) -> tuple:
+    """A page of the agency's (None: every agency's) overdue reports, most overdue first, and one of those due
+    within two working days, each with its page count; then the two titles with how many there are."""
+    out, totals = [], []
+    for which, page in (("overdue", overdue_page), ("due_soon", due_soon_page)):
+        page = page if isinstance(page, int) else 0
+        frame, total = scorecard.open_cases_page(code, f, which, page)
+        out += one_page(frame, total, page)
+        totals.append(total)
+    return (*out, *(with_count(title, total) for title, total in zip(titles, totals, strict=True)))

@@ -339,9 +339,24 @@ def open_cases(code: str | None, f: Filter, which: str, db: Database | None = No
                horizon_days: int = 2, limit: int = 200) -> pd.DataFrame:
     """Open reports of an agency (None: all), `which` = 'overdue' (past deadline, most overdue first) or
     'due_soon' (due within `horizon_days` working days). With working days over (negative) or left."""
-    now = now or utc_now()
-    calendar = default_calendar()
-    db = get_db(db)
+    now, db = now or utc_now(), get_db(db)
+    conds, order = _open_case_conditions(code, f, which, db, now, horizon_days)
+    return _open_case_rows(conds, order, limit, 0, db, now)
+
+
+def open_cases_page(code: str | None, f: Filter, which: str, page: int = 0, page_size: int = 15,
+                    db: Database | None = None, now: datetime | None = None,
+                    horizon_days: int = 2) -> tuple[pd.DataFrame, int]:
+    """One page of open_cases and how many there are in all; a page past the end is the last one."""
+    now, db = now or utc_now(), get_db(db)
+    conds, order = _open_case_conditions(code, f, which, db, now, horizon_days)
+    total = int(db.scalar(select(func.count()).select_from(reports).where(*conds)) or 0)
+    page = max(0, min(int(page), (total - 1) // page_size)) if total else 0
+    return _open_case_rows(conds, order, page_size, page * page_size, db, now), total
+
+
+def _open_case_conditions(code: str | None, f: Filter, which: str, db: Database, now: datetime,
+                          horizon_days: int) -> tuple[list, object]:
     selection, conds = replace(f, agencies=()), [status_in(OPEN_STATUSES)]
     if code is not None:
         # The agency's id, not a subquery on its code: then PostgreSQL walks the index of open reports by
@@ -353,12 +368,14 @@ def open_cases(code: str | None, f: Filter, which: str, db: Database | None = No
     conds += report_conditions(selection)
     if which == "overdue":
         conds.append(r.deadline_at < now)
-        order = r.deadline_at.asc()
     elif which == "due_soon":
-        conds += [r.deadline_at >= now, r.deadline_at <= calendar.deadline(now, days=horizon_days)]
-        order = r.deadline_at.asc()
+        conds += [r.deadline_at >= now, r.deadline_at <= default_calendar().deadline(now, days=horizon_days)]
     else:
         raise ValueError("which must be 'overdue' or 'due_soon'")
+    return conds, (r.deadline_at.asc(), r.id.asc())
+
+
+def _open_case_rows(conds: list, order, limit: int, offset: int, db: Database, now: datetime) -> pd.DataFrame:
     stmt = (
         select(r.code, r.title, r.status, r.urgent, r.created_at, r.deadline_at,
                categories.c.short_name.label("category_name"), admin_units.c.name.label("commune_name"),
@@ -367,12 +384,12 @@ def open_cases(code: str | None, f: Filter, which: str, db: Database | None = No
         .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
                      .outerjoin(admin_units, admin_units.c.code == r.commune_code)
                      .outerjoin(agencies, agencies.c.id == r.agency_id))
-        .where(*conds).order_by(order).limit(limit)
+        .where(*conds).order_by(*order).limit(limit).offset(offset)
     )
     df = db.read_frame(stmt)
     deadlines = pd.to_datetime(df["deadline_at"]).to_numpy().astype("datetime64[s]")
     # Presentation of at most `limit` rows: working days left (positive) or over (negative), 1 decimal.
-    df["working_days_left"] = np.round(calendar.working_days_between(
+    df["working_days_left"] = np.round(default_calendar().working_days_between(
         np.full(len(df), np.datetime64(now, "s")), deadlines), 1) if len(df) else []
     df["deadline_local"] = [utc_to_local(ts).strftime("%H:%M %d/%m/%Y") for ts in
                             pd.to_datetime(df["deadline_at"]).dt.to_pydatetime()] if len(df) else []

@@ -634,6 +634,9 @@ CALLBACKS = {
     ],
     # Queue
     "queue-table.data": [Call("refresh", row("204", "ok", "204", "204", "ok"))],
+    "queue-overdue.data": [Call("page 2 of the province's lists", row("204", "ok", "204", "204", "ok"),
+                                lambda d: {"queue-overdue.page_current": 1, "queue-due-soon.page_current": 1},
+                                ("queue-overdue.page_current",))],
     "queue-panel.children": [
         Call("SXD row", row("ok", "ok", "ok", GONE, "ok"),
              lambda d: {"queue-table.selected_rows": [0], "queue-table.data": [{"code": d.sxd["code"]}]}),

@@ -537,3 +537,37 @@ def test_agency_kpi_average_per_agency_is_the_mean_over_agencies(server, sqlite_
     received_card, pending_card = cards[0], cards[1]
     assert _note_number(received_card) == pytest.approx(per_agency["received"].mean(), abs=0.051)
     assert _note_number(pending_card) == pytest.approx(per_agency["pending"].mean(), abs=0.051)
+
+
+RECORDS = ["sqlite_db", "pg_db"]  # the work lists read the system of record, never the analytics copy
+
+
+@pytest.mark.parametrize("source", RECORDS)
+@pytest.mark.parametrize("code", [None, "SXD"])
+@pytest.mark.parametrize("which", ["overdue", "due_soon"])
+def test_open_cases_page_by_page_match_pandas(request, raw_by_dialect, source, code, which):
+    """The server-paged deadline lists: every page and the total, against pandas over the raw rows."""
+    db = request.getfixturevalue(source)
+    raw = raw_by_dialect[db.dialect]
+    f = Filter(agencies=(code,)) if code else Filter()
+    want = expected_open_cases(raw, f, NOW, which).sort_values(["deadline_at", "id"])  # the first 200
+    assert len(want) > 0, "the demo data should hold some"
+    size = 7 if len(want) > 14 else 1  # due soon: a handful, a page each
+    for page in range(0, min(5, -(-len(want) // size))):
+        got, total = scorecard.open_cases_page(code, Filter(), which, page, size, db=db, now=NOW)
+        assert got["code"].tolist() == want["code"].iloc[page * size:(page + 1) * size].tolist(), page
+        if len(want) < 200:  # all of them
+            assert total == len(want)
+    # Past the end: the last page, not an empty one.
+    last, total = scorecard.open_cases_page(code, Filter(), which, 10_000, size, db=db, now=NOW)
+    assert len(last) == total - (total - 1) // size * size
+
+
+@pytest.mark.parametrize("source", RECORDS)
+@pytest.mark.parametrize("which", ["overdue", "due_soon"])
+def test_open_cases_page_of_another_agency_is_empty_on_every_page(request, source, which):
+    db = request.getfixturevalue(source)
+    for page in (0, 1, 5):
+        got, total = scorecard.open_cases_page("SXD", Filter().scoped("CAT"), which, page, 5, db=db, now=NOW)
+        assert got.empty and total == 0
+    assert scorecard.open_cases_page("SXD", Filter().scoped("SXD"), which, 0, 5, db=db, now=NOW)[1] > 0

@@ -8,7 +8,7 @@ from dash import dash_table
 
 from dashboard import text
 from dashboard.components.charts import FONT
-from dashboard.formatting import fmt_decimal
+from dashboard.formatting import fmt_decimal, fmt_int
 from queries.sql import LOCAL_OFFSET_HOURS
 from queries.workcalendar import default_calendar
 
@@ -94,3 +94,13 @@ def case_table(table_id: str, columns: list[str], page_size: int = 15, selectabl
             {"if": {"filter_query": "{overdue} = 1", "column_id": "countdown"}, "color": text.OVERDUE_COLOR},
         ],
     )
+
+
+def one_page(frame: pd.DataFrame, total: int, page: int, page_size: int = 15) -> tuple[list[dict], int, int]:
+    """A server-paged case_table's data, page_count and page_current for one page of `total` reports."""
+    pages = max(1, -(-total // page_size))
+    return case_rows(frame), pages, min(max(0, page), pages - 1)
+
+
+def with_count(title: str, total: int) -> str:
+    return f"{title} ({fmt_int(total)})"

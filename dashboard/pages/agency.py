@@ -10,7 +10,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
-from dashboard.answers import agency_answer
+from dashboard.answers import agency_answer, deadline_lists
 from dashboard.auth import current_scope, current_viewer
 from dashboard.components import charts
 from dashboard.components.case_table import case_rows, case_table
@@ -76,13 +76,15 @@ def _page(code: str | None, name: str) -> html.Div:
                                                       dcc.Graph(id=ids.AG_SATISFACTION_TREND)]),
         ]),
         html.Div(className="grid-2", children=[
-            html.Section(className="panel", children=[html.H2(text.PANEL_OVERDUE),
-                                                      case_table(ids.AG_OVERDUE, OPEN_CASE_COLUMNS)]),
+            html.Section(className="panel", children=[
+                html.H2(text.PANEL_OVERDUE, id=ids.AG_OVERDUE_TITLE),
+                case_table(ids.AG_OVERDUE, OPEN_CASE_COLUMNS, server_pages=True)]),
             html.Section(className="panel", children=[html.H2(text.PANEL_WORST_CATEGORIES),
                                                       dcc.Graph(id=ids.AG_WORST_CATEGORIES)]),
         ]),
-        html.Section(className="panel", children=[html.H2(text.PANEL_DUE_SOON),
-                                                  case_table(ids.AG_DUE_SOON, OPEN_CASE_COLUMNS)]),
+        html.Section(className="panel", children=[
+            html.H2(text.PANEL_DUE_SOON, id=ids.AG_DUE_SOON_TITLE),
+            case_table(ids.AG_DUE_SOON, OPEN_CASE_COLUMNS, server_pages=True)]),
     ])
 
 
@@ -158,20 +160,18 @@ def build_agency(code: str, f: Filter) -> tuple:
 # A callback of their own: the lists read the system of record, the figures above the analytics copy, and
 # neither waits for the other.
 @callback(
-    Output(ids.AG_OVERDUE, "data"),
-    Output(ids.AG_DUE_SOON, "data"),
+    *[Output(table, prop) for table in (ids.AG_OVERDUE, ids.AG_DUE_SOON)
+      for prop in ("data", "page_count", "page_current")],
+    Output(ids.AG_OVERDUE_TITLE, "children"),
+    Output(ids.AG_DUE_SOON_TITLE, "children"),
     *PAGE_INPUTS,
+    Input(ids.AG_OVERDUE, "page_current"),
+    Input(ids.AG_DUE_SOON, "page_current"),
 )
-def agency_deadlines(code, preset):
+def agency_deadlines(code, preset, overdue_page, due_soon_page):
     if not isinstance(code, str) or not code:  # the page's store, unless forged
         raise PreventUpdate
-    return build_deadlines(code, _period(preset))
-
-
-def build_deadlines(code: str, f: Filter) -> tuple:
-    """The agency's overdue reports (most overdue first) and those due within two working days."""
-    return (case_rows(scorecard.open_cases(code, f, "overdue")),
-            case_rows(scorecard.open_cases(code, f, "due_soon")))
+    return deadline_lists(code, _period(preset), overdue_page, due_soon_page)
 
 
 @callback(

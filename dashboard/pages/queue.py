@@ -9,11 +9,12 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids, text
+from dashboard.answers import deadline_lists
 from dashboard.auth import current_viewer
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.report_actions import action_panel, outcome_area
 from dashboard.formatting import fmt_int
-from queries import cases, scorecard
+from queries import cases
 from queries.access import WorkflowError
 from queries.filters import Filter
 
@@ -58,10 +59,12 @@ def layout(**_query):
                            server_pages=True),
             ]),
             html.Div(className="grid-2", children=[
-                html.Section(className="panel", children=[html.H2(text.PANEL_OVERDUE_ALL),
-                                                          case_table(ids.QU_OVERDUE, ATTENTION_COLUMNS)]),
-                html.Section(className="panel", children=[html.H2(text.PANEL_DUE_SOON_ALL),
-                                                          case_table(ids.QU_DUE_SOON, ATTENTION_COLUMNS)]),
+                html.Section(className="panel", children=[
+                    html.H2(text.PANEL_OVERDUE_ALL, id=ids.QU_OVERDUE_TITLE),
+                    case_table(ids.QU_OVERDUE, ATTENTION_COLUMNS, server_pages=True)]),
+                html.Section(className="panel", children=[
+                    html.H2(text.PANEL_DUE_SOON_ALL, id=ids.QU_DUE_SOON_TITLE),
+                    case_table(ids.QU_DUE_SOON, ATTENTION_COLUMNS, server_pages=True)]),
             ]),
         ]),
     ])
@@ -70,8 +73,6 @@ def layout(**_query):
 @callback(
     Output(ids.QU_TABLE, "data"),
     Output(ids.QU_TITLE, "children"),
-    Output(ids.QU_OVERDUE, "data"),
-    Output(ids.QU_DUE_SOON, "data"),
     Output(ids.QU_TABLE, "selected_rows"),
     Input(ids.QU_REFRESH, "n_intervals"),
     Input(ids.act("done", PAGE), "data"),
@@ -84,13 +85,28 @@ def refresh_queue(_tick, _done, old_rows, selected):
         raise PreventUpdate
     waiting, total = cases.triage_queue(viewer)
     rows = case_rows(waiting)
-    f = Filter()
-    overdue = case_rows(scorecard.open_cases(None, f, "overdue"))
-    due_soon = case_rows(scorecard.open_cases(None, f, "due_soon"))
     # Keep the operator's selection on the same report when the list moves under it.
     chosen = old_rows[selected[0]]["code"] if old_rows and selected and selected[0] < len(old_rows) else None
     keep = [i for i, row in enumerate(rows) if row["code"] == chosen]
-    return rows, text.QUEUE_NEW.format(n=total), overdue, due_soon, keep
+    return rows, text.QUEUE_NEW.format(n=total), keep
+
+
+# The province's deadline lists in a callback of their own: a page of each list turns without reading the queue.
+@callback(
+    *[Output(table, prop) for table in (ids.QU_OVERDUE, ids.QU_DUE_SOON)
+      for prop in ("data", "page_count", "page_current")],
+    Output(ids.QU_OVERDUE_TITLE, "children"),
+    Output(ids.QU_DUE_SOON_TITLE, "children"),
+    Input(ids.QU_REFRESH, "n_intervals"),
+    Input(ids.act("done", PAGE), "data"),
+    Input(ids.QU_OVERDUE, "page_current"),
+    Input(ids.QU_DUE_SOON, "page_current"),
+)
+def province_deadlines(_tick, _done, overdue_page, due_soon_page):
+    if not current_viewer().triages:
+        raise PreventUpdate
+    return deadline_lists(None, Filter(), overdue_page, due_soon_page,
+                           titles=(text.PANEL_OVERDUE_ALL, text.PANEL_DUE_SOON_ALL))
 
 
 @callback(
