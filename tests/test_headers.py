@@ -42,6 +42,11 @@ def test_every_answer_carries_the_security_headers(client_for):
         assert resp.headers["Referrer-Policy"] == "same-origin" and resp.headers["X-Content-Type-Options"] == "nosniff"
         assert resp.headers["Cache-Control"] == "no-store", path
     assert "no-store" not in client.get("/assets/app.css").headers.get("Cache-Control", "")
+    # The addresses Dash writes into pages carry the file's time: those the browser keeps without asking again.
+    assert "immutable" not in client.get("/assets/app.css").headers.get("Cache-Control", "")
+    assert client.get("/assets/app.css?m=1796661526.19").headers["Cache-Control"] == \
+        "private, max-age=31536000, immutable"
+    assert "immutable" not in client.get("/assets/nothing-here.css?m=1").headers.get("Cache-Control", "")
 
 
 def test_the_wall_may_be_framed_only_where_configured(client_for, set_settings):
