@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Load test against gunicorn on loopback: 50 wall screens (refresh every 30 s) + 20 operators + one citizen app
-# submitting a report every 10 s (so the data keeps changing), 5 minutes.
+# Load test against gunicorn on loopback: 50 wall screens (refresh every 30 s) + 20 IOC operators (filters,
+# search, open, forward) + 10 agency heads + one citizen app submitting a report every 10 s (so the data keeps
+# changing), 5 minutes. ANALYTICS_DIR=… reuses an analytics copy already built (minutes at 10M).
 #   bench/load.sh [DATABASE_URL] [duration]     default: the 1M-report SQLite file of bench/overview.py, 5m
 #   ANALYTICS_SYNC=external bench/load.sh …     the analytics copy kept by its own process, not a web worker
 # Prints locust's p50 / p95 / p99 per request and the error count; CSVs go to bench/results/load_*.csv.
@@ -17,6 +18,8 @@ rm -f "$INSTANCE_DIR/rss.txt"
 USER_PASSWORD="tai-kiem-tra-tai-2026"
 .venv/bin/flask --app app create-user --username loadtest --role operator --password "$USER_PASSWORD" \
     --full-name "Kiểm tra tải" >/dev/null 2>&1 || true
+.venv/bin/flask --app app create-user --username loadtest-sxd --role agency --agency SXD \
+    --password "$USER_PASSWORD" --full-name "Kiểm tra tải (SXD)" >/dev/null 2>&1 || true
 .venv/bin/flask --app app display-token revoke "Kiểm tra tải" >/dev/null 2>&1 || true
 TOKEN=$(.venv/bin/flask --app app display-token create "Kiểm tra tải $(date +%s)" | grep -o 'token=[^ ]*' | cut -d= -f2)
 API_KEY=$(.venv/bin/flask --app app api-key create "load-test-$(date +%s)" --channel app | tail -1)
@@ -39,9 +42,9 @@ curl -s "http://127.0.0.1:$PORT/healthz"; echo
     if [ -n "$SYNC" ]; then ps -o pid=,rss= -p "$SYNC" >>"$INSTANCE_DIR/rss-sync.txt"; fi
     sleep 5
 done) &
-PAHT_SCREEN_TOKEN="$TOKEN" PAHT_API_KEY="$API_KEY" PAHT_USER=loadtest PAHT_PASSWORD="$USER_PASSWORD" \
-    .venv/bin/locust -f bench/locustfile.py --headless --host "http://127.0.0.1:$PORT" \
-    --users 71 --spawn-rate 10 --run-time "$DURATION" --csv bench/results/load --only-summary \
+PAHT_SCREEN_TOKEN="$TOKEN" PAHT_API_KEY="$API_KEY" PAHT_USER=loadtest PAHT_AGENCY_USER=loadtest-sxd \
+    PAHT_PASSWORD="$USER_PASSWORD" .venv/bin/locust -f bench/locustfile.py --headless \
+    --host "http://127.0.0.1:$PORT" --users 81 --spawn-rate 10 --run-time "$DURATION" --csv bench/results/load --only-summary \
     2>&1 | tail -30 || true
 echo "RSS per gunicorn worker (MB), at the end and the highest seen (sampled every 5 s):"
 ps -o pid=,rss= --ppid "$GUNICORN" | awk '{printf "  worker %s: %.0f MB now\n", $1, $2/1024}'
