@@ -12,8 +12,13 @@ import pandas as pd
 from dashboard import text
 from dashboard.cache import cached, kept_warm
 from dashboard.components.case_table import one_page, with_count
-from queries import scorecard
+from queries import overview, scorecard
 from queries.filters import Filter
+
+
+def overview_counts(f: Filter) -> pd.DataFrame:
+    """Per agency, every count of the overview's headline, backlog and ratings (the page's heaviest read)."""
+    return cached(overview.agency_counts, f)
 
 
 def agency_answer(code: str, f: Filter, cards_only: bool = True) -> dict:

@@ -9,7 +9,7 @@ import pandas as pd
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from dashboard.answers import agency_answer, scorecard_answer
+from dashboard.answers import agency_answer, overview_counts, scorecard_answer
 from dashboard.auth import current_scope, current_viewer
 from dashboard.cache import cache, cached, data_version
 from queries import cases, maps, overview, scorecard
@@ -39,7 +39,7 @@ def _bad_filter(err: FilterError):
 @bp.get("/overview")
 def overview_json():
     f, narrowing = cached(overview.narrow_to_limit, request_filter())
-    body = overview.overview_summary(f)
+    body = overview.overview_summary(f, counts=overview_counts(f))
     body["filter"] = f.to_params()
     body["narrowed"] = None if narrowing is None else {
         "from": narrowing.start.isoformat(), "reports_in_period": narrowing.total, "reports_shown": narrowing.shown}

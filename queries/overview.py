@@ -319,10 +319,11 @@ def data_version(db: Database | None = None) -> str:
     return f"{row['id'] or 0}-{stamp}-{row['gone'] or 0}"
 
 
-def overview_summary(f: Filter, db: Database | None = None, now: datetime | None = None) -> dict:
-    """The numbers the overview page shows, as plain JSON-ready values (the page's JSON twin)."""
-    now = now or utc_now()
-    counts = agency_counts(f, db, now)
+def overview_summary(f: Filter, db: Database | None = None, now: datetime | None = None,
+                     counts: pd.DataFrame | None = None) -> dict:
+    """The numbers the overview page shows, as plain JSON-ready values (the page's JSON twin). `counts` is
+    agency_counts(f) when the caller has it already."""
+    counts = agency_counts(f, db, now) if counts is None else counts
     head = headline_counts(f, counts=counts).iloc[0]
     backlog = backlog_by_agency(f, counts=counts)
 

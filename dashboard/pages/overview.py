@@ -10,6 +10,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard import ids, text
+from dashboard.answers import overview_counts
 from dashboard.api import MAP_POINT_LIMIT, map_view
 from dashboard.auth import current_scope
 from dashboard.cache import cached
@@ -144,7 +145,7 @@ def build_overview(f: Filter) -> dict:
     """Every panel's content for one filter: the whole overview callback minus Dash plumbing."""
     if f.is_empty_range():
         return _empty_overview(f)
-    counts = overview.agency_counts(f)  # one scan for the headline, the backlog and the ratings
+    counts = overview_counts(f)  # one scan for the headline, the backlog and the ratings, shared with the twin
     head = overview.headline_counts(f, counts=counts).iloc[0]
     backlog = overview.backlog_by_agency(f, counts=counts)
     satisfaction = overview.satisfaction_by_agency(f, counts=counts)
