@@ -30,7 +30,7 @@ from queries.schema import (
     reports,
     routing_rules,
 )
-from queries.sql import status_in
+from queries.sql import COUNT_CAP, capped_count, status_in
 from queries.workcalendar import default_calendar
 
 r = reports.c
@@ -138,9 +138,7 @@ def agency_work(viewer: Viewer, agency_code: str, page: int = 0, page_size: int 
 SEARCH_PAGE_SIZE = 20
 SEARCH_MIN_CHARS = 3  # the indexes hold trigrams: a shorter query would read every report
 SORTED_MATCHES_UP_TO = 2_000
-# Past this many matches a search says "more than": an exact count of a word in nearly every report read the
-# whole index (0.3-2 s at a million reports), and nobody pages through ten thousand results.
-SEARCH_COUNT_CAP = 10_000
+SEARCH_COUNT_CAP = COUNT_CAP
 # PostgreSQL's trigram index (migration 0011) is on exactly this expression; a query must repeat it to use it.
 SEARCH_TEXT_PG = "lower(reports.code || ' ' || coalesce(reports.title, '') || ' ' || coalesce(reports.description, ''))"
 
@@ -186,7 +184,7 @@ def search_reports(viewer: Viewer, query: str, page: int = 0, page_size: int = S
     ids = select(found.subquery().c.id)
     # An agency head's count reads the reports in scope; the others' the index alone.
     counted = select(r.id).where(r.id.in_(ids), *conds) if conds else found
-    total = int(db.scalar(select(func.count()).select_from(counted.limit(count_cap + 1).subquery())) or 0)
+    total = capped_count(db, counted, count_cap)
     page = max(0, min(int(page), max(0, (min(total, count_cap) - 1) // page_size)))
     # Few matches: read them and sort. Many: walk the reports newest first and keep the matching ones until the
     # page is full ("id + 0" keeps the database from reading the matches by id and sorting them all: for a

@@ -27,10 +27,12 @@ from queries.filters import Filter, local_today, utc_now, utc_to_local
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics, sla_metrics_split, sla_metrics_with_total
 from queries.sql import (
+    COUNT_CAP,
     agency_judged,
     agency_on_time,
     bucket_start,
     bucket_text,
+    capped_count,
     count_if,
     rate,
     report_conditions,
@@ -345,13 +347,16 @@ def open_cases(code: str | None, f: Filter, which: str, db: Database | None = No
 
 
 def open_cases_page(code: str | None, f: Filter, which: str, page: int = 0, page_size: int = 15,
-                    db: Database | None = None, now: datetime | None = None,
-                    horizon_days: int = 2) -> tuple[pd.DataFrame, int]:
-    """One page of open_cases and how many there are in all; a page past the end is the last one."""
+                    db: Database | None = None, now: datetime | None = None, horizon_days: int = 2,
+                    count_cap: int = COUNT_CAP) -> tuple[pd.DataFrame, int]:
+    """One page of open_cases and how many there are in all, or count_cap + 1 for more than count_cap, with the
+    pages ending there; a page past the end is the last one."""
     now, db = now or utc_now(), get_db(db)
     conds, order = _open_case_conditions(code, f, which, db, now, horizon_days)
-    total = int(db.scalar(select(func.count()).select_from(reports).where(*conds)) or 0)
-    page = max(0, min(int(page), (total - 1) // page_size)) if total else 0
+    # Counted in the list's own order: the database then walks the (agency, deadline) index of open reports
+    # and stops at the cap (PostgreSQL otherwise combined two bitmaps: 1.7 s for an agency at 10M).
+    total = capped_count(db, select(r.id).where(*conds).order_by(*order), count_cap)
+    page = max(0, min(int(page), (min(total, count_cap) - 1) // page_size)) if total else 0
     return _open_case_rows(conds, order, page_size, page * page_size, db, now), total
 
 

@@ -36,6 +36,15 @@ from queries.schema import OPEN_STATUSES, agencies, categories, reports
 # Asia/Ho_Chi_Minh has had no daylight saving since 1975, so local time is UTC + 7 h exactly.
 LOCAL_OFFSET_HOURS = 7
 GRAINS = ("day", "week", "month")
+# A list counts its rows up to this many and then says "more than": an exact count of a word in nearly every
+# report, or of a large agency's overdue reports, read the whole index (0.3-2 s at 1M, 1.7 s at 10M), and
+# nobody pages through ten thousand rows.
+COUNT_CAP = 10_000
+
+
+def capped_count(db, stmt, cap: int = COUNT_CAP) -> int:
+    """How many rows `stmt` (a SELECT) gives, or cap + 1 when more than cap."""
+    return int(db.scalar(select(func.count()).select_from(stmt.limit(cap + 1).subquery())) or 0)
 
 
 def count_if(cond) -> ColumnElement:

@@ -151,3 +151,14 @@ def test_case_rows_write_dates_as_fmt_local_datetime_does():
         "00:05 01/12/2026", "23:59 31/12/2026", "07:00 01/01/2025"]
     assert [r["deadline"] for r in rows] == ["09:00 01/12/2026", "", "00:00 01/01/2025"]
     assert [r["overdue"] for r in rows] == [0, 0, 1] and rows[0]["flags"] == "Khẩn"
+
+
+def test_a_list_title_says_more_than_past_the_count_cap():
+    from dashboard.components.case_table import one_page, with_count
+    from queries.sql import COUNT_CAP
+
+    assert with_count("Phản ánh quá hạn", 1234) == "Phản ánh quá hạn (1.234)"
+    assert with_count("Phản ánh quá hạn", COUNT_CAP) == "Phản ánh quá hạn (10.000)"
+    assert with_count("Phản ánh quá hạn", COUNT_CAP + 1) == "Phản ánh quá hạn (hơn 10.000)"
+    import pandas as pd
+    assert one_page(pd.DataFrame(columns=["code"]), COUNT_CAP + 1, 10_000)[1:] == (667, 666)  # 15 a page

@@ -561,6 +561,13 @@ def test_open_cases_page_by_page_match_pandas(request, raw_by_dialect, source, c
     # Past the end: the last page, not an empty one.
     last, total = scorecard.open_cases_page(code, Filter(), which, 10_000, size, db=db, now=NOW)
     assert len(last) == total - (total - 1) // size * size
+    # With more than the cap: "cap + 1", and the pages end at the cap, in the same order.
+    if len(want) > 3:
+        cap = len(want) - 2
+        _, total = scorecard.open_cases_page(code, Filter(), which, 0, 1, db=db, now=NOW, count_cap=cap)
+        assert total == cap + 1
+        last, _ = scorecard.open_cases_page(code, Filter(), which, 10_000, 1, db=db, now=NOW, count_cap=cap)
+        assert last["code"].tolist() == want["code"].iloc[cap - 1:cap].tolist()
 
 
 @pytest.mark.parametrize("source", RECORDS)

@@ -9,7 +9,7 @@ from dash import dash_table
 from dashboard import text
 from dashboard.components.charts import FONT
 from dashboard.formatting import fmt_decimal, fmt_int
-from queries.sql import LOCAL_OFFSET_HOURS
+from queries.sql import COUNT_CAP, LOCAL_OFFSET_HOURS
 from queries.workcalendar import default_calendar
 
 FILTER_OPTIONS = {"placeholder_text": "Lọc…"}
@@ -97,10 +97,14 @@ def case_table(table_id: str, columns: list[str], page_size: int = 15, selectabl
 
 
 def one_page(frame: pd.DataFrame, total: int, page: int, page_size: int = 15) -> tuple[list[dict], int, int]:
-    """A server-paged case_table's data, page_count and page_current for one page of `total` reports."""
-    pages = max(1, -(-total // page_size))
+    """A server-paged case_table's data, page_count and page_current for one page of `total` reports (a
+    count capped at COUNT_CAP + 1: the pages end at the cap)."""
+    pages = max(1, -(-min(total, COUNT_CAP) // page_size))
     return case_rows(frame), pages, min(max(0, page), pages - 1)
 
 
 def with_count(title: str, total: int) -> str:
+    """'Phản ánh quá hạn (1.234)', or '(hơn 10.000)' past the count's cap."""
+    if total > COUNT_CAP:
+        return f"{title} ({text.MORE_THAN.format(n=fmt_int(COUNT_CAP))})"
     return f"{title} ({fmt_int(total)})"
