@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, func, literal_column, or_, select, table, text, union
+from sqlalchemy import func, literal_column, or_, select, table, text, union
 
 from queries import audit, settings
 from queries.access import AccessDenied, Viewer, WorkflowError, require
@@ -124,15 +124,22 @@ def agency_work(viewer: Viewer, agency_code: str, page: int = 0, page_size: int 
     if viewer.scope is not None and agency_code != viewer.scope:
         return with_countdown(db.read_frame(_list_select().where(False)), now), empty
     agency_id = db.scalar(select(agencies.c.id).where(agencies.c.code == agency_code))
-    conds = [r.agency_id == agency_id, status_in(WORK_STATUSES), status_in(OPEN_STATUSES)]  # the partial index
+    mine = [r.agency_id == agency_id, status_in(OPEN_STATUSES)]  # the partial index by (agency, status, deadline)
     counts = empty | {row["status"]: int(row["n"]) for row in db.read_rows(
-        select(r.status, func.count().label("n")).where(*conds).group_by(r.status))}
+        select(r.status, func.count().label("n")).where(*mine, status_in(WORK_STATUSES)).group_by(r.status))}
     pages = max(1, -(-sum(counts.values()) // page_size))
-    page = max(0, min(int(page), pages - 1))
-    stmt = (_list_select().where(*conds)
-            .order_by(case((r.status == WORK_STATUSES[0], 0), else_=1), r.deadline_at.is_(None), r.deadline_at, r.id)
-            .limit(page_size).offset(page * page_size))
-    return with_countdown(db.read_frame(stmt), now), counts
+    skip = max(0, min(int(page), pages - 1)) * page_size
+    # One status after the other, each read in the index's order and stopped at the page's end, instead of
+    # sorting all the agency's open reports for one page.
+    frames = []
+    for status in WORK_STATUSES:
+        wanted = page_size - sum(len(frame) for frame in frames)
+        if wanted and skip < counts[status]:
+            frames.append(db.read_frame(_list_select().where(*mine, r.status == status)
+                                        .order_by(r.deadline_at.asc().nulls_last(), r.id).limit(wanted).offset(skip)))
+        skip = max(0, skip - counts[status])
+    frame = pd.concat(frames, ignore_index=True) if frames else db.read_frame(_list_select().where(False))
+    return with_countdown(frame, now), counts
 
 
 SEARCH_PAGE_SIZE = 20

@@ -207,6 +207,16 @@ reports = Table(
         sqlite_where=text(_in("status", OPEN_STATUSES)),
         postgresql_where=text(_in("status", OPEN_STATUSES)),
     ),
+    # An agency's work list: how many await acceptance and how many are in progress (counted in the index
+    # alone), and each by deadline (at 10M the index above meant reading and sorting 57,000 reports: 730 ms).
+    Index(
+        "ix_reports_open_agency_status_deadline",
+        "agency_id",
+        "status",
+        "deadline_at",
+        sqlite_where=text(_in("status", OPEN_STATUSES)),
+        postgresql_where=text(_in("status", OPEN_STATUSES)),
+    ),
     # The IOC's queue: reports waiting to be classified and forwarded, oldest first.
     Index(
         "ix_reports_waiting_created",
