@@ -313,6 +313,21 @@ def test_a_search_past_the_count_cap_says_more_and_pages_up_to_it(env, who, agen
     assert total == len(want)
 
 
+@pytest.mark.parametrize("who,agency", [("operator", None), ("leader", None), ("agency_a", "SXD")])
+def test_digits_alone_find_the_reports_of_that_number_in_every_year(env, who, agency):
+    db, v = env.db, env.v
+    frame = raw_reports(db)
+    numbers = frame["code"].str.extract(r"^PA-\d{4}-(\d+)$")[0].astype(float)
+    seen = frame[numbers.notna()]
+    number = int(numbers.value_counts().index[0])  # a number several years share
+    for typed in {f"{number:06d}", f"{number:03d}"}:  # as written in the code, and without its leading zeros
+        want = frame[(numbers == number) & ((frame["agency_code"] == agency) if agency else True)]
+        want = want.sort_values(["created_at", "id"], ascending=False)["code"].tolist()
+        got, total = cases.search_reports(v[who], typed, page_size=100, db=db)
+        assert got["code"].tolist() == want and total == len(want), typed
+    assert len(seen) > 0 and (who == "agency_a" or total >= 2)
+
+
 def searched(*args, **kwargs):
     """The page of reports a search finds (without the count)."""
     return cases.search_reports(*args, **kwargs)[0]
