@@ -9,10 +9,11 @@ benchmark scripts that change it call `reload()`, or `use()` a copy with some va
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -105,6 +106,12 @@ class Settings(BaseSettings):
     analytics_concurrency: int = Field(1, ge=1, le=16, description="số nguyên 1–16")
     analytics_sorted_percentile_rows: int = Field(2_000_000, ge=1, description="số nguyên ≥ 1")
 
+    # --- what the numbers mean
+    time_zone: str = Field("Asia/Ho_Chi_Minh",
+                           description="múi giờ IANA không đổi giờ theo mùa, ví dụ Asia/Ho_Chi_Minh")
+    due_soon_working_days: int = Field(2, ge=1, le=10,
+                                       description="số ngày làm việc coi là 'sắp đến hạn', số nguyên 1–10")
+
     @field_validator("log_level", "analytics", "analytics_sync", mode="before")
     @classmethod
     def _case(cls, value, info):
@@ -156,6 +163,20 @@ class Settings(BaseSettings):
     def _size(cls, value):
         if not _SIZE.match(value.strip()):
             raise ValueError("cần dung lượng như 128MB")
+        return value.strip()
+
+    @field_validator("time_zone")
+    @classmethod
+    def _fixed_offset(cls, value):
+        # Local days are computed in SQL as UTC plus a fixed offset: a zone with daylight saving would be wrong
+        # for half the year.
+        try:
+            zone = ZoneInfo(value.strip())
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("không phải tên múi giờ IANA") from exc
+        offsets = {datetime(year, month, 1, tzinfo=zone).utcoffset() for year in (1976, 2000, 2030) for month in (1, 7)}
+        if len(offsets) != 1:
+            raise ValueError("múi giờ này đổi giờ theo mùa; cần múi giờ có độ lệch cố định")
         return value.strip()
 
     @field_validator("trusted_origins", "wall_frame_ancestors", mode="before")

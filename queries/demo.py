@@ -22,7 +22,7 @@ Generation is vectorised with numpy, so a million reports take seconds to build.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import numpy as np
 from sqlalchemy import delete, func, insert, select
@@ -30,7 +30,8 @@ from sqlalchemy import delete, func, insert, select
 from queries import demo_media
 from queries.cases import phone_tail
 from queries.db import Database, get_db
-from queries.filters import UTC, local_today
+from queries.filters import UTC, local_to_utc, local_today
+from queries.localtime import LOCAL_OFFSET_MINUTES
 from queries.reference import CATEGORIES, read_communes
 from queries.schema import agencies, categories, media, report_events, reports, routing_rules
 from queries.sla import stage_times
@@ -246,10 +247,10 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
     seconds = (rng.choice(24, size=n, p=hour_profile / hour_profile.sum()) * 3600
                + rng.integers(0, 3600, size=n))
     local_created = days[day_idx].astype("datetime64[s]") + seconds.astype("timedelta64[s]")
-    created = local_created - np.timedelta64(7, "h")  # Asia/Ho_Chi_Minh is UTC+7 year-round
+    created = local_created - np.timedelta64(LOCAL_OFFSET_MINUTES, "m")
     # Statuses are as of now, or of the end of the period when it lies in the past. When the period
     # ends today, the day's reports that would fall after now are moved into the preceding hours.
-    end_utc = np.datetime64(datetime.combine(end + timedelta(days=1), time.min), "s") - np.timedelta64(7, "h")
+    end_utc = np.datetime64(local_to_utc(end + timedelta(days=1)), "s")
     now = min(np.datetime64(datetime.now(UTC).replace(tzinfo=None), "s"), end_utc)
     earlier = rng.integers(60, 12 * 3600, size=n).astype("timedelta64[s]")
     created = np.where(created > now, now - earlier, created)

@@ -1,6 +1,6 @@
 """The one Filter every query takes, and its round trip to URL query parameters.
 
-Dates are local (Asia/Ho_Chi_Minh) calendar days, both ends inclusive; the database stores UTC,
+Dates are local calendar days (queries/localtime.py), both ends inclusive; the database stores UTC,
 so `utc_bounds` turns them into a half-open UTC interval. `scope_agency` is the caller's scope (an
 agency head sees only their agency); it is set from the logged-in user, never from the URL.
 """
@@ -10,11 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-LOCAL_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-UTC = ZoneInfo("UTC")
+from queries.localtime import (  # noqa: F401 (the filter's callers read local time here too)
+    LOCAL_TZ,
+    UTC,
+    local_datetime_to_utc,
+    local_to_utc,
+    local_today,
+    utc_now,
+    utc_to_local,
+)
+
 LIST_FIELDS = ("categories", "agencies", "communes", "channels", "statuses")
 # URL parameter name for each list field: singular, as people type them.
 PARAM_NAMES = {"categories": "category", "agencies": "agency", "communes": "commune", "channels": "channel",
@@ -31,28 +38,6 @@ FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
 
 class FilterError(ValueError):
     """A filter parameter that cannot be read, with a message fit to show the user."""
-
-
-def local_today() -> date:
-    return datetime.now(LOCAL_TZ).date()
-
-
-def utc_now() -> datetime:
-    """Naive UTC, the form timestamps are stored in."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def local_to_utc(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
-
-
-def local_datetime_to_utc(ts: datetime) -> datetime:
-    """A naive local (Asia/Ho_Chi_Minh) datetime as naive UTC."""
-    return ts.replace(tzinfo=LOCAL_TZ).astimezone(UTC).replace(tzinfo=None)
-
-
-def utc_to_local(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC).astimezone(LOCAL_TZ)
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ from sqlalchemy import (
 
 from queries.db import Database
 from queries.filters import Filter
+from queries.localtime import LOCAL_OFFSET_MINUTES
 from queries.schema import OPEN_STATUSES, reports
 from queries.sql import (
-    LOCAL_OFFSET_HOURS,
     agency_judged,
     agency_on_time,
     bucket_start,
@@ -92,7 +92,7 @@ daily_counts = Table(
 
 
 def _local_day():
-    return literal_column(f"CAST(created_at + INTERVAL {LOCAL_OFFSET_HOURS} HOUR AS DATE)")
+    return literal_column(f"CAST(created_at + INTERVAL {LOCAL_OFFSET_MINUTES} MINUTE AS DATE)")
 
 
 # The daily counts summed per local month (`day` is the month's first day), which a period's whole months read

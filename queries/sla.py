@@ -46,7 +46,7 @@ from queries import analytics, audit, rollup
 from queries.access import Viewer
 from queries.config import settings
 from queries.db import Database, get_db
-from queries.filters import Filter, local_to_utc, utc_now
+from queries.filters import Filter, local_to_utc, local_today, utc_now
 from queries.rollup import duration_buckets, handoff_counts, handoffs
 from queries.schema import (
     OPEN_STATUSES,
@@ -346,7 +346,7 @@ class Clock:
     def at(cls, now: datetime | None = None, calendar: WorkCalendar | None = None) -> Clock:
         now = now or utc_now()
         calendar = calendar or default_calendar()
-        today = (now + timedelta(hours=7)).date()
+        today = local_today(now)
         index = int((np.datetime64(today) - np.datetime64(calendar.first_day)).astype(int))
         through = np.cumsum(calendar.working.astype(np.int64))  # working days through each day
 

@@ -31,10 +31,9 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
 from queries.filters import Filter
+from queries.localtime import LOCAL_OFFSET_MINUTES
 from queries.schema import OPEN_STATUSES, agencies, categories, reports
 
-# Asia/Ho_Chi_Minh has had no daylight saving since 1975, so local time is UTC + 7 h exactly.
-LOCAL_OFFSET_HOURS = 7
 GRAINS = ("day", "week", "month")
 # A list counts its rows up to this many and then says "more than": an exact count of a word in nearly every
 # report, or of a large agency's overdue reports, read the whole index (0.3-2 s at 1M, 1.7 s at 10M), and
@@ -158,7 +157,7 @@ def where(f: Filter) -> ColumnElement:
 
 
 class local_bucket(FunctionElement):
-    """The local (UTC+7) day, ISO week (Monday) or month a timestamp falls in, as 'YYYY-MM-DD'."""
+    """The local day, ISO week (Monday) or month a timestamp falls in, as 'YYYY-MM-DD'."""
 
     type = String()
     inherit_cache = True
@@ -175,7 +174,7 @@ class local_bucket(FunctionElement):
 @compiles(local_bucket, "sqlite")
 def _bucket_sqlite(element, compiler, **kw):
     col = compiler.process(list(element.clauses)[0], **kw)
-    shift = f"'+{LOCAL_OFFSET_HOURS} hours'"
+    shift = f"'{LOCAL_OFFSET_MINUTES:+d} minutes'"
     if element.grain == "day":
         return f"date({col}, {shift})"
     if element.grain == "week":
@@ -211,7 +210,7 @@ def _start_sqlite(element, compiler, **kw):
 @compiles(bucket_start, "duckdb")
 def _start_truncated(element, compiler, **kw):
     col = compiler.process(list(element.clauses)[0], **kw)
-    return f"date_trunc('{element.grain}', {col} + INTERVAL '{LOCAL_OFFSET_HOURS} hours')"
+    return f"date_trunc('{element.grain}', {col} + INTERVAL '{LOCAL_OFFSET_MINUTES} minutes')"
 
 
 def day_bucket(day, grain: str) -> ColumnElement:

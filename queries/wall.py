@@ -16,7 +16,7 @@ from sqlalchemy import Double, Float, and_, case, cast, func, literal_column, or
 
 from queries import analytics, rollup
 from queries.db import Database, get_db
-from queries.filters import Filter, utc_now
+from queries.filters import Filter, local_today, utc_now
 from queries.rollup import daily_counts, open_reports
 from queries.schema import admin_units, agencies, categories, reports
 from queries.scorecard import Period, period_containing, period_ranking
@@ -34,7 +34,7 @@ def headline(now: datetime | None = None, db: Database | None = None) -> dict:
     and the open reports (three headline_counts calls cost three scans and three round trips); on the
     analytics copy, its daily counts and its open reports."""
     now = now or utc_now()
-    today = (now + timedelta(hours=7)).date()
+    today = local_today(now)
     month = period_containing("month", today)
     db = analytics.reader(db)
     if rollup.usable(Filter(), db):

@@ -21,10 +21,12 @@ import holidays
 import numpy as np
 import yaml
 
+from queries.localtime import LOCAL_OFFSET_MINUTES
+
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_PATH = ROOT / "config" / "sla.yaml"
 FIRST_YEAR, LAST_YEAR = 2000, 2045
-LOCAL_OFFSET = np.timedelta64(7, "h")  # Asia/Ho_Chi_Minh, UTC+7 all year
+LOCAL_OFFSET = np.timedelta64(LOCAL_OFFSET_MINUTES, "m")
 
 
 class CalendarError(ValueError):

@@ -9,7 +9,8 @@ from dash import dash_table
 from dashboard import text
 from dashboard.components.charts import FONT
 from dashboard.formatting import fmt_decimal, fmt_int
-from queries.sql import COUNT_CAP, LOCAL_OFFSET_HOURS
+from queries.localtime import LOCAL_OFFSET
+from queries.sql import COUNT_CAP
 from queries.workcalendar import default_calendar
 
 FILTER_OPTIONS = {"placeholder_text": "Lọc…"}
@@ -70,8 +71,8 @@ def case_rows(frame: pd.DataFrame) -> list[dict]:
 
 def _local_texts(values: pd.Series) -> list[str]:
     """Naive-UTC timestamps as local 'HH:MM dd/mm/yyyy' ('' where missing), as fmt_local_datetime writes
-    them (Asia/Ho_Chi_Minh has been UTC+7 without daylight saving since 1975)."""
-    local = pd.to_datetime(values) + pd.Timedelta(hours=LOCAL_OFFSET_HOURS)
+    them."""
+    local = pd.to_datetime(values) + LOCAL_OFFSET
     return local.dt.strftime("%H:%M %d/%m/%Y").fillna("").tolist()
 
 

@@ -19,7 +19,7 @@ from dashboard.components.map import commune_markers, points_url, wall_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
 from queries import options, overview, wall
 from queries.display_tokens import PANELS, ScreenSettings
-from queries.filters import Filter, utc_now, utc_to_local
+from queries.filters import LOCAL_TZ, Filter, local_today, utc_now, utc_to_local
 
 dash.register_page(__name__, path="/wall", title=f"{text.WALL_TITLE}", name="Màn hình lớn", order=5,
                    roles=("admin", "leader", "operator"))
@@ -144,7 +144,7 @@ def build_wall(scope: str | None = None) -> dict:
     """Everything the wall shows, from the database: one answer, cached and kept warm, for every screen."""
     now = utc_now()
     version = overview.data_version()
-    today = (now + timedelta(hours=7)).date()
+    today = local_today(now)
     last_30 = Filter(start=today - timedelta(days=29), end=today)
     numbers = wall.headline(now)
     table, period = wall.month_ranking(today)
@@ -251,14 +251,14 @@ clientside_callback(
     """
     function (n) {
         var now = new Date();
-        var opts = {timeZone: "Asia/Ho_Chi_Minh", hour12: false};
+        var opts = {timeZone: "__TIME_ZONE__", hour12: false};
         var time = now.toLocaleTimeString("vi-VN", Object.assign({hour: "2-digit", minute: "2-digit",
                                                                    second: "2-digit"}, opts));
         var date = now.toLocaleDateString("vi-VN", Object.assign({day: "2-digit", month: "2-digit",
                                                                    year: "numeric"}, opts));
         return time + "  " + date;
     }
-    """,
+    """.replace("__TIME_ZONE__", LOCAL_TZ.key),
     Output(ids.WALL_CLOCK, "children"),
     Input(ids.WALL_CLOCK_TICK, "n_intervals"),
 )
