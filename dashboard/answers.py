@@ -12,7 +12,7 @@ import pandas as pd
 from dashboard import text
 from dashboard.cache import cached, kept_warm
 from dashboard.components.case_table import one_page, with_count
-from queries import overview, scorecard
+from queries import metrics, overview, scorecard
 from queries.filters import Filter
 
 
@@ -41,9 +41,10 @@ def scorecard_answer(f: Filter, kind: str, day: date | None) -> tuple[pd.DataFra
 
 
 def deadline_lists(code: str | None, f: Filter, overdue_page, due_soon_page,
-                   titles: tuple[str, str] = (text.PANEL_OVERDUE, text.PANEL_DUE_SOON)) -> tuple:
+                   titles: tuple[str, str] | None = None) -> tuple:
     """A page of the agency's (None: every agency's) overdue reports, most overdue first, and one of those due
-    within two working days, each with its page count; then the two titles with how many there are."""
+    soon (the registry's rules), each with its page count; then the two titles with how many there are."""
+    titles = titles or (text.PANEL_OVERDUE, metrics.label("due_soon"))
     out, totals = [], []
     for which, page in (("overdue", overdue_page), ("due_soon", due_soon_page)):
         page = page if isinstance(page, int) else 0

@@ -65,7 +65,7 @@ from sqlalchemy import Float, Integer, SmallInteger, and_, create_engine, func, 
 from sqlalchemy.dialects import registry
 
 from queries import db as database
-from queries import rollup
+from queries import metrics, rollup
 from queries.config import settings
 from queries.db import Database, get_db
 from queries.filters import utc_now
@@ -79,13 +79,12 @@ from queries.schema import (
     sla_policies,
     work_calendar,
 )
-from queries.sql import is_forwarding, is_return
 
 log = logging.getLogger("paht.analytics")
 r = reports.c
 # 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
 # 6: open reports; 7: the daily counts' sums as BIGINT; 8: hand-off counts
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
 WATERMARK_MARGIN = timedelta(seconds=60)
 KEEP_OLD_FILES_SECONDS = 120
@@ -211,7 +210,7 @@ def _months_between(first: datetime, last: datetime) -> list[str]:
 
 def _handoffs():
     """Forwardings and returns: the only events an aggregate reads (bounce-backs)."""
-    return or_(is_forwarding(report_events.c), is_return(report_events.c))
+    return or_(*(metrics.condition(name, report_events) for name in ("forwardings", "bounce_backs")))
 
 
 def _export_month(db: Database, month: str, directory: Path, tag: str) -> dict | None:

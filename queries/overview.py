@@ -1,11 +1,7 @@
 """The leaders' overview: headline counts and the breakdowns behind each panel.
 
-Definitions (one place; the page, the JSON twin and the docs all use these):
-- A report belongs to the period in which it was *received* (created_at), whatever its status now.
-- pending: received, classified, forwarded or in_progress. overdue: pending and past deadline_at now.
-- on-time rate: of resolved reports that have a deadline, the share resolved at or before it.
-- resolution time: resolved_at - created_at, in calendar days, over resolved reports.
-- satisfaction: citizens' 1-5 ratings; mean, count and distribution.
+A report belongs to the period in which it was received, whatever its status now. The figures are the
+registry's (queries/metrics.py); resolution time is resolved_at - created_at in calendar days.
 """
 
 from __future__ import annotations
@@ -16,25 +12,21 @@ from datetime import date, datetime
 import pandas as pd
 from sqlalchemy import func, select
 
-from queries import analytics, rollup
+from queries import analytics, metrics, rollup
 from queries.config import settings
 from queries.db import Database, get_db
-from queries.filters import Filter, utc_now
+from queries.filters import Filter
+from queries.metrics import Clock
 from queries.rollup import daily_counts
-from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, report_deletions, reports
+from queries.schema import admin_units, agencies, categories, report_deletions, reports
 from queries.sql import (
     bucket_start,
     bucket_text,
-    count_if,
     day_bucket,
     days_between,
-    is_overdue,
     is_pending,
-    on_time,
     percentiles,
-    ratio,
     report_conditions,
-    resolved_with_deadline,
     where,
 )
 
@@ -43,8 +35,12 @@ IOC_QUEUE_NAME = "Trung tâm IOC (chưa chuyển xử lý)"
 DIMENSIONS = ("category", "channel", "commune", "agency")
 
 
-AGENCY_COUNTS = ["total", "resolved", "pending", "overdue", "rejected", "on_time", "resolved_with_deadline",
-                 "rating_count", "rating_sum", "located", "r1", "r2", "r3", "r4", "r5"]
+# Every count the overview's panels read, as the registry names them; `total` is the registry's `received`.
+AGENCY_COUNTS = ["total", *metrics.require("resolved", "pending", "overdue", "rejected", "agency_on_time",
+                                           "agency_judged", "rating_count", "rating_sum", "located",
+                                           "r1", "r2", "r3", "r4", "r5")]
+RECORD_COUNTS = [name for name in AGENCY_COUNTS[1:] if name != "overdue"]
+HEADLINE_DERIVED = metrics.require("agency_on_time_rate", "satisfaction_mean")
 
 
 def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
@@ -52,38 +48,27 @@ def agency_counts(f: Filter, db: Database | None = None, now: datetime | None = 
     three); reports not yet forwarded form one row with agency_code None (the IOC's own queue). On the
     analytics copy the counts come from its daily counts, and only `overdue` (which depends on the clock)
     from its open reports."""
-    now = now or utc_now()
+    clock = Clock.at(now)
     db = analytics.reader(db)
     if not rollup.usable(f, db):
-        stmt = (select(*_agency_names(), *_report_counts(now))
+        stmt = (select(*_agency_names(), metrics.aggregate("received", reports).label("total"),
+                       *metrics.columns(AGENCY_COUNTS[1:], reports, clock))
                 .select_from(reports.outerjoin(agencies, agencies.c.id == r.agency_id))
                 .where(where(f)).group_by(agencies.c.code, agencies.c.short_name))
         return _typed_counts(db.read_frame(stmt))
-    d, with_status = daily_counts.c, rollup.with_status
-    stmt = (select(*_agency_names(), func.sum(d.total).label("total"), with_status("resolved").label("resolved"),
-                   with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
-                   *[func.sum(d[name]).label(name) for name in rollup.SUMS if name != "total"])
+    d = daily_counts.c
+    stmt = (select(*_agency_names(), metrics.aggregate("received", daily_counts).label("total"),
+                   *metrics.columns(RECORD_COUNTS, daily_counts))
             .select_from(daily_counts.outerjoin(agencies, agencies.c.id == d.agency_id))
             .where(*report_conditions(f, daily_counts)).group_by(agencies.c.code, agencies.c.short_name))
     o = rollup.open_reports
-    overdue = (select(agencies.c.code.label("agency_code"), func.count().label("overdue"))
+    overdue = (select(agencies.c.code.label("agency_code"), metrics.sql("overdue", o, clock))
                .select_from(o.outerjoin(agencies, agencies.c.id == o.c.agency_id))
-               .where(*report_conditions(f, o), is_overdue(now, o)).group_by(agencies.c.code))
+               .where(*report_conditions(f, o), is_pending(o)).group_by(agencies.c.code))
     counts = db.read_frame(stmt)
     late = db.read_frame(overdue).set_index("agency_code")["overdue"]
     counts["overdue"] = counts["agency_code"].map(late.to_dict()).fillna(0)
     return _typed_counts(counts)
-
-
-def _report_counts(now: datetime) -> list:
-    return [
-        func.count().label("total"),
-        count_if(r.status == "resolved").label("resolved"),
-        count_if(is_pending()).label("pending"),
-        count_if(is_overdue(now)).label("overdue"),
-        count_if(r.status == "rejected").label("rejected"),
-        *[sum_.label(name) for name, sum_ in rollup.SUMS.items() if name != "total"],
-    ]
 
 
 def _typed_counts(df: pd.DataFrame) -> pd.DataFrame:
@@ -94,17 +79,11 @@ def _typed_counts(df: pd.DataFrame) -> pd.DataFrame:
 
 def headline_counts(f: Filter, db: Database | None = None, now: datetime | None = None,
                     counts: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row: total, resolved, pending, overdue, rejected, on_time, resolved_with_deadline,
-    on_time_rate, rating_count, satisfaction_mean, located (reports with coordinates). From `counts` =
-    agency_counts(f) when the caller has them already."""
+    """One row: every count of AGENCY_COUNTS summed, with agency_on_time_rate and satisfaction_mean. From
+    `counts` = agency_counts(f) when the caller has them already."""
     counts = counts if counts is not None else agency_counts(f, db, now)
-    sums = counts[AGENCY_COUNTS].sum().astype("int64")
-    df = pd.DataFrame([sums[["total", "resolved", "pending", "overdue", "rejected", "on_time",
-                             "resolved_with_deadline", "rating_count"]]])
-    df["satisfaction_mean"] = sums["rating_sum"] / sums["rating_count"] if sums["rating_count"] else float("nan")
-    df["located"] = sums["located"]
-    df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
-    return df
+    df = pd.DataFrame([counts[AGENCY_COUNTS].sum().astype("int64")])
+    return metrics.derive(df, HEADLINE_DERIVED)
 
 
 def _agency_names() -> list:
@@ -120,24 +99,6 @@ def backlog_by_agency(f: Filter, db: Database | None = None, now: datetime | Non
     df["agency_name"] = df["agency_name"].fillna(IOC_QUEUE_NAME)
     return df.sort_values(["pending", "overdue", "agency_name"], ascending=[False, False, True],
                           ignore_index=True)
-
-
-def on_time_rate_by_agency(f: Filter, db: Database | None = None) -> pd.DataFrame:
-    """Per agency with resolved reports: resolved_with_deadline, on_time, on_time_rate."""
-    stmt = (
-        select(
-            *_agency_names(),
-            count_if(resolved_with_deadline()).label("resolved_with_deadline"),
-            count_if(on_time()).label("on_time"),
-        )
-        .select_from(reports.join(agencies, agencies.c.id == r.agency_id))
-        .where(where(f), r.status == "resolved")
-        .group_by(agencies.c.code, agencies.c.short_name)
-    )
-    df = analytics.reader(db).read_frame(stmt)
-    df[["resolved_with_deadline", "on_time"]] = df[["resolved_with_deadline", "on_time"]].astype("int64")
-    df["on_time_rate"] = ratio(df["on_time"], df["resolved_with_deadline"])
-    return df.sort_values(["on_time_rate", "agency_name"], ascending=[False, True], ignore_index=True)
 
 
 def _resolution_time(f: Filter, db: Database | None, label_cols: list, joined) -> pd.DataFrame:
@@ -173,8 +134,9 @@ def satisfaction_by_agency(f: Filter, db: Database | None = None, counts: pd.Dat
     dist = [f"r{k}" for k in range(1, 6)]
     df = counts.loc[counts["agency_code"].notna() & (counts["rating_count"] > 0),
                     ["agency_code", "agency_name", "rating_count", "rating_sum", *dist]]
-    df.insert(3, "satisfaction_mean", ratio(df.pop("rating_sum"), df["rating_count"]))
-    df["share_low"] = ratio(df["r1"] + df["r2"], df["rating_count"])
+    df.insert(3, "satisfaction_mean", metrics.value("satisfaction_mean", df))
+    df = df.drop(columns="rating_sum")
+    df["share_low"] = metrics.value("share_low", df)
     return df.sort_values(["satisfaction_mean", "agency_name"], ascending=[False, True], ignore_index=True)
 
 
@@ -250,14 +212,10 @@ def totals(per_period: pd.DataFrame) -> pd.DataFrame:
 
 def commune_counts(f: Filter, db: Database | None = None, now: datetime | None = None) -> pd.DataFrame:
     """Per commune with reports: code, name, lat, lon (centroid), n, pending, overdue."""
-    now = now or utc_now()
+    clock = Clock.at(now)
     per_commune = (
-        select(
-            r.commune_code.label("code"),
-            func.count().label("n"),
-            count_if(is_pending()).label("pending"),
-            count_if(is_overdue(now)).label("overdue"),
-        )
+        select(r.commune_code.label("code"), metrics.aggregate("received", reports).label("n"),
+               *metrics.columns(("pending", "overdue"), reports, clock))
         .where(where(f), r.commune_code.isnot(None))
         .group_by(r.commune_code)
         .subquery()
@@ -336,7 +294,8 @@ def overview_summary(f: Filter, db: Database | None = None, now: datetime | None
         "pending": int(head["pending"]),
         "overdue": int(head["overdue"]),
         "rejected": int(head["rejected"]),
-        "on_time_rate": num(head["on_time_rate"]),
+        "agency_on_time_rate": num(head["agency_on_time_rate"]),
+        "agency_judged": int(head["agency_judged"]),
         "satisfaction_mean": num(head["satisfaction_mean"]),
         "rating_count": int(head["rating_count"]),
         "backlog_by_agency": [

@@ -45,49 +45,24 @@ from sqlalchemy import (
     union_all,
 )
 
+from queries import metrics
 from queries.db import Database
 from queries.filters import Filter
 from queries.localtime import LOCAL_OFFSET_MINUTES
 from queries.schema import OPEN_STATUSES, reports
-from queries.sql import (
-    agency_judged,
-    agency_on_time,
-    bucket_start,
-    count_if,
-    day_bucket,
-    ioc_judged,
-    ioc_on_time,
-    is_forwarding,
-    is_return,
-    on_time,
-    resolved_no_sla,
-    resolved_with_deadline,
-)
+from queries.sql import bucket_start, day_bucket
 
 r = reports.c
-# Besides the local day of arrival. The month of resolution is for the agency page's monthly trends.
-DIMENSIONS = {"category_id": r.category_id, "agency_id": r.agency_id, "channel": r.channel, "status": r.status,
-              "resolved_month": bucket_start(r.resolved_at, "month")}
-# The summed columns, each with its definition over one report's row.
-SUMS = {
-    "total": func.count(),
-    "on_time": count_if(on_time()),
-    "resolved_with_deadline": count_if(resolved_with_deadline()),
-    "agency_on_time": count_if(agency_on_time()),
-    "agency_judged": count_if(agency_judged()),
-    "resolved_no_sla": count_if(resolved_no_sla()),
-    "ioc_on_time": count_if(ioc_on_time()),
-    "ioc_judged": count_if(ioc_judged()),
-    "rating_count": func.count(r.rating),
-    "rating_sum": func.sum(r.rating),
-    "located": func.count(r.lat),
-    **{f"r{k}": count_if(r.rating == k) for k in range(1, 6)},
-}
+# Besides the local day of arrival.
+DIMENSIONS = {"category_id": r.category_id, "agency_id": r.agency_id, "channel": r.channel, "status": r.status}
+# The summed columns: every count and sum of the registry that the copy holds, under its copy column.
+SUMS = {m.copy_column: metrics.aggregate(m.name, reports)
+        for m in metrics.DECLARATIONS if m.copy_column is not None and m.source == "reports"}
 
 daily_counts = Table(
     "daily_counts", MetaData(),
     Column("day", Date), Column("category_id", Integer), Column("agency_id", Integer), Column("channel", String),
-    Column("status", String), Column("resolved_month", DateTime), *[Column(name, BigInteger) for name in SUMS],
+    Column("status", String), *[Column(name, BigInteger) for name in SUMS],
 )
 
 
@@ -182,8 +157,8 @@ def handoff_counts_sql() -> str:
     h, day = handoffs.c, _local_day()
     dimensions = [h[name] for name in HANDOFF_DIMENSIONS]
     stmt = (select(day.label("day"), *dimensions,
-                   cast(count_if(is_forwarding(h)), BigInteger).label("forwardings"),
-                   cast(count_if(is_return(h)), BigInteger).label("bounce_backs"))
+                   *[cast(metrics.aggregate(name, handoffs), BigInteger).label(name)
+                     for name in ("forwardings", "bounce_backs")])
             .group_by(day, *dimensions))
     return _duckdb_sql(stmt)
 

@@ -21,20 +21,19 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import and_, false, func, select
 
-from queries import analytics, rollup
+from queries import analytics, metrics, rollup
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now, utc_to_local
+from queries.metrics import Clock
 from queries.schema import OPEN_STATUSES, admin_units, agencies, categories, reports
 from queries.sla import sla_metrics, sla_metrics_split, sla_metrics_with_total
 from queries.sql import (
     COUNT_CAP,
-    agency_judged,
-    agency_on_time,
     bucket_start,
     bucket_text,
     capped_count,
     count_if,
-    rate,
+    day_bucket,
     report_conditions,
     status_in,
 )
@@ -230,20 +229,24 @@ def agency_vs_province(code: str, f: Filter, db: Database | None = None, now: da
     }
 
 
-TREND_COUNTS = ["judged", "on_time", "rating_count", "rating_sum"]
+# The monthly trends' counts, and the figures they show from them: the same as the cards' for that month.
+TREND_COUNTS = metrics.require("agency_judged", "agency_on_time", "rating_count", "rating_sum")
+TREND_DERIVED = metrics.require("agency_on_time_rate", "satisfaction_mean")
 
 
 def _trend_frame(month: np.ndarray, sums: np.ndarray) -> pd.DataFrame:
-    """Month, counts and the rates derived from them, from per-month sums (columns as TREND_COUNTS)."""
-    judged, on_time, rating_count, rating_sum = sums.T
-    return pd.DataFrame({"month": month, "judged": judged.astype("int64"), "on_time": on_time.astype("int64"),
-                         "rating_count": rating_count.astype("int64"),
-                         "satisfaction_mean": rate(rating_sum, rating_count), "on_time_rate": rate(on_time, judged)})
+    """Month, counts and the figures derived from them, from per-month sums (columns as TREND_COUNTS)."""
+    counts = dict(zip(TREND_COUNTS, sums.T, strict=True))
+    frame = pd.DataFrame({"month": month, **{name: counts[name].astype("int64") for name in TREND_COUNTS
+                                             if name != "rating_sum"}})
+    for name in TREND_DERIVED:
+        frame[name] = metrics.value(name, counts)
+    return frame
 
 
 def monthly_trends(f: Filter, db: Database | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per month of resolution, for every agency (column `agency`) and for the province: resolved with an
-    agency deadline, on time, on-time rate, ratings, mean rating. One scan serves every agency's page: the
+    """Per local month of arrival (the month a report counts in everywhere), for every agency (column `agency`)
+    and for the province: TREND_COUNTS and TREND_DERIVED. One scan serves every agency's page: the
     province's months are the sums of the agencies' (reports with no agency included). Like all province
     totals, the rows ignore the caller's scope; monthly_trend applies it. On the analytics copy the sums come
     from its daily counts."""
@@ -251,25 +254,21 @@ def monthly_trends(f: Filter, db: Database | None = None) -> tuple[pd.DataFrame,
     whole = replace(f, agencies=(), scope_agency=None)
     if rollup.usable(whole, db):
         source = rollup.counts_source(whole)
-        d = source.c
-        start = d.resolved_month.label("start")
-        sums = [func.sum(d.agency_judged), func.sum(d.agency_on_time), func.sum(d.rating_count),
-                func.sum(d.rating_sum)]
+        start = day_bucket(source.c.day, "month").label("start")
     else:
-        start, source, d = bucket_start(r.resolved_at, "month").label("start"), reports, r
-        sums = [count_if(agency_judged()), count_if(agency_on_time()), func.count(r.rating), func.sum(r.rating)]
+        source, start = reports, bucket_start(r.created_at, "month").label("start")
     # Grouped by the agency's id and named after: the join then meets a thousand rows, not every row.
     per_month = (
-        select(start, d.agency_id, *[total.label(name) for total, name in zip(sums, TREND_COUNTS, strict=True)])
-        .select_from(source).where(*report_conditions(whole, source), d.status == "resolved")
-        .group_by(start, d.agency_id).subquery()
+        select(start, source.c.agency_id, *metrics.columns(TREND_COUNTS, source))
+        .select_from(source).where(*report_conditions(whole, source))
+        .group_by(start, source.c.agency_id).subquery()
     )
     stmt = (select(bucket_text(per_month.c.start).label("month"), agencies.c.code.label("agency"),
                    *[per_month.c[c] for c in TREND_COUNTS])
             .select_from(per_month.outerjoin(agencies, agencies.c.id == per_month.c.agency_id))
             .order_by(per_month.c.start))
     df = db.read_frame(stmt)
-    sums = np.nan_to_num(df[TREND_COUNTS].to_numpy(dtype="float64", na_value=np.nan))
+    sums = np.nan_to_num(df[list(TREND_COUNTS)].to_numpy(dtype="float64", na_value=np.nan))
     month, agency = df["month"].to_numpy(dtype=object), df["agency"].to_numpy(dtype=object)
     # The province's months: the sums over every group, no agency included, in the months' order.
     which, months = pd.factorize(month, sort=True)
@@ -338,21 +337,21 @@ def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min
 
 
 def open_cases(code: str | None, f: Filter, which: str, db: Database | None = None, now: datetime | None = None,
-               horizon_days: int = 2, limit: int = 200) -> pd.DataFrame:
-    """Open reports of an agency (None: all), `which` = 'overdue' (past deadline, most overdue first) or
-    'due_soon' (due within `horizon_days` working days). With working days over (negative) or left."""
+               limit: int = 200) -> pd.DataFrame:
+    """Open reports of an agency (None: all), `which` = 'overdue' (the registry's overdue rule, most overdue
+    first) or 'due_soon' (its due-soon rule). With working days over (negative) or left."""
     now, db = now or utc_now(), get_db(db)
-    conds, order = _open_case_conditions(code, f, which, db, now, horizon_days)
+    conds, order = _open_case_conditions(code, f, which, db, now)
     return _open_case_rows(conds, order, limit, 0, db, now)
 
 
 def open_cases_page(code: str | None, f: Filter, which: str, page: int = 0, page_size: int = 15,
-                    db: Database | None = None, now: datetime | None = None, horizon_days: int = 2,
+                    db: Database | None = None, now: datetime | None = None,
                     count_cap: int = COUNT_CAP) -> tuple[pd.DataFrame, int]:
     """One page of open_cases and how many there are in all, or count_cap + 1 for more than count_cap, with the
     pages ending there; a page past the end is the last one."""
     now, db = now or utc_now(), get_db(db)
-    conds, order = _open_case_conditions(code, f, which, db, now, horizon_days)
+    conds, order = _open_case_conditions(code, f, which, db, now)
     # Counted in the list's own order: the database then walks the (agency, deadline) index of open reports
     # and stops at the cap (PostgreSQL otherwise combined two bitmaps: 1.7 s for an agency at 10M).
     total = capped_count(db, select(r.id).where(*conds).order_by(*order), count_cap)
@@ -360,8 +359,8 @@ def open_cases_page(code: str | None, f: Filter, which: str, page: int = 0, page
     return _open_case_rows(conds, order, page_size, page * page_size, db, now), total
 
 
-def _open_case_conditions(code: str | None, f: Filter, which: str, db: Database, now: datetime,
-                          horizon_days: int) -> tuple[list, object]:
+def _open_case_conditions(code: str | None, f: Filter, which: str, db: Database, now: datetime
+                          ) -> tuple[list, object]:
     selection, conds = replace(f, agencies=()), [status_in(OPEN_STATUSES)]
     if code is not None:
         # The agency's id, not a subquery on its code: then PostgreSQL walks the index of open reports by
@@ -371,12 +370,9 @@ def _open_case_conditions(code: str | None, f: Filter, which: str, db: Database,
         selection = replace(selection, scope_agency=None)  # the agency's id says it all
         conds.append(r.agency_id == agency_id if visible else false())
     conds += report_conditions(selection)
-    if which == "overdue":
-        conds.append(r.deadline_at < now)
-    elif which == "due_soon":
-        conds += [r.deadline_at >= now, r.deadline_at <= default_calendar().deadline(now, days=horizon_days)]
-    else:
+    if which not in ("overdue", "due_soon"):
         raise ValueError("which must be 'overdue' or 'due_soon'")
+    conds.append(metrics.condition(which, reports, Clock.at(now)))
     return conds, (r.deadline_at.asc(), r.id.asc())
 
 

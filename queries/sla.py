@@ -22,16 +22,12 @@ import functools
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
-    Double,
-    Float,
-    and_,
     case,
-    cast,
     delete,
     func,
     insert,
@@ -42,14 +38,14 @@ from sqlalchemy import (
     union_all,
 )
 
-from queries import analytics, audit, rollup
+from queries import analytics, audit, metrics, rollup
 from queries.access import Viewer
 from queries.config import settings
 from queries.db import Database, get_db
-from queries.filters import Filter, local_to_utc, local_today, utc_now
+from queries.filters import Filter, local_to_utc, utc_now
+from queries.metrics import Clock
 from queries.rollup import duration_buckets, handoff_counts, handoffs
 from queries.schema import (
-    OPEN_STATUSES,
     admin_units,
     agencies,
     app_settings,
@@ -60,21 +56,12 @@ from queries.schema import (
     work_calendar,
 )
 from queries.sql import (
-    agency_judged,
-    agency_on_time,
     bucketed_percentiles,
-    count_if,
-    ioc_judged,
-    ioc_on_time,
-    is_forwarding,
     is_overdue,
     is_pending,
-    is_return,
     percentiles,
     quantiles,
-    rate,
     report_conditions,
-    resolved_no_sla,
 )
 from queries.workcalendar import WorkCalendar, default_calendar, load_config
 
@@ -331,46 +318,20 @@ def _grouped(stmt, by: str | None, *columns, split=None):
     return stmt.group_by(*columns) if by is not None else stmt
 
 
-@dataclass(frozen=True)
-class Clock:
-    """What 'now' means for the metrics: the instant, today's end and one working day ahead (naive UTC)."""
-
-    now: datetime
-    end_of_today: datetime
-    one_working_day: datetime
-    # A late report due at or after these instants (local midnights) is overdue by at most 5 / 10 working days.
-    late_5_from: datetime
-    late_10_from: datetime
-
-    @classmethod
-    def at(cls, now: datetime | None = None, calendar: WorkCalendar | None = None) -> Clock:
-        now = now or utc_now()
-        calendar = calendar or default_calendar()
-        today = local_today(now)
-        index = int((np.datetime64(today) - np.datetime64(calendar.first_day)).astype(int))
-        through = np.cumsum(calendar.working.astype(np.int64))  # working days through each day
-
-        def first_day_through(n: int) -> datetime:
-            """Local midnight of the first day through which n working days have passed."""
-            first = int(np.searchsorted(through, n, side="left"))
-            return local_to_utc(calendar.first_day + timedelta(days=first))
-
-        return cls(now=now, end_of_today=local_to_utc(today + timedelta(days=1)),
-                   one_working_day=calendar.deadline(now, days=1),
-                   late_5_from=first_day_through(through[index] - 5),
-                   late_10_from=first_day_through(through[index] - 10))
+# The open reports' counts that depend on the clock.
+CLOCK_COUNTS = metrics.require("overdue", "open_no_sla", "due_today", "due_soon")
+AGING_COUNTS = metrics.require("overdue_1_5", "overdue_6_10", "overdue_over_10")
+# The counts that do not depend on the clock, which the copy's counted tables hold.
+REPORT_COUNTS = metrics.require("received", "resolved", "pending", "rejected", "ioc_judged", "ioc_on_time",
+                                "agency_judged", "agency_on_time", "resolved_no_sla", "rating_count", "rating_sum",
+                                "r1", "r2", "r3", "r4", "r5")
+# What every metric row derives from its counts.
+DERIVED = metrics.require("not_yet_due", "ioc_on_time_rate", "agency_on_time_rate", "bounce_back_rate", "share_low",
+                          "satisfaction_mean")
 
 
 def _clock_counts(clock: Clock, source=reports) -> list:
-    """The open reports' counts that depend on the clock: overdue, no deadline, due today, due within one
-    working day."""
-    c = source.c
-    is_open = is_pending(source)
-    due = and_(is_open, c.deadline_at >= clock.now)
-    return [count_if(is_overdue(clock.now, source)).label("overdue"),
-            count_if(and_(is_open, c.deadline_at.is_(None))).label("open_no_sla"),
-            count_if(and_(due, c.deadline_at < clock.end_of_today)).label("due_today"),
-            count_if(and_(due, c.deadline_at <= clock.one_working_day)).label("due_1wd")]
+    return metrics.columns(CLOCK_COUNTS, source, clock)
 
 
 DURATION_STAGES = tuple(rollup.DURATION_STAGE_COLUMNS.items())  # (stage, its duration column)
@@ -381,25 +342,13 @@ def _chosen(stages: tuple[str, ...]) -> list:
     return [(stage, column) for stage, column in DURATION_STAGES if stage in stages]
 
 
-# The counts the analytics copy's daily counts hold, each under the same name (queries/rollup.py).
-ROLLED_UP = {"ioc_judged": ioc_judged, "ioc_on_time": ioc_on_time, "agency_judged": agency_judged,
-             "agency_on_time": agency_on_time, "resolved_no_sla": resolved_no_sla}
-
-
 def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: tuple[str, ...] = STAGES
             ) -> pd.DataFrame:
     key, label, joined = _group(by)
     stmt = select(
         key.label("key"), label.label("name"),
-        func.count().label("received"),
-        count_if(r.status == "resolved").label("resolved"),
-        count_if(r.status.in_(OPEN_STATUSES)).label("pending"),
-        count_if(r.status == "rejected").label("rejected"),
+        *metrics.columns(REPORT_COUNTS, reports),
         *_clock_counts(clock),
-        *[count_if(predicate()).label(name) for name, predicate in ROLLED_UP.items()],
-        func.count(r.rating).label("rating_count"),
-        func.avg(cast(r.rating, Float)).label("satisfaction_mean"),
-        *[count_if(r.rating == k).label(f"r{k}") for k in range(1, 6)],
         *(_duration_columns(durations) if db.dialect in PERCENTILE_AGGREGATES else ()),
     ).select_from(joined).where(*report_conditions(f))
     stmt = _grouped(stmt, by, key, label, split=_part(since))
@@ -413,24 +362,12 @@ def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     """The counts that do not depend on the clock, from the analytics copy's daily counts: at ten million
     reports some forty conditions per report were most of the SLA statement's time."""
     source = rollup.counts_source(f, since)
-    d = source.c
     key, label, joined = _group(by, source)
-
-    def with_status(*statuses):
-        return rollup.with_status(*statuses, source=source)
-
-    stmt = select(
-        key.label("key"), label.label("name"),
-        func.sum(d.total).label("received"), with_status("resolved").label("resolved"),
-        with_status(*OPEN_STATUSES).label("pending"), with_status("rejected").label("rejected"),
-        *[func.sum(d[name]).label(name) for name in [*ROLLED_UP, "rating_count", "r1", "r2", "r3", "r4", "r5"]],
-        # The whole selection's mean rating is summed from the groups' (_total_row); other callers need no sum.
-        *([func.sum(d.rating_sum).label("rating_sum")] if by == AGENCY_ID else []),
-        (cast(func.sum(d.rating_sum), Double) / func.nullif(func.sum(d.rating_count), 0)).label("satisfaction_mean"),
-    ).select_from(joined).where(*report_conditions(f, source))
+    stmt = (select(key.label("key"), label.label("name"), *metrics.columns(REPORT_COUNTS, source))
+            .select_from(joined).where(*report_conditions(f, source)))
     stmt = _grouped(stmt, by, key, label, split=_part(since, source))
     if by is None:
-        stmt = stmt.having(func.sum(d.total) > 0)
+        stmt = stmt.having(func.sum(source.c.total) > 0)
     return db.read_frame(_with_agency_codes(stmt) if by == AGENCY_ID else stmt)
 
 
@@ -574,11 +511,8 @@ def _open_counts(f: Filter, by, clock: Clock, db: Database, since=None, clock_co
     columns = _clock_counts(clock, source) if clock_counts else []
     if aging:
         # Working days over = today's count through minus the deadline day's, which only grows with the day:
-        # each band is a range of deadlines, no join to the calendar.
-        due = source.c.deadline_at
-        columns += [count_if(and_(late, due >= clock.late_5_from)).label("overdue_1_5"),
-                    count_if(and_(late, due < clock.late_5_from, due >= clock.late_10_from)).label("overdue_6_10"),
-                    count_if(and_(late, due < clock.late_10_from)).label("overdue_over_10")]
+        # each band is a range of deadlines (Clock), no join to the calendar.
+        columns += metrics.columns(AGING_COUNTS, source, clock)
     stmt = (select(key.label("key"), *columns).select_from(joined)
             .where(*report_conditions(f, source), is_open if clock_counts else late))
     stmt = _grouped(stmt, by, key, split=_part(since, source))
@@ -597,7 +531,7 @@ def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
             source = base = e = handoffs
         else:
             source, base, e = reports, report_events.join(reports, r.id == report_events.c.report_id), report_events
-        forwardings, bounce_backs = count_if(is_forwarding(e.c)), count_if(is_return(e.c))
+        forwardings, bounce_backs = (metrics.aggregate(name, e) for name in ("forwardings", "bounce_backs"))
     event_agency = e.c.event_agency_id if "event_agency_id" in e.c else e.c.agency_id
     conditions = report_conditions(f, source)
     if by == "agency":
@@ -635,11 +569,9 @@ def _parts(f: Filter, by, clock: Clock, db: Database, aging: bool, since=None,
     return parts
 
 
-INT_METRICS = ["received", "resolved", "pending", "rejected", "overdue", "open_no_sla", "due_today", "due_1wd",
-               "ioc_judged", "ioc_on_time", "agency_judged", "agency_on_time", "resolved_no_sla", "rating_count",
-               "r1", "r2", "r3", "r4", "r5", "ioc_n", "agency_n"]
-AGING_METRICS = ["overdue_1_5", "overdue_6_10", "overdue_over_10"]
-FLOAT_METRICS = ["satisfaction_mean", "ioc_median_days", "ioc_p90_days", "agency_median_days", "agency_p90_days"]
+INT_METRICS = [*REPORT_COUNTS, *CLOCK_COUNTS, "ioc_n", "agency_n"]
+AGING_METRICS = list(AGING_COUNTS)
+FLOAT_METRICS = list(metrics.require("ioc_median_days", "ioc_p90_days", "agency_median_days", "agency_p90_days"))
 
 
 def _metric_rows(parts: list[pd.DataFrame], aging: bool, on: tuple[str, ...] = ("key",)) -> pd.DataFrame:
@@ -664,11 +596,9 @@ def _metric_rows(parts: list[pd.DataFrame], aging: bool, on: tuple[str, ...] = (
             for col in [*INT_METRICS, *(AGING_METRICS if aging else []), "forwardings", "bounce_backs"]}
     columns = {**{name: counts[name].to_numpy() for name in on},
                "name": counts["name"].to_numpy(), **ints, **{col: numbers(col) for col in FLOAT_METRICS}}
-    columns["not_yet_due"] = ints["pending"] - ints["overdue"] - ints["open_no_sla"]
-    columns["ioc_on_time_rate"] = rate(ints["ioc_on_time"], ints["ioc_judged"])
-    columns["agency_on_time_rate"] = rate(ints["agency_on_time"], ints["agency_judged"])
-    columns["bounce_back_rate"] = rate(ints["bounce_backs"], ints["forwardings"])
-    columns["share_low"] = rate(ints["r1"] + ints["r2"], ints["rating_count"])
+    for name in DERIVED:
+        columns[name] = metrics.value(name, ints)
+    columns["not_yet_due"] = columns["not_yet_due"].astype("int64")
     out = pd.DataFrame(columns)
     return out.sort_values(["received", "key"], ascending=[False, True], ignore_index=True)
 
@@ -733,10 +663,8 @@ def _total_row(groups: pd.DataFrame) -> pd.DataFrame:
     if groups.empty:
         return groups
     total = {"key": [WHOLE_KEY], **({"name": [WHOLE_NAME]} if "name" in groups else {})}
-    for col in groups.columns.difference(["key", "name", "satisfaction_mean"], sort=False):
+    for col in groups.columns.difference(["key", "name"], sort=False):
         total[col] = [np.nansum(groups[col].to_numpy(dtype="float64", na_value=np.nan))]
-    if "satisfaction_mean" in groups:
-        total["satisfaction_mean"] = rate(np.asarray(total["rating_sum"]), np.asarray(total["rating_count"]))
     return pd.DataFrame(total)
 
 

@@ -30,6 +30,7 @@ from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Over
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import NullType
 
+from queries import metrics
 from queries.filters import Filter
 from queries.localtime import LOCAL_OFFSET_MINUTES
 from queries.schema import OPEN_STATUSES, agencies, categories, reports
@@ -69,37 +70,7 @@ def is_pending(source=reports) -> ColumnElement:
 
 
 def is_overdue(now: datetime, source=reports) -> ColumnElement:
-    return and_(source.c.status.in_(OPEN_STATUSES), source.c.deadline_at < now)
-
-
-def resolved_with_deadline() -> ColumnElement:
-    return and_(reports.c.status == "resolved", reports.c.deadline_at.isnot(None))
-
-
-def on_time() -> ColumnElement:
-    return and_(resolved_with_deadline(), reports.c.resolved_at <= reports.c.deadline_at)
-
-
-def ioc_judged() -> ColumnElement:
-    """Forwarded, with an IOC-stage deadline: what the IOC's on-time rate is taken over."""
-    return and_(reports.c.first_forwarded_at.isnot(None), reports.c.ioc_deadline_at.isnot(None))
-
-
-def ioc_on_time() -> ColumnElement:
-    return reports.c.first_forwarded_at <= reports.c.ioc_deadline_at
-
-
-def resolved_no_sla() -> ColumnElement:
-    return and_(reports.c.status == "resolved", reports.c.agency_deadline_at.is_(None))
-
-
-def agency_judged() -> ColumnElement:
-    """Resolved with an agency-stage deadline: what the agency's on-time rate is taken over."""
-    return and_(reports.c.status == "resolved", reports.c.agency_deadline_at.isnot(None))
-
-
-def agency_on_time() -> ColumnElement:
-    return and_(reports.c.status == "resolved", reports.c.resolved_at <= reports.c.agency_deadline_at)
+    return metrics.late(source.c, now)
 
 
 def status_in(statuses: tuple[str, ...]) -> ColumnElement:
@@ -107,16 +78,6 @@ def status_in(statuses: tuple[str, ...]) -> ColumnElement:
     reports by deadline, the IOC's waiting reports) only when it can see the very values of its WHERE."""
     return reports.c.status.in_(bindparam("statuses_" + "_".join(statuses), list(statuses), expanding=True,
                                           literal_execute=True))
-
-
-def is_forwarding(event) -> ColumnElement:
-    """A hand-off event (columns `event`: from_status, to_status) that forwarded the report to an agency."""
-    return event.to_status == "forwarded"
-
-
-def is_return(event) -> ColumnElement:
-    """A hand-off event by which an agency sent the report back to the IOC (a bounce-back)."""
-    return and_(event.from_status.in_(("forwarded", "in_progress")), event.to_status.in_(("received", "classified")))
 
 
 def report_conditions(f: Filter, source=reports) -> list[ColumnElement]:

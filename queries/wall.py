@@ -11,16 +11,18 @@ from __future__ import annotations
 import math
 from datetime import date, datetime, timedelta
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import Double, Float, and_, case, cast, func, literal_column, or_, select, union_all
+from sqlalchemy import and_, func, literal_column, or_, select, union_all
 
-from queries import analytics, rollup
+from queries import analytics, metrics, rollup
 from queries.db import Database, get_db
 from queries.filters import Filter, local_today, utc_now
+from queries.metrics import Clock
 from queries.rollup import daily_counts, open_reports
 from queries.schema import admin_units, agencies, categories, reports
 from queries.scorecard import Period, period_containing, period_ranking
-from queries.sql import count_if, is_overdue, is_pending, on_time, resolved_with_deadline
+from queries.sql import count_if, is_overdue, is_pending
 
 r = reports.c
 SPIKE_MIN_COUNT = 5
@@ -42,14 +44,20 @@ def headline(now: datetime | None = None, db: Database | None = None) -> dict:
                **db.read_rows(_open_now(now))[0]}
     else:
         row = db.read_rows(_month_and_open(now, today, month.start, month.end))[0]
-    counts = {k: int(row[k] or 0) for k in ("today_received", "month_received", "month_resolved", "pending",
-                                             "overdue", "judged", "on_time")}
+    month_counts = {name: np.array([float(row[name] or 0)]) for name in MONTH_COUNTS}
     return {
-        **{k: counts[k] for k in ("today_received", "month_received", "month_resolved", "pending", "overdue")},
-        "month_on_time_rate": counts["on_time"] / counts["judged"] if counts["judged"] else None,
-        "month_satisfaction": _num(row["month_satisfaction"]),
+        "today_received": int(row["today_received"] or 0),
+        **{f"month_{name}": int(row[name] or 0) for name in ("received", "resolved")},
+        **{name: int(row[name] or 0) for name in ("pending", "overdue")},
+        **{f"month_{name}": _num(metrics.value(name, month_counts)[0]) for name in MONTH_DERIVED},
         "month_label": month.label,
     }
+
+
+# This month's counts, and the rates the wall shows from them.
+MONTH_COUNTS = metrics.require("received", "resolved", "agency_on_time", "agency_judged", "rating_sum",
+                               "rating_count")
+MONTH_DERIVED = metrics.require("agency_on_time_rate", "satisfaction_mean")
 
 
 def _month_and_open(now: datetime, today: date, first: date, last: date):
@@ -58,37 +66,20 @@ def _month_and_open(now: datetime, today: date, first: date, last: date):
     in_today = and_(r.created_at >= day_start, r.created_at < day_end)
     in_month = and_(r.created_at >= month_start, r.created_at < month_end)
     return select(
-        count_if(in_today).label("today_received"),
-        count_if(in_month).label("month_received"),
-        count_if(and_(in_month, r.status == "resolved")).label("month_resolved"),
-        count_if(is_pending()).label("pending"),
-        count_if(is_overdue(now)).label("overdue"),
-        count_if(and_(in_month, resolved_with_deadline())).label("judged"),
-        count_if(and_(in_month, on_time())).label("on_time"),
-        func.avg(case((in_month, cast(r.rating, Float)))).label("month_satisfaction"),
+        metrics.aggregate("received", reports, only=in_today).label("today_received"),
+        *metrics.columns(MONTH_COUNTS, reports, only=in_month),
+        *metrics.columns(("pending", "overdue"), reports, Clock.at(now), only=is_pending()),
     ).where(or_(in_month, is_pending()))
 
 
 def _month_from_daily_counts(today: date, first: date, last: date):
     d = daily_counts.c
-    in_month = and_(d.day >= first, d.day <= last)
-
-    def month_sum(value, condition=in_month):
-        return func.sum(case((condition, value), else_=0))
-
-    return select(
-        month_sum(d.total, d.day == today).label("today_received"),
-        month_sum(d.total).label("month_received"),
-        month_sum(d.total, and_(in_month, d.status == "resolved")).label("month_resolved"),
-        month_sum(d.resolved_with_deadline).label("judged"),
-        month_sum(d.on_time).label("on_time"),
-        (cast(month_sum(d.rating_sum), Double) / func.nullif(month_sum(d.rating_count), 0)).label("month_satisfaction"),
-    ).where(in_month)
+    return select(metrics.aggregate("received", daily_counts, only=d.day == today).label("today_received"),
+                  *metrics.columns(MONTH_COUNTS, daily_counts)).where(d.day >= first, d.day <= last)
 
 
 def _open_now(now: datetime):
-    o = open_reports
-    return select(func.count().label("pending"), count_if(is_overdue(now, o)).label("overdue")).select_from(o)
+    return select(*metrics.columns(("pending", "overdue"), open_reports, Clock.at(now))).select_from(open_reports)
 
 
 def month_ranking(today: date, db: Database | None = None, now: datetime | None = None) -> tuple[pd.DataFrame, Period]:

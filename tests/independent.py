@@ -42,8 +42,8 @@ def headline(raw: dict, f: Filter, now: datetime) -> dict:
     df = select_reports(raw, f)
     is_open = df["status"].isin(OPEN)
     resolved = df[df["status"] == "resolved"]
-    with_deadline = resolved[resolved["deadline_at"].notna()]
-    on_time = int((with_deadline["resolved_at"] <= with_deadline["deadline_at"]).sum())
+    with_deadline = resolved[resolved["agency_deadline_at"].notna()]
+    on_time = int((with_deadline["resolved_at"] <= with_deadline["agency_deadline_at"]).sum())
     ratings = df["rating"].dropna()
     return {
         "total": len(df),
@@ -51,9 +51,9 @@ def headline(raw: dict, f: Filter, now: datetime) -> dict:
         "pending": int(is_open.sum()),
         "overdue": int((is_open & (df["deadline_at"] < now)).sum()),
         "rejected": int((df["status"] == "rejected").sum()),
-        "on_time": on_time,
-        "resolved_with_deadline": len(with_deadline),
-        "on_time_rate": on_time / len(with_deadline) if len(with_deadline) else np.nan,
+        "agency_on_time": on_time,
+        "agency_judged": len(with_deadline),
+        "agency_on_time_rate": on_time / len(with_deadline) if len(with_deadline) else np.nan,
         "rating_count": len(ratings),
         "satisfaction_mean": float(ratings.mean()) if len(ratings) else np.nan,
         "located": int(df["lat"].notna().sum()),
@@ -71,19 +71,6 @@ def backlog(raw: dict, f: Filter, now: datetime) -> pd.DataFrame:
         "overdue": (is_open & (df["deadline_at"] < now)).groupby(df["agency_code"]).sum(),
         "rejected": (df["status"] == "rejected").groupby(df["agency_code"]).sum(),
     }).astype("int64")
-    return out.sort_index()
-
-
-def on_time_by_agency(raw: dict, f: Filter) -> pd.DataFrame:
-    df = select_reports(raw, f)
-    df = df[(df["status"] == "resolved") & df["agency_code"].notna()]
-    has_deadline = df["deadline_at"].notna()
-    on_time = has_deadline & (df["resolved_at"] <= df["deadline_at"])
-    out = pd.DataFrame({
-        "resolved_with_deadline": has_deadline.groupby(df["agency_code"]).sum(),
-        "on_time": on_time.groupby(df["agency_code"]).sum(),
-    }).astype("int64")
-    out["on_time_rate"] = out["on_time"] / out["resolved_with_deadline"]
     return out.sort_index()
 
 

@@ -18,7 +18,7 @@ def test_overview_json_matches_pandas(client_for, raw_by_dialect):
     for key in ("total", "resolved", "pending", "overdue", "rejected"):
         assert body[key] == want[key], key
     assert body["total"] > 0
-    assert body["on_time_rate"] == pytest.approx(want["on_time_rate"])
+    assert body["agency_on_time_rate"] == pytest.approx(want["agency_on_time_rate"])
     assert body["satisfaction_mean"] == pytest.approx(want["satisfaction_mean"])
     backlog = independent.backlog(raw_by_dialect["sqlite"], f, utc_now())
     got = {(a["code"] or "<none>"): (a["resolved"], a["pending"], a["overdue"]) for a in body["backlog_by_agency"]}
@@ -44,7 +44,7 @@ def test_empty_selections_give_zeros_not_errors(client_for, query):
     assert resp.status_code == 200
     body = resp.get_json()
     assert (body["total"], body["resolved"], body["pending"], body["overdue"]) == (0, 0, 0, 0)
-    assert body["on_time_rate"] is None and body["satisfaction_mean"] is None
+    assert body["agency_on_time_rate"] is None and body["satisfaction_mean"] is None
     assert body["backlog_by_agency"] == []
 
 

@@ -108,7 +108,7 @@ def test_scorecard_table_sorting_and_agency_page(chromium, live_sc):
         expect(page).to_have_url(re.compile(r"/agency/SXD(\?|$)"), timeout=15_000)
         expect(page.locator("#agency-title")).to_have_text("Sở Xây dựng")
         for card, key in (("ag-received", "received"), ("ag-pending", "pending"), ("ag-overdue", "overdue"),
-                          ("ag-due", "due_1wd")):
+                          ("ag-due", "due_soon")):
             expect(page.locator(f"#kpi-{card}")).to_have_attribute("data-value", str(int(agency[key])),
                                                                    timeout=20_000)
         for card, key in (("ag-on-time", "agency_on_time_rate"), ("ag-median", "agency_median_days"),

@@ -27,7 +27,7 @@ def test_overview_callback_returns_the_query_layer_numbers(leader, raw_by_dialec
     assert int(kpis["total"]) == want["total"] > 0
     assert int(kpis["resolved"]) == want["resolved"]
     assert int(kpis["pending"]) == want["pending"]
-    assert float(kpis["on-time"]) == pytest.approx(want["on_time_rate"], abs=1e-6)
+    assert float(kpis["on-time"]) == pytest.approx(want["agency_on_time_rate"], abs=1e-6)
     response = resp.get_json()["response"]
     assert response["overview-map-params"]["data"]["category"] == "XD"  # the map's requests follow the filter
     assert response["overview-freshness"]["children"].startswith("Dữ liệu lúc ")

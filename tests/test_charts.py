@@ -16,7 +16,7 @@ SATISFACTION = pd.DataFrame({"agency_name": ["Sở A", "Sở B"], "satisfaction_
 TREND = pd.DataFrame({"period": ["2026-10-01", "2026-11-01", "2026-10-01"], "key": ["MT", "MT", "GT"],
                       "name": ["Môi trường", "Môi trường", "Giao thông"], "n": [5, 8, 2]})
 CHANNELS = pd.DataFrame({"key": ["app", "web"], "n": [30, 12]})
-MONTHLY = pd.DataFrame({"month": ["2026-10-01", "2026-11-01"], "on_time_rate": [0.9, float("nan")]})
+MONTHLY = pd.DataFrame({"month": ["2026-10-01", "2026-11-01"], "agency_on_time_rate": [0.9, float("nan")]})
 WORST = pd.DataFrame({"category_name": ["Môi trường"], "satisfaction_mean": [2.1], "rating_count": [9],
                       "share_low": [0.6]})
 TABLE = pd.DataFrame({"name": ["Sở A", "Sở B", "Sở C"], "ranked": [True, True, False],
@@ -29,7 +29,7 @@ def all_figures():
         "satisfaction": charts.satisfaction_figure(SATISFACTION),
         "trend": charts.trend_figure(TREND, {"MT": "#00aa00"}),
         "channels": charts.channel_figure(CHANNELS),
-        "agency_vs_province": charts.agency_vs_province_figure(MONTHLY, MONTHLY, "on_time_rate", True, [0, 100]),
+        "agency_vs_province": charts.agency_vs_province_figure(MONTHLY, MONTHLY, "agency_on_time_rate", True, [0, 100]),
         "worst": charts.worst_categories_figure(WORST),
         "wall_trend": charts.wall_style(charts.trend_figure(TREND, {}, tickformat="%d/%m")),
         "wall_rank": charts.wall_ranking_figure(TABLE, "agency_on_time_rate", percent=True),

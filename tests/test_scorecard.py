@@ -341,7 +341,7 @@ def test_agency_head_rank_is_their_place_in_the_province(client_for, app_raw):
 
 # --- the agency detail --------------------------------------------------------------------------------------
 
-METRIC_KEYS = ["received", "resolved", "pending", "overdue", "open_no_sla", "due_today", "due_1wd", "agency_judged",
+METRIC_KEYS = ["received", "resolved", "pending", "overdue", "open_no_sla", "due_today", "due_soon", "agency_judged",
                "agency_on_time", "agency_on_time_rate", "ioc_on_time_rate", "agency_median_days", "agency_p90_days",
                "satisfaction_mean", "rating_count", "forwardings", "bounce_backs", "bounce_back_rate",
                "overdue_1_5", "overdue_6_10", "overdue_over_10", "share_low"]
@@ -349,15 +349,14 @@ METRIC_KEYS = ["received", "resolved", "pending", "overdue", "open_no_sla", "due
 
 def expected_monthly_trend(raw: dict, f: Filter) -> pd.DataFrame:
     df = independent.select_reports(raw, f)
-    df = df[df["status"] == "resolved"].copy()
-    df["month"] = (df["resolved_at"] + pd.Timedelta(hours=7)).dt.strftime("%Y-%m-01")
-    judged = df["agency_deadline_at"].notna()
+    df["month"] = (df["created_at"] + pd.Timedelta(hours=7)).dt.strftime("%Y-%m-01")
+    judged = (df["status"] == "resolved") & df["agency_deadline_at"].notna()
     g = df.groupby("month")
-    out = pd.DataFrame({"judged": judged.groupby(df["month"]).sum(),
-                        "on_time": (judged & (df["resolved_at"] <= df["agency_deadline_at"])).groupby(
+    out = pd.DataFrame({"agency_judged": judged.groupby(df["month"]).sum(),
+                        "agency_on_time": (judged & (df["resolved_at"] <= df["agency_deadline_at"])).groupby(
                             df["month"]).sum(),
                         "rating_count": g["rating"].count(), "satisfaction_mean": g["rating"].mean()})
-    out["on_time_rate"] = out["on_time"] / out["judged"].where(out["judged"] > 0)
+    out["agency_on_time_rate"] = out["agency_on_time"] / out["agency_judged"].where(out["agency_judged"] > 0)
     return out.sort_index()
 
 
@@ -398,7 +397,7 @@ def check_agency_detail(body: dict, raw: dict, code: str, f: Filter, now: dateti
         want = expected_monthly_trend(raw, selection)
         got = pd.DataFrame(got_rows).set_index("month").sort_index()
         assert got.index.tolist() == want.index.tolist()
-        for col in ("judged", "on_time", "rating_count", "on_time_rate", "satisfaction_mean"):
+        for col in ("agency_judged", "agency_on_time", "rating_count", "agency_on_time_rate", "satisfaction_mean"):
             np.testing.assert_allclose(got[col].astype(float), want[col].astype(float), atol=1e-9, equal_nan=True,
                                        err_msg=col)
     worst = expected_worst(raw, scoped)

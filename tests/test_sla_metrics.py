@@ -35,8 +35,10 @@ from tests import independent
 from tests.conftest import NOW, ROOT, analytics_copy, create_pg_database, read_raw
 from tests.test_workcalendar import UTC_OFFSET, ref_calendar
 
+DUE_SOON_DAYS = 2  # DUE_SOON_WORKING_DAYS' default
+
 OPEN = ("received", "classified", "forwarded", "in_progress")
-INT_COLUMNS = ["received", "resolved", "pending", "rejected", "overdue", "open_no_sla", "due_today", "due_1wd",
+INT_COLUMNS = ["received", "resolved", "pending", "rejected", "overdue", "open_no_sla", "due_today", "due_soon",
                "ioc_judged", "ioc_on_time", "agency_judged", "agency_on_time", "resolved_no_sla", "rating_count",
                "r1", "r2", "r3", "r4", "r5", "ioc_n", "agency_n", "overdue_1_5", "overdue_6_10", "overdue_over_10",
                "not_yet_due", "forwardings", "bounce_backs"]
@@ -120,7 +122,7 @@ def expected_metrics(raw: dict, f: Filter, by: str | None, now: datetime) -> pd.
 
     today = (now + UTC_OFFSET).date()
     end_of_today = _local_midnight_utc(today + timedelta(days=1))
-    one_working_day = ref_calendar().add(now + UTC_OFFSET, ref_calendar().day_seconds) - UTC_OFFSET
+    due_soon = ref_calendar().add(now + UTC_OFFSET, DUE_SOON_DAYS * ref_calendar().day_seconds) - UTC_OFFSET
     is_open = df["status"].isin(OPEN)
     resolved = df["status"] == "resolved"
     deadline = df["deadline_at"]
@@ -145,7 +147,7 @@ def expected_metrics(raw: dict, f: Filter, by: str | None, now: datetime) -> pd.
         "overdue": overdue,
         "open_no_sla": is_open & deadline.isna(),
         "due_today": due & (deadline < end_of_today),
-        "due_1wd": due & (deadline <= one_working_day),
+        "due_soon": due & (deadline <= due_soon),
         "ioc_judged": ioc_judged,
         "ioc_on_time": ioc_judged & (df["first_forwarded_at"] <= df["ioc_deadline_at"]),
         "agency_judged": agency_judged,
@@ -229,7 +231,7 @@ def assert_metrics_equal(got: pd.DataFrame, want: pd.DataFrame, check_names: boo
     assert (got["overdue_1_5"] + got["overdue_6_10"] + got["overdue_over_10"] == got["overdue"]).all()
     assert (got["overdue"] + got["open_no_sla"] + got["not_yet_due"] == got["pending"]).all()
     assert (got["agency_judged"] + got["resolved_no_sla"] == got["resolved"]).all()
-    assert (got["due_today"] <= got["due_1wd"]).all()
+    assert (got["due_today"] <= got["due_soon"]).all()
 
 
 # --- the demo province ---------------------------------------------------------------------------------
@@ -287,16 +289,16 @@ def test_the_demo_exercises_every_metric(db, raw):
     """Guards the comparisons above against comparing zeros with zeros."""
     for now in NOWS.values():
         total = expected_metrics(raw, Filter(), None, now).iloc[0]
-        for col in ("overdue", "overdue_1_5", "overdue_over_10", "due_1wd", "ioc_on_time", "agency_on_time",
+        for col in ("overdue", "overdue_1_5", "overdue_over_10", "due_soon", "ioc_on_time", "agency_on_time",
                     "bounce_backs", "r1", "r5", "not_yet_due"):
             assert total[col] > 0, col
         assert total["agency_on_time"] < total["agency_judged"]
         assert total["ioc_on_time"] < total["ioc_judged"]
     friday = expected_metrics(raw, Filter(), None, NOW).iloc[0]
-    assert friday["due_today"] > 0 and friday["due_1wd"] > friday["due_today"] and friday["overdue_6_10"] > 0
-    # On Wednesday morning a report is due within a working day but not today.
+    assert friday["due_today"] > 0 and friday["due_soon"] > friday["due_today"] and friday["overdue_6_10"] > 0
+    # On Wednesday morning a report is due soon but not today.
     wednesday = expected_metrics(raw, Filter(), None, NOWS["wednesday_morning"]).iloc[0]
-    assert wednesday["due_1wd"] > wednesday["due_today"]
+    assert wednesday["due_soon"] > wednesday["due_today"]
 
 
 def test_stored_stage_durations_are_the_working_time_between_the_timestamps(raw):
@@ -375,9 +377,9 @@ EDGE_OPEN = [
     ("E-TET-3WD", "A1", "in_progress", "2025-01-29 10:00"),      # 3, 4, 5/2 -> 1–5
     ("E-5WD-MIDNIGHT", "A2", "in_progress", "2025-01-22 00:00"),  # 5 -> 1–5
     ("E-6WD-23H59", "A2", "in_progress", "2025-01-21 23:59"),    # 6 -> 6–10
-    ("E-DUE-TODAY", "A1", "in_progress", "2025-02-05 16:00"),    # due today and within a working day
-    ("E-DUE-1WD", "A2", "in_progress", "2025-02-06 10:00"),      # exactly one working day from now: included
-    ("E-DUE-LATER", "A2", "in_progress", "2025-02-06 10:01"),    # one minute later: not
+    ("E-DUE-TODAY", "A1", "in_progress", "2025-02-05 16:00"),    # due today, so due soon too
+    ("E-DUE-2WD", "A2", "in_progress", "2025-02-07 10:00"),      # exactly DUE_SOON_WORKING_DAYS (2) ahead: in
+    ("E-DUE-LATER", "A2", "in_progress", "2025-02-07 10:01"),    # one minute later: not
 ]
 
 
@@ -463,7 +465,7 @@ def test_hand_made_edge_cases(edge_source):
     # Aging in working days after the deadline's date, across Tết 2025.
     assert total["overdue"] == 11
     assert (total["overdue_1_5"], total["overdue_6_10"], total["overdue_over_10"]) == (5, 4, 2)
-    assert total["due_today"] == 1 and total["due_1wd"] == 2 and total["not_yet_due"] == 3
+    assert total["due_today"] == 1 and total["due_soon"] == 2 and total["not_yet_due"] == 3
     # Bounces: report 1 went to A1, came back, went to A2; report 2 went to A1.
     assert (total["forwardings"], total["bounce_backs"]) == (3, 1)
     assert (total["rating_count"], total["r1"], total["r2"], total["r5"]) == (3, 1, 1, 1)

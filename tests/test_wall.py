@@ -551,7 +551,7 @@ def expected_headline(raw: dict, now: datetime) -> dict:
     in_month = day.map(lambda d: (d.year, d.month) == (today.year, today.month)).astype(bool)
     month = rep[in_month]
     is_open = rep["status"].isin(OPEN)
-    done = month[(month["status"] == "resolved") & month["deadline_at"].notna()]
+    done = month[(month["status"] == "resolved") & month["agency_deadline_at"].notna()]
     ratings = month["rating"].dropna()
     return {
         "today_received": int(in_today.sum()),
@@ -559,8 +559,9 @@ def expected_headline(raw: dict, now: datetime) -> dict:
         "month_resolved": int((month["status"] == "resolved").sum()),
         "pending": int(is_open.sum()),
         "overdue": int((is_open & (rep["deadline_at"] < now)).sum()),
-        "month_on_time_rate": float((done["resolved_at"] <= done["deadline_at"]).mean()) if len(done) else None,
-        "month_satisfaction": float(ratings.mean()) if len(ratings) else None,
+        "month_agency_on_time_rate": float((done["resolved_at"] <= done["agency_deadline_at"]).mean())
+        if len(done) else None,
+        "month_satisfaction_mean": float(ratings.mean()) if len(ratings) else None,
         "month_label": f"Tháng {today.month:02d}/{today.year}",
     }
 
@@ -574,10 +575,10 @@ def test_headline_numbers(db, raw, now):
     got = wall.headline(now, db)
     want = expected_headline(raw, now)
     assert want["month_received"] > 0 and want["pending"] > 0
-    for key in ("month_on_time_rate", "month_satisfaction"):
+    rates = ("month_agency_on_time_rate", "month_satisfaction_mean")
+    for key in rates:
         assert got[key] == pytest.approx(want[key], abs=1e-9), key
-    assert {k: v for k, v in got.items() if k not in ("month_on_time_rate", "month_satisfaction")} == \
-           {k: v for k, v in want.items() if k not in ("month_on_time_rate", "month_satisfaction")}
+    assert {k: v for k, v in got.items() if k not in rates} == {k: v for k, v in want.items() if k not in rates}
 
 
 @pytest.mark.parametrize("today,month", [(date(2026, 10, 15), (date(2026, 10, 1), date(2026, 10, 31))),

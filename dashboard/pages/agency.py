@@ -18,7 +18,7 @@ from dashboard.components.filter_bar import preset_range
 from dashboard.components.info import info_icon
 from dashboard.components.kpi_card import kpi_card
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct
-from queries import cases, scorecard
+from queries import cases, metrics, scorecard
 from queries.filters import Filter
 
 dash.register_page(__name__, path_template="/agency/<code>", title=f"{text.NAV_AGENCY} · {text.APP_TITLE}",
@@ -83,7 +83,7 @@ def _page(code: str | None, name: str) -> html.Div:
                                                       dcc.Graph(id=ids.AG_WORST_CATEGORIES)]),
         ]),
         html.Section(className="panel", children=[
-            html.H2(text.PANEL_DUE_SOON, id=ids.AG_DUE_SOON_TITLE),
+            html.H2(metrics.label("due_soon"), id=ids.AG_DUE_SOON_TITLE),
             case_table(ids.AG_DUE_SOON, OPEN_CASE_COLUMNS, server_pages=True)]),
     ])
 
@@ -101,25 +101,25 @@ def agency_kpis(compared: dict) -> list:
         return fmt_decimal(average.get(key, 0), 1)
 
     return [
-        kpi_card("ag-received", text.KPI_TOTAL, fmt_int(agency.get("received", 0)),
+        kpi_card("ag-received", metrics.label("received"), fmt_int(agency.get("received", 0)),
                  text.AGENCY_PROVINCE_AVG.format(value=avg("received")), raw=agency.get("received", 0)),
-        kpi_card("ag-pending", text.KPI_PENDING, fmt_int(agency.get("pending", 0)),
+        kpi_card("ag-pending", metrics.label("pending"), fmt_int(agency.get("pending", 0)),
                  text.AGENCY_PROVINCE_AVG.format(value=avg("pending")), "warn", raw=agency.get("pending", 0)),
-        kpi_card("ag-overdue", text.KPI_OVERDUE, fmt_int(agency.get("overdue", 0)),
+        kpi_card("ag-overdue", metrics.label("overdue"), fmt_int(agency.get("overdue", 0)),
                  text.AGENCY_PROVINCE_AVG.format(value=avg("overdue")),
                  "bad" if agency.get("overdue") else "neutral", raw=agency.get("overdue", 0)),
-        kpi_card("ag-due", text.KPI_DUE_SOON, fmt_int(agency.get("due_1wd", 0)),
-                 text.AGENCY_PROVINCE_AVG.format(value=avg("due_1wd")), raw=agency.get("due_1wd", 0)),
-        _rate_card("ag-on-time", text.KPI_AGENCY_ON_TIME, agency, province, "agency_on_time_rate"),
-        kpi_card("ag-median", text.KPI_MEDIAN,
+        kpi_card("ag-due", metrics.label("due_soon"), fmt_int(agency.get("due_soon", 0)),
+                 text.AGENCY_PROVINCE_AVG.format(value=avg("due_soon")), raw=agency.get("due_soon", 0)),
+        _rate_card("ag-on-time", metrics.label("agency_on_time_rate"), agency, province, "agency_on_time_rate"),
+        kpi_card("ag-median", metrics.label("agency_median_days"),
                  text.DAYS_UNIT.format(value=fmt_decimal(agency.get("agency_median_days"), 1)),
                  text.AGENCY_PROVINCE.format(
                      value=text.DAYS_UNIT.format(value=fmt_decimal(province.get("agency_median_days"), 1))),
                  raw=agency.get("agency_median_days")),
-        kpi_card("ag-satisfaction", text.KPI_SATISFACTION, fmt_decimal(agency.get("satisfaction_mean"), 2),
+        kpi_card("ag-satisfaction", metrics.label("satisfaction_mean"), fmt_decimal(agency.get("satisfaction_mean"), 2),
                  text.AGENCY_PROVINCE.format(value=fmt_decimal(province.get("satisfaction_mean"), 2)),
                  raw=agency.get("satisfaction_mean")),
-        _rate_card("ag-bounce", text.KPI_BOUNCE, agency, province, "bounce_back_rate"),
+        _rate_card("ag-bounce", metrics.label("bounce_back_rate"), agency, province, "bounce_back_rate"),
     ]
 
 
@@ -150,7 +150,7 @@ def build_agency(code: str, f: Filter) -> tuple:
     trend, province_trend = answer["trend"], answer["province_trend"]
     return (
         agency_kpis(answer["compared"]),
-        charts.agency_vs_province_figure(trend, province_trend, "on_time_rate", percent=True, y_range=[0, 105]),
+        charts.agency_vs_province_figure(trend, province_trend, "agency_on_time_rate", percent=True, y_range=[0, 105]),
         charts.agency_vs_province_figure(trend, province_trend, "satisfaction_mean", percent=False,
                                          y_range=[1, 5]),
         charts.worst_categories_figure(answer["worst"]),

@@ -25,7 +25,7 @@ from dashboard.components.info import info_icon
 from dashboard.components.kpi_card import kpi_card
 from dashboard.components.map import commune_markers, map_note, points_url, report_map, viewport_params
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text, query_timeout_text
-from queries import maps, options, overview
+from queries import maps, metrics, options, overview
 from queries.db import is_timeout
 from queries.filters import Filter, FilterError
 
@@ -119,23 +119,24 @@ def trend_grain(f: Filter) -> str:
 def kpi_cards(head) -> list:
     total, pending = int(head["total"]), int(head["pending"])
     overdue_share = head["overdue"] / pending if pending else None
-    on_time = head["on_time_rate"]
+    on_time = head["agency_on_time_rate"]
     sat = head["satisfaction_mean"]
     return [
-        kpi_card("total", text.KPI_TOTAL, fmt_int(total),
+        kpi_card("total", metrics.label("received"), fmt_int(total),
                  text.KPI_TOTAL_NOTE.format(rejected=fmt_int(head["rejected"])), raw=total),
-        kpi_card("resolved", text.KPI_RESOLVED, fmt_int(head["resolved"]),
+        kpi_card("resolved", metrics.label("resolved"), fmt_int(head["resolved"]),
                  text.KPI_RESOLVED_NOTE.format(share=fmt_pct(head["resolved"] / total if total else None)), "good",
                  raw=int(head["resolved"])),
-        kpi_card("pending", text.KPI_PENDING, fmt_int(pending), text.KPI_PENDING_NOTE, "warn", raw=pending),
-        kpi_card("overdue", text.KPI_OVERDUE, fmt_int(head["overdue"]),
+        kpi_card("pending", metrics.label("pending"), fmt_int(pending), text.KPI_PENDING_NOTE, "warn", raw=pending),
+        kpi_card("overdue", metrics.label("overdue"), fmt_int(head["overdue"]),
                  text.KPI_OVERDUE_NOTE.format(share=fmt_pct(overdue_share)),
                  "bad" if head["overdue"] else "neutral", raw=int(head["overdue"])),
-        kpi_card("on-time", text.KPI_ON_TIME, fmt_pct(on_time),
-                 text.KPI_ON_TIME_NOTE.format(n=fmt_int(head["resolved_with_deadline"])),
+        kpi_card("on-time", metrics.label("agency_on_time_rate"), fmt_pct(on_time),
+                 text.KPI_ON_TIME_NOTE.format(n=fmt_int(head["agency_judged"])),
                  "good" if on_time == on_time and on_time >= 0.9 else "warn",
                  raw="" if on_time != on_time else round(float(on_time), 6)),
-        kpi_card("satisfaction", text.KPI_SATISFACTION, fmt_decimal(sat, 2) if sat == sat else text.NO_VALUE,
+        kpi_card("satisfaction", metrics.label("satisfaction_mean"),
+                 fmt_decimal(sat, 2) if sat == sat else text.NO_VALUE,
                  text.KPI_SATISFACTION_NOTE.format(n=fmt_int(head["rating_count"])),
                  raw="" if sat != sat else round(float(sat), 6)),
     ]
@@ -166,8 +167,8 @@ def build_overview(f: Filter) -> dict:
 
 
 def _empty_overview(f: Filter) -> dict:
-    zero = {"total": 0, "resolved": 0, "pending": 0, "overdue": 0, "rejected": 0, "on_time_rate": float("nan"),
-            "resolved_with_deadline": 0, "satisfaction_mean": float("nan"), "rating_count": 0}
+    zero = {"total": 0, "resolved": 0, "pending": 0, "overdue": 0, "rejected": 0, "agency_on_time_rate": float("nan"),
+            "agency_judged": 0, "satisfaction_mean": float("nan"), "rating_count": 0}
     empty = charts.empty_figure()
     return {"kpis": kpi_cards(zero), "backlog": empty, "satisfaction": empty, "trend": empty, "channels": empty,
             "map_params": f.to_params(), "communes": []}

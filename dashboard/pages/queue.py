@@ -14,7 +14,7 @@ from dashboard.auth import current_viewer
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.report_actions import action_panel, outcome_area
 from dashboard.formatting import fmt_int
-from queries import cases
+from queries import cases, metrics
 from queries.access import WorkflowError
 from queries.filters import Filter
 
@@ -22,6 +22,8 @@ PAGE = "queue"
 REFRESH_MS = 60_000
 QUEUE_COLUMNS = ["link", "received", "title", "category_name", "commune_name", "channel", "countdown", "flags"]
 ATTENTION_COLUMNS = ["link", "title", "agency_name", "status_label", "deadline", "countdown"]
+ALL_TITLES = tuple(text.ALL_AGENCIES.format(panel=panel)
+                   for panel in (metrics.label("overdue"), metrics.label("due_soon")))
 SEARCH_COLUMNS = ["link", "received", "title", "agency_name", "status_label"]
 
 dash.register_page(__name__, path="/queue", title=f"{text.NAV_QUEUE} · {text.APP_TITLE}", name=text.NAV_QUEUE,
@@ -60,10 +62,10 @@ def layout(**_query):
             ]),
             html.Div(className="grid-2", children=[
                 html.Section(className="panel", children=[
-                    html.H2(text.PANEL_OVERDUE_ALL, id=ids.QU_OVERDUE_TITLE),
+                    html.H2(ALL_TITLES[0], id=ids.QU_OVERDUE_TITLE),
                     case_table(ids.QU_OVERDUE, ATTENTION_COLUMNS, server_pages=True)]),
                 html.Section(className="panel", children=[
-                    html.H2(text.PANEL_DUE_SOON_ALL, id=ids.QU_DUE_SOON_TITLE),
+                    html.H2(ALL_TITLES[1], id=ids.QU_DUE_SOON_TITLE),
                     case_table(ids.QU_DUE_SOON, ATTENTION_COLUMNS, server_pages=True)]),
             ]),
         ]),
@@ -106,7 +108,7 @@ def province_deadlines(_tick, _done, overdue_page, due_soon_page):
     if not current_viewer().triages:
         raise PreventUpdate
     return deadline_lists(None, Filter(), overdue_page, due_soon_page,
-                           titles=(text.PANEL_OVERDUE_ALL, text.PANEL_DUE_SOON_ALL))
+                           titles=ALL_TITLES)
 
 
 @callback(

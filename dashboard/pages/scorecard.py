@@ -16,7 +16,7 @@ from dashboard.auth import current_scope
 from dashboard.components.charts import FONT
 from dashboard.components.info import info_icon
 from dashboard.formatting import fmt_date
-from queries import options, scorecard
+from queries import metrics, options, scorecard
 from queries.filters import Filter
 
 dash.register_page(__name__, path="/scorecard", title=f"{text.NAV_SCORECARD} · {text.APP_TITLE}",
@@ -27,16 +27,16 @@ RECENT = {"month": 13, "quarter": 8, "year": 5}
 COLUMNS = [
     ("rank", text.COL_RANK, None, False),
     ("name", text.COL_AGENCY, None, False),
-    ("score", text.COL_SCORE, ".1f", True),
-    ("received", text.COL_RECEIVED, ",d", True),
-    ("resolved", text.COL_RESOLVED, ",d", True),
-    ("pending", text.COL_PENDING, ",d", True),
-    ("overdue", text.COL_OVERDUE, ",d", True),
-    ("on_time_pct", text.COL_ON_TIME, ".1f", True),
-    ("agency_median_days", text.COL_MEDIAN, ".1f", True),
-    ("satisfaction_mean", text.COL_SATISFACTION, ".2f", True),
-    ("rating_count", text.COL_RATINGS, ",d", False),
-    ("bounce_pct", text.COL_BOUNCE, ".1f", True),
+    ("score", metrics.heading("score"), ".1f", True),
+    ("received", metrics.heading("received"), ",d", True),
+    ("resolved", metrics.heading("resolved"), ",d", True),
+    ("pending", metrics.heading("pending"), ",d", True),
+    ("overdue", metrics.heading("overdue"), ",d", True),
+    ("on_time_pct", metrics.heading("agency_on_time_rate"), ".1f", True),
+    ("agency_median_days", metrics.heading("agency_median_days"), ".1f", True),
+    ("satisfaction_mean", metrics.heading("satisfaction_mean"), ".2f", True),
+    ("rating_count", metrics.heading("rating_count"), ",d", False),
+    ("bounce_pct", metrics.heading("bounce_back_rate"), ".1f", True),
 ]
 SOURCE = {"on_time_pct": "agency_on_time_rate", "bounce_pct": "bounce_back_rate"}
 ARROWS = {"up": text.TREND_UP, "down": text.TREND_DOWN, "same": text.TREND_SAME, "": ""}

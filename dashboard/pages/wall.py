@@ -17,7 +17,7 @@ from dashboard.cache import kept_warm
 from dashboard.components import charts
 from dashboard.components.map import commune_markers, points_url, wall_map
 from dashboard.formatting import fmt_decimal, fmt_int, fmt_pct, now_local_text
-from queries import options, overview, wall
+from queries import metrics, options, overview, wall
 from queries.display_tokens import PANELS, ScreenSettings
 from queries.filters import LOCAL_TZ, Filter, local_today, utc_now, utc_to_local
 
@@ -105,10 +105,11 @@ def layout(**query):
 def _kpi_values(numbers: dict) -> list:
     month = numbers["month_label"].lower()
     labels = [text.WALL_TODAY, text.WALL_MONTH.format(month=month), text.WALL_PENDING, text.WALL_OVERDUE,
-              text.WALL_ON_TIME.format(month=month), text.WALL_SATISFACTION.format(month=month)]
+              text.WALL_MONTH_METRIC.format(label=metrics.label("agency_on_time_rate"), month=month),
+              text.WALL_MONTH_METRIC.format(label=metrics.label("satisfaction_mean"), month=month)]
     values = [fmt_int(numbers["today_received"]), fmt_int(numbers["month_received"]), fmt_int(numbers["pending"]),
-              fmt_int(numbers["overdue"]), fmt_pct(numbers["month_on_time_rate"]),
-              fmt_decimal(numbers["month_satisfaction"], 2)]
+              fmt_int(numbers["overdue"]), fmt_pct(numbers["month_agency_on_time_rate"]),
+              fmt_decimal(numbers["month_satisfaction_mean"], 2)]
     return labels + values
 
 
