@@ -134,7 +134,11 @@ def scorecard_json():
         entry["previous"] = {c: row[f"{c}_prev"] for c in scorecard.COMPARED}
         entry["trend"] = {c: row[f"{c}_trend"] for c in scorecard.COMPARED}
         rows.append(entry)
-    return jsonify(period=_period_json(period), previous_period=_period_json(period.previous()),
+    compared = scorecard.comparison(period)
+    previous = {**_period_json(period.previous()), "compared_from": compared.previous_start.isoformat(),
+                "compared_to": compared.previous_end.isoformat()}
+    return jsonify(period={**_period_json(period), "partial": compared.partial,
+                           "through": compared.through.isoformat()}, previous_period=previous,
                    min_resolved=scorecard.min_resolved(), agencies=rows,
                    generated_at=datetime.now(LOCAL_TZ).isoformat(timespec="seconds"))
 

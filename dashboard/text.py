@@ -115,13 +115,8 @@ QUERY_TIMEOUT = ("Truy vấn quá {seconds} giây nên đã dừng; hãy thu h�
 DB_DOWN_NO_DATA = "Mất kết nối cơ sở dữ liệu — chưa tải được dữ liệu. Hệ thống sẽ tự thử lại."
 
 # Definitions, shown beside the numbers
-DEFINITIONS = (
-    "Phản ánh được tính theo ngày tiếp nhận, trong khoảng thời gian đã chọn.",
-    "Đang xử lý: mới tiếp nhận, đã phân loại, đã chuyển hoặc đơn vị đang xử lý.",
-    "Quá hạn: đang xử lý và đã qua hạn giải quyết.",
-    "Đúng hạn: tỷ lệ phản ánh đã giải quyết trước hoặc đúng hạn.",
-    "Hài lòng: điểm đánh giá trung bình của người dân (1–5).",
-)
+# The general rules shown above a page's metric definitions (which come from queries/metrics.py).
+PERIOD_RULE = "Phản ánh được tính theo ngày tiếp nhận, trong khoảng thời gian đã chọn."
 
 NOT_FOUND_TITLE = "Không tìm thấy trang"
 NOT_FOUND_BODY = "Trang bạn tìm không tồn tại."
@@ -135,25 +130,21 @@ PERIOD_KINDS = {"month": "Tháng", "quarter": "Quý", "year": "Năm"}
 PERIOD = "Kỳ xếp hạng"
 SCORECARD_NOTE = ("So sánh với {previous}. Đơn vị có dưới {n} phản ánh đã giải quyết trong kỳ được hiển thị "
                   "nhưng không xếp hạng.")
+SCORECARD_PARTIAL_NOTE = ("Kỳ chưa kết thúc: số liệu đến hết ngày {through}, so sánh với {days} ngày đầu của "
+                          "{previous} ({previous_start}–{previous_end}), không với cả kỳ. Đơn vị có dưới {n} phản ánh "
+                          "đã giải quyết trong kỳ được hiển thị nhưng không xếp hạng.")
+PERIOD_RUNNING = " (đang diễn ra)"
 NOT_RANKED = "Chưa đủ số liệu"
 COL_RANK = "Hạng"
 COL_AGENCY = "Đơn vị"
 COL_RECEIVED = "Tiếp nhận lúc"
 TREND_UP, TREND_DOWN, TREND_SAME = "▲", "▼", "="
 EXPORT_CSV = "Xuất CSV"
-SCORE_FORMULA = ("Điểm tổng hợp (0–100) = 40 × tỷ lệ đúng hạn + 30 × (điểm hài lòng − 1)/4 + 20 × (1 − quá hạn/đang "
-                 "xử lý) + 10 × (1 − tỷ lệ trả lại). Phần không có số liệu được bỏ qua, các trọng số còn lại được "
-                 "quy đổi về 100.")
-SLA_DEFINITIONS = (
+STAGE_RULES = (
     "Hai giai đoạn: IOC (tiếp nhận → chuyển đơn vị lần đầu) và đơn vị (chuyển → giải quyết); thời hạn tính "
     "theo ngày làm việc, phản ánh khẩn tính theo giờ làm việc.",
     "Ngày làm việc: trừ thứ Bảy, Chủ nhật, ngày lễ, Tết; có tính ngày làm bù; giờ hành chính 07:30–11:30, "
     "13:30–17:00.",
-    "Đúng hạn (đơn vị): tỷ lệ phản ánh đã giải quyết trước hoặc đúng hạn của giai đoạn đơn vị. Phản ánh không "
-    "có hạn được tính là 'không có SLA', không bao giờ tính là đúng hạn.",
-    "Trung vị: số ngày làm việc từ khi chuyển đến khi giải quyết, ở giữa dãy số.",
-    "Trả lại: số lần đơn vị trả phản ánh về IOC (không thuộc thẩm quyền) trên số lần được chuyển đến.",
-    "Quá hạn: đang xử lý và đã qua hạn của giai đoạn hiện tại.",
 )
 
 # Agency detail

@@ -20,7 +20,7 @@ import numpy as np
 from sqlalchemy import and_, case, func
 from sqlalchemy.sql.expression import ColumnElement
 
-from queries.config import settings
+from queries.config import ROOT, settings
 from queries.localtime import local_to_utc, local_today, utc_now
 from queries.schema import OPEN_STATUSES
 from queries.workcalendar import WorkCalendar, default_calendar
@@ -284,6 +284,10 @@ def aggregate(name: str, source, clock: Clock | None = None, only=None) -> Colum
     counted tables, the sum of the column that holds it (a count by status: the reports per status). A count
     that depends on the clock needs the clock, and a table of reports."""
     m = metric(name)
+    if m.counts_by != "received":
+        # Every period these statements serve selects reports by the day they were received.
+        raise ValueError(f"'{name}' được khai báo tính theo ngày {m.counts_by}, nhưng các kỳ chọn phản ánh theo "
+                         "ngày tiếp nhận")
     if m.kind not in ("count", "sum"):
         raise ValueError(f"'{name}' là chỉ số dẫn xuất ({m.kind}); hãy hỏi các thành phần của nó rồi dùng derive()")
     c = source.c
@@ -384,6 +388,17 @@ def _formula(m: Metric) -> str:
     return "—"
 
 
+DOC = ROOT / "docs" / "metrics.md"
+BEGIN, END = "<!-- metrics:begin (written by `python -m queries.metrics`) -->", "<!-- metrics:end -->"
+
+
+def document(current: str) -> str:
+    """docs/metrics.md's text with the part between its markers written from the declarations."""
+    head, rest = current.split(BEGIN, 1)
+    _old, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{markdown_table()}{END}{tail}"
+
+
 def markdown_table() -> str:
     """The table of every declared metric, as docs/metrics.md shows it."""
     lines = ["| metric | nhãn | cách tính | loại | tính theo ngày | trên | từ |", "|---|---|---|---|---|---|---|"]
@@ -392,3 +407,8 @@ def markdown_table() -> str:
                      f"{'tiếp nhận' if m.counts_by == 'received' else 'giải quyết'} | {SOURCE_TEXT[m.source]} | "
                      f"{_formula(m)} |")
     return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    DOC.write_text(document(DOC.read_text(encoding="utf-8")), encoding="utf-8")
+    print(f"{DOC} written from {len(DECLARATIONS)} declarations")

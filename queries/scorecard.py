@@ -44,10 +44,8 @@ PERIOD_KINDS = ("month", "quarter", "year")
 SCORE_WEIGHTS = {"on_time": 40, "satisfaction": 30, "backlog": 20, "bounce": 10}
 COMPARED = ("received", "resolved", "pending", "overdue", "agency_on_time_rate", "agency_median_days",
             "satisfaction_mean", "rating_count", "bounce_back_rate", "score")
-# Where a higher value is better; for the others (overdue, median days, bounce-backs) lower is better.
-HIGHER_IS_BETTER = {"received": None, "resolved": True, "pending": None, "overdue": False,
-                    "agency_on_time_rate": True, "agency_median_days": False, "satisfaction_mean": True,
-                    "rating_count": None, "bounce_back_rate": False, "score": True}
+# Where a higher value is better (None: neither), as the registry declares it.
+HIGHER_IS_BETTER = {name: metrics.metric(name).higher_is_better for name in COMPARED}
 
 
 def min_resolved() -> int:
@@ -92,6 +90,36 @@ def period_containing(kind: str, day: date) -> Period:
     return Period(kind, start, date(start.year + year, month + 1, 1) - timedelta(days=1))
 
 
+def default_period(kind: str, today: date | None = None) -> Period:
+    """The period the scorecard opens on: the last complete one, where every agency has had its whole month
+    (quarter, year) to reach the minimum of resolved reports."""
+    return period_containing(kind, today or local_today()).previous()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The days a period's figures cover, and the days of the previous period they are compared with: the whole
+    previous period, or, while the period runs, the same number of its first days."""
+
+    period: Period
+    through: date  # the period's last day counted
+    previous_start: date
+    previous_end: date
+
+    @property
+    def partial(self) -> bool:
+        return self.through < self.period.end
+
+
+def comparison(period: Period, today: date | None = None) -> Comparison:
+    today = today or local_today()
+    previous = period.previous()
+    if not period.start <= today < period.end:
+        return Comparison(period, period.end, previous.start, previous.end)
+    same_days = min(previous.start + (today - period.start), previous.end)
+    return Comparison(period, today, previous.start, same_days)
+
+
 def recent_periods(kind: str, count: int, today: date | None = None) -> list[Period]:
     period = period_containing(kind, today or local_today())
     out = []
@@ -120,24 +148,31 @@ def composite_score(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(score, index=frame.index, dtype="float64")
 
 
-def _period_metrics(f: Filter, period: Period, db, now) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Every agency's metrics in the period and in the one before (keyed by agency), with their scores."""
-    previous = period.previous()
-    both = replace(f, start=previous.start, end=period.end)
-    # The scorecard shows no overdue-age bands: aging=False saves their query.
-    before, since = sla_metrics_split(both, period.start, "agency", db, now, aging=False)
+def _period_metrics(f: Filter, compared: Comparison, db, now) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every agency's metrics in the period and in the days of the previous one it is compared with (keyed by
+    agency), with their scores. The scorecard shows no overdue-age bands: aging=False saves their query."""
+    period = compared.period
+    if compared.partial:
+        since, before = (sla_metrics(replace(f, start=start, end=end), "agency", db, now, aging=False)
+                         for start, end in ((period.start, period.end),
+                                            (compared.previous_start, compared.previous_end)))
+    else:  # two whole periods side by side: one pass of each query
+        both = replace(f, start=compared.previous_start, end=period.end)
+        before, since = sla_metrics_split(both, period.start, "agency", db, now, aging=False)
     return tuple(m.assign(score=composite_score(m)).set_index("key") for m in (since, before))
 
 
 def scorecard(f: Filter, kind: str = "month", day: date | None = None, db: Database | None = None,
               now: datetime | None = None) -> tuple[pd.DataFrame, Period]:
-    """Every agency with reports in the period (or the previous one): the metrics, score, rank and, for each
-    compared value, `<name>_prev` and `<name>_trend` ('up', 'down', 'same' or ''). An agency head gets only
-    their own row, ranked among all agencies."""
+    """Every agency with reports in the period that holds `day` (default: the last complete period) or in the
+    days it is compared with (comparison()): the metrics, score, rank and, for each compared value,
+    `<name>_prev` and `<name>_trend` ('up', 'down', 'same' or ''). An agency head gets only their own row,
+    ranked among all agencies."""
     db = analytics.reader(db)
-    period = period_containing(kind, day or local_today())
+    today = local_today(now)
+    period = period_containing(kind, day) if day is not None else default_period(kind, today)
     everyone = replace(f, scope_agency=None)
-    current, previous = _period_metrics(everyone, period, db, now)
+    current, previous = _period_metrics(everyone, comparison(period, today), db, now)
     names = pd.concat([current["name"], previous["name"]])
     out = current.reindex(current.index.union(previous.index))
     out["name"] = names.groupby(level=0).first()

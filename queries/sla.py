@@ -1,19 +1,10 @@
-"""SLA policies (versioned, per field and urgency), stage deadlines, and the SLA metrics.
+"""SLA policies (versioned, per field and urgency), stage deadlines, and the SLA metrics per agency, field or
+commune. The metrics' definitions are the registry's (queries/metrics.py): this module chooses which counts
+to read, from the record or the analytics copy, and computes the stages' medians and p90s.
 
-Definitions (shown on screen behind the info icons and in docs/metrics.md):
-- Two stages. IOC: received -> first forwarded, limit `ioc_limit`. Agency: forwarded -> resolved, limit
-  `agency_limit`, counted from the latest forwarding. Limits are working days, or working hours for
-  urgent reports (queries/workcalendar.py). The policy version in force when the report arrived applies.
-- deadline_at is the deadline of the stage the report is in; overdue = open and past it now.
-- IOC on-time rate: of reports forwarded with an IOC deadline, the share first forwarded by it.
-  Agency on-time rate: of resolved reports with an agency deadline, the share resolved by it.
-  A report with no deadline counts as "no SLA", never as on time.
-- Durations are in working days per stage; median and p90 interpolate between ranks.
-- Aging of open reports: not yet due; overdue by 1–5, 6–10, more than 10 working days (working days after
-  the deadline's date up to today; overdue since earlier today counts as 1).
-- Bounce-back: the agency returns a report to the IOC (not its competence); the rate is returns over
-  forwardings to that agency.
-- Satisfaction: mean, count and distribution of 1–5 ratings; share_low is the share of 1 and 2.
+Two stages. IOC: received -> first forwarded, limit `ioc_limit`. Agency: forwarded -> resolved, limit
+`agency_limit`, counted from the latest forwarding. Limits are working days, or working hours for urgent
+reports (queries/workcalendar.py). The policy version in force when the report arrived applies.
 """
 
 from __future__ import annotations

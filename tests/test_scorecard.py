@@ -125,6 +125,9 @@ def my_period(kind: str, day: date) -> tuple[date, date]:
 def expected_scorecard(raw: dict, f: Filter, kind: str, day: date, now: datetime) -> pd.DataFrame:
     start, end = my_period(kind, day)
     prev_start, prev_end = my_period(kind, start - timedelta(days=1))
+    today = (now + UTC_OFFSET).date()
+    if start <= today < end:  # a period still running is compared with as many first days of the one before
+        prev_end = min(prev_start + (today - start), prev_end)
     cur = expected_metrics(raw, replace(f, start=start, end=end), "agency", now)
     prev = expected_metrics(raw, replace(f, start=prev_start, end=prev_end), "agency", now)
     for frame in (cur, prev):
@@ -211,6 +214,34 @@ def test_period_ranking_ranks_as_the_scorecard_and_pandas(db, raw, kind, day):
                                    equal_nan=True, err_msg=col)
     assert got["ranked"].tolist() == want["ranked"].tolist()
     assert ranks(got["rank"]) == ranks(want["rank"])
+
+
+def test_opened_without_a_choice_it_ranks_the_last_complete_period(db, raw):
+    """On 20/11 the month scorecard is October's, compared with all of September; the year's is 2025."""
+    for kind, day in (("month", date(2026, 10, 1)), ("year", date(2025, 1, 1))):
+        got, period = scorecard.scorecard(Filter(), kind, None, db, NOW)
+        assert (period.start, period.end) == my_period(kind, day)
+        compared = scorecard.comparison(period, (NOW + UTC_OFFSET).date())
+        assert not compared.partial and (compared.previous_start, compared.previous_end) == my_period(
+            kind, day - timedelta(days=1))
+        want = expected_scorecard(raw, Filter(), kind, day, NOW)
+        assert_scorecard_equal(got, want)
+        assert got["ranked"].sum() >= 2
+
+
+def test_a_running_period_is_compared_with_the_same_days_before(db, raw):
+    """November to the 20th against 1–20 October, and the 31st of a month against the whole of a shorter one."""
+    compared = scorecard.comparison(scorecard.period_containing("month", date(2026, 11, 20)), date(2026, 11, 20))
+    assert compared.partial and compared.through == date(2026, 11, 20)
+    assert (compared.previous_start, compared.previous_end) == (date(2026, 10, 1), date(2026, 10, 20))
+    march = scorecard.comparison(scorecard.period_containing("month", date(2026, 3, 31)), date(2026, 3, 30))
+    assert (march.previous_start, march.previous_end) == (date(2026, 2, 1), date(2026, 2, 28))
+    got, _ = scorecard.scorecard(Filter(), "month", date(2026, 11, 20), db, NOW)
+    want = expected_scorecard(raw, Filter(), "month", date(2026, 11, 20), NOW)
+    whole_october = expected_metrics(raw, Filter(start=date(2026, 10, 1), end=date(2026, 10, 31)), "agency", NOW)
+    got = got.set_index("key")
+    # The comparison really is with fewer days: the whole of October had more reports.
+    assert got["received_prev"].sum() == want["received_prev"].sum() < whole_october["received"].sum()
 
 
 def test_the_cases_exercise_ranking_and_trends(raw_by_dialect):

@@ -23,6 +23,9 @@ from queries.filters import Filter
 
 dash.register_page(__name__, path_template="/agency/<code>", title=f"{text.NAV_AGENCY} · {text.APP_TITLE}",
                    name=text.NAV_AGENCY, nav=False)
+# The registry's metrics on the cards, whose definitions the info panel lists.
+SHOWN = metrics.require("received", "pending", "overdue", "due_soon", "agency_on_time_rate", "agency_median_days",
+                        "satisfaction_mean", "bounce_back_rate")
 
 PERIOD_ID = ids.AG_CODE + "-period"
 WORK_COLUMNS = ["link", "received", "title", "category_name", "commune_name", "status_label", "deadline",
@@ -53,7 +56,7 @@ def _page(code: str | None, name: str) -> html.Div:
         html.Div(className="page-head", children=[
             html.H1(name, id=ids.AG_TITLE),
             dcc.Link("← " + text.NAV_SCORECARD, href="/scorecard", className="back-link"),
-            info_icon(text.SLA_DEFINITIONS),
+            info_icon([text.PERIOD_RULE, *text.STAGE_RULES, *metrics.explanations(SHOWN)]),
         ]),
         html.Div(className="filter-bar", children=[
             html.Div(className="filter-field filter-preset", children=[

@@ -31,6 +31,8 @@ from queries.filters import Filter, FilterError
 
 dash.register_page(__name__, path="/", title=f"{text.NAV_OVERVIEW} · {text.APP_TITLE}", name=text.NAV_OVERVIEW,
                    order=0)
+# The registry's metrics on the cards, whose definitions the info panel lists.
+SHOWN = metrics.require("received", "resolved", "pending", "overdue", "agency_on_time_rate", "satisfaction_mean")
 
 REFRESH_MS = 60_000
 FILTER_INPUTS = [
@@ -89,7 +91,7 @@ def layout(**query):
         html.Div(className="status-row", children=[
             html.Div(id=ids.OV_BANNER, className="banner hidden", role="status"),
             html.Div(id=ids.OV_FRESHNESS, className="freshness"),
-            info_icon(text.DEFINITIONS),
+            info_icon([text.PERIOD_RULE, *metrics.explanations(SHOWN)]),
         ]),
         html.Div(id=ids.OV_KPIS, className="kpi-row"),
         html.Div(className="grid-2", children=[

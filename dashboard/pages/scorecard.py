@@ -17,10 +17,13 @@ from dashboard.components.charts import FONT
 from dashboard.components.info import info_icon
 from dashboard.formatting import fmt_date
 from queries import metrics, options, scorecard
-from queries.filters import Filter
+from queries.filters import Filter, local_today
 
 dash.register_page(__name__, path="/scorecard", title=f"{text.NAV_SCORECARD} · {text.APP_TITLE}",
                    name=text.NAV_SCORECARD, order=1)
+# The registry's metrics in the table, whose definitions the info panel lists.
+SHOWN = metrics.require("score", "received", "resolved", "pending", "overdue", "agency_on_time_rate",
+                        "agency_median_days", "satisfaction_mean", "rating_count", "bounce_back_rate")
 
 RECENT = {"month": 13, "quarter": 8, "year": 5}
 # (value column, header, number format, is it compared with the previous period)
@@ -43,7 +46,9 @@ ARROWS = {"up": text.TREND_UP, "down": text.TREND_DOWN, "same": text.TREND_SAME,
 
 
 def _period_options(kind: str) -> list[dict]:
-    return [{"label": p.label, "value": p.key} for p in scorecard.recent_periods(kind, RECENT[kind])]
+    today = local_today()
+    return [{"label": p.label + (text.PERIOD_RUNNING if p.end >= today else ""), "value": p.key}
+            for p in scorecard.recent_periods(kind, RECENT[kind], today)]
 
 
 def _table_columns() -> list[dict]:
@@ -82,7 +87,7 @@ def layout(kind: str = "month", period: str | None = None, **_query):
     return html.Div(className="scorecard", children=[
         html.Div(className="page-head", children=[
             html.H1(id=ids.SC_TITLE, children=text.SCORECARD_TITLE),
-            info_icon([text.SCORE_FORMULA, *text.SLA_DEFINITIONS]),
+            info_icon([text.PERIOD_RULE, *text.STAGE_RULES, *metrics.explanations(SHOWN)]),
         ]),
         html.Div(className="filter-bar", children=[
             html.Div(className="filter-field filter-preset", children=[
@@ -93,7 +98,7 @@ def layout(kind: str = "month", period: str | None = None, **_query):
             html.Div(className="filter-field", children=[
                 html.Label(text.PERIOD, className="filter-label"),
                 dcc.Dropdown(id=ids.SC_PERIOD, options=_period_options(kind), clearable=False,
-                             value=period or _period_options(kind)[0]["value"], labels=text.DROPDOWN_LABELS),
+                             value=period or scorecard.default_period(kind).key, labels=text.DROPDOWN_LABELS),
             ]),
             html.Div(className="filter-field", children=[
                 html.Label(text.FILTER_CATEGORY, className="filter-label"),
@@ -127,8 +132,8 @@ def layout(kind: str = "month", period: str | None = None, **_query):
     prevent_initial_call=True,
 )
 def change_kind(kind):
-    opts = _period_options(kind or "month")
-    return opts, opts[0]["value"]
+    kind = kind if kind in scorecard.PERIOD_KINDS else "month"
+    return _period_options(kind), scorecard.default_period(kind).key
 
 
 def scorecard_rows(table) -> tuple[list[dict], list[dict]]:
@@ -183,10 +188,19 @@ def update_scorecard(period_start, categories, kind):
     f = Filter(categories=tuple(categories or ())).scoped(current_scope())
     table, period = scorecard_answer(f, kind, day)
     rows, tips = scorecard_rows(table)
-    previous = period.previous()
-    note = (f"{period.label} ({fmt_date(period.start)}–{fmt_date(period.end)}). "
-            + text.SCORECARD_NOTE.format(previous=previous.label, n=scorecard.min_resolved()))
-    return rows, tips, note
+    return rows, tips, scorecard_note(scorecard.comparison(period))
+
+
+def scorecard_note(compared) -> str:
+    """What the period covers and what it is compared with, and the minimum for a rank."""
+    period, previous = compared.period, compared.period.previous()
+    head = f"{period.label} ({fmt_date(period.start)}–{fmt_date(period.end)}). "
+    if not compared.partial:
+        return head + text.SCORECARD_NOTE.format(previous=previous.label, n=scorecard.min_resolved())
+    return head + text.SCORECARD_PARTIAL_NOTE.format(
+        through=fmt_date(compared.through), days=(compared.previous_end - compared.previous_start).days + 1,
+        previous=previous.label, previous_start=fmt_date(compared.previous_start),
+        previous_end=fmt_date(compared.previous_end), n=scorecard.min_resolved())
 
 
 @callback(
