@@ -22,9 +22,12 @@ import pytest
 from sqlalchemy import and_
 
 from queries import metrics, overview, rollup, scorecard, wall
+from queries.db import Database
 from queries.filters import Filter
+from queries.migrate import upgrade
+from queries.reference import load_reference_data
 from tests import independent
-from tests.conftest import NOW, ROOT, analytics_copy, read_raw
+from tests.conftest import NOW, ROOT, analytics_copy, database_url_for, read_raw
 from tests.test_import_real import BOSTON, require, run_import
 from tests.test_workcalendar import UTC_OFFSET
 
@@ -132,26 +135,15 @@ def test_every_trend_month_is_that_month_s_card(sqlite_db, raw_by_dialect):
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def boston(request, tmp_path_factory, pg_server_url):
     """Boston's 2015 export imported (resolved reports with no agency among them), and its analytics copy."""
-    from queries.db import Database
-    from queries.migrate import upgrade
-    from queries.reference import load_reference_data
-    from tests.conftest import create_pg_database
-
     require(BOSTON)
     folder = tmp_path_factory.mktemp(f"boston-{request.param}")
-    drop = None
-    if request.param == "sqlite":
-        url = f"sqlite:///{folder / 'boston.sqlite3'}"
-    else:
-        url, drop = create_pg_database(pg_server_url)
-    db = Database(url)
-    upgrade(db)
-    load_reference_data(db)
-    run_import(db, [BOSTON], "boston", folder / "out")
-    yield db, analytics_copy(db, folder / "copy"), read_raw(db)
-    db.dispose()
-    if drop:
-        drop()
+    with database_url_for(request.param, pg_server_url, f"sqlite:///{folder / 'boston.sqlite3'}") as url:
+        db = Database(url)
+        upgrade(db)
+        load_reference_data(db)
+        run_import(db, [BOSTON], "boston", folder / "out")
+        yield db, analytics_copy(db, folder / "copy"), read_raw(db)
+        db.dispose()
 
 
 BOSTON_NOW = datetime(2016, 1, 15, 3, 0)
