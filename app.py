@@ -28,7 +28,7 @@ from dashboard import api, auth, display, files, health, logs, open311, security
 from dashboard.cache import init_cache, keep_warm_after_sync
 from dashboard.components.shell import app_shell
 from dashboard.formatting import query_timeout_text
-from queries import admin, analytics, audit, config, importers, sla
+from queries import admin, analytics, audit, config, deadlines, importers, policies
 from queries import db as database
 from queries.access import Viewer, WorkflowError
 from queries.demo import DEFAULT_REPORTS, DemoDataExists, create_demo_accounts, seed_demo
@@ -236,8 +236,8 @@ def _register_cli(server: Flask) -> None:
     def deadline_command(category_code, stage, urgent, start):
         """Print when a stage is due (local time), by the policy in force at --from."""
         try:
-            due = sla.deadline_for(category_code, stage, urgent, local_datetime_to_utc(start))
-        except sla.PolicyError as err:
+            due = deadlines.deadline_for(category_code, stage, urgent, local_datetime_to_utc(start))
+        except policies.PolicyError as err:
             raise click.ClickException(str(err)) from None
         click.echo(utc_to_local(due).strftime("%Y-%m-%d %H:%M"))
 

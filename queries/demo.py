@@ -30,11 +30,11 @@ from sqlalchemy import delete, func, insert, select
 from queries import demo_media
 from queries.cases import phone_tail
 from queries.db import Database, get_db
+from queries.deadlines import stage_times
 from queries.filters import UTC, local_to_utc, local_today
 from queries.localtime import LOCAL_OFFSET_MINUTES
 from queries.reference import CATEGORIES, read_communes
 from queries.schema import agencies, categories, media, report_events, reports, routing_rules
-from queries.sla import stage_times
 from queries.users import create_user, generate_password
 from queries.workcalendar import load_config
 

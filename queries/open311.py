@@ -25,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from queries import sla
+from queries import deadlines, policies
 from queries.cases import phone_tail
 from queries.db import Database, get_db
 from queries.filters import Filter, utc_now, utc_to_local
@@ -393,8 +393,8 @@ def _ioc_deadline(service_code: str, now: datetime, db: Database) -> datetime | 
     """A new report is in the IOC stage: its deadline by the SLA policy in force on arrival (Open311 has no
     urgency, so the normal limit). None, "no SLA", for a field without a policy."""
     try:
-        return sla.deadline_for(service_code, "ioc", False, now, db)
-    except sla.PolicyError:
+        return deadlines.deadline_for(service_code, "ioc", False, now, db)
+    except policies.PolicyError:
         return None
 
 

@@ -67,12 +67,12 @@ def read_communes() -> list[Commune]:
 def load_reference_data(db: Database | None = None) -> None:
     """Insert the categories, administrative units and default SLA policies that are missing, and write the
     working-day table. Safe to run again."""
-    from queries import sla  # sla needs the categories this function creates
+    from queries import policies, workcalendar  # sla needs the categories this function creates
 
     db = get_db(db)
     _load_units_and_categories(db)
-    sla.ensure_default_policies(db)
-    sla.sync_work_calendar(db)
+    policies.ensure_default_policies(db)
+    workcalendar.sync_work_calendar(db)
 
 
 def _load_units_and_categories(db: Database) -> None:

@@ -1,27 +1,18 @@
-"""SLA policies (versioned, per field and urgency), stage deadlines, and the SLA metrics per agency, field or
-commune. The metrics' definitions are the registry's (queries/metrics.py): this module chooses which counts
-to read, from the record or the analytics copy, and computes the stages' medians and p90s.
-
-Two stages. IOC: received -> first forwarded, limit `ioc_limit`. Agency: forwarded -> resolved, limit
-`agency_limit`, counted from the latest forwarding. Limits are working days, or working hours for urgent
-reports (queries/workcalendar.py). The policy version in force when the report arrived applies.
-"""
+"""The SLA metrics per agency, field or commune, or for the whole selection. The metrics' definitions are the
+registry's (queries/metrics.py): this module chooses which counts to read, from the record or the analytics
+copy, and computes the stages' medians and p90s (the stages and their policies: queries/sla_policies.py)."""
 
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date, datetime
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import (
     case,
-    delete,
     func,
-    insert,
     literal_column,
     or_,
     select,
@@ -29,22 +20,18 @@ from sqlalchemy import (
     union_all,
 )
 
-from queries import analytics, audit, metrics, rollup
-from queries.access import Viewer
+from queries import analytics, metrics, rollup
 from queries.config import settings
-from queries.db import Database, get_db
-from queries.filters import Filter, local_to_utc, utc_now
+from queries.db import Database
+from queries.filters import Filter, local_to_utc
 from queries.metrics import Clock
 from queries.rollup import duration_buckets, handoff_counts, handoffs
 from queries.schema import (
     admin_units,
     agencies,
-    app_settings,
     categories,
     report_events,
     reports,
-    sla_policies,
-    work_calendar,
 )
 from queries.sql import (
     bucketed_percentiles,
@@ -54,207 +41,12 @@ from queries.sql import (
     quantiles,
     report_conditions,
 )
-from queries.workcalendar import WorkCalendar, default_calendar, load_config
+from queries.workcalendar import WorkCalendar
 
 r = reports.c
 DIMENSIONS = ("agency", "category", "commune")
 # The whole selection's row (by=None): its key and name.
 WHOLE_KEY, WHOLE_NAME = "ALL", "Toàn tỉnh"
-POLICY_START = datetime(2000, 1, 1)
-
-
-class PolicyError(ValueError):
-    """A policy that cannot be saved; the message is for the admin."""
-
-
-# --- policies ---------------------------------------------------------------------------------------
-
-def ensure_default_policies(db: Database | None = None) -> None:
-    """Load config/sla.yaml as version 1 when there is no policy at all."""
-    db = get_db(db)
-    if db.scalar(select(func.count()).select_from(sla_policies)):
-        return
-    ids = {row["code"]: row["id"] for row in db.read_rows(select(categories.c.code, categories.c.id))}
-    rows = []
-    for code, limits in (load_config().get("policies") or {}).items():
-        if code not in ids:
-            raise PolicyError(f"config/sla.yaml: lĩnh vực '{code}' không tồn tại")
-        for urgent, unit, ioc, agency in ((0, "days", limits["ioc_days"], limits["agency_days"]),
-                                          (1, "hours", limits["urgent_ioc_hours"], limits["urgent_agency_hours"])):
-            rows.append({"category_id": ids[code], "urgent": urgent, "ioc_limit": float(ioc),
-                         "agency_limit": float(agency), "unit": unit, "valid_from": POLICY_START,
-                         "created_at": utc_now(), "created_by": "config/sla.yaml", "note": "Mặc định"})
-    with db.begin() as conn:
-        conn.execute(insert(sla_policies), rows)
-
-
-def policy_versions(db: Database | None = None) -> pd.DataFrame:
-    """Every version: id, category_code, category_name, urgent, ioc_limit, agency_limit, unit, valid_from,
-    created_at, created_by, note; newest first within each field."""
-    stmt = (select(sla_policies.c.id, categories.c.code.label("category_code"),
-                   categories.c.name.label("category_name"), sla_policies.c.urgent, sla_policies.c.ioc_limit,
-                   sla_policies.c.agency_limit, sla_policies.c.unit, sla_policies.c.valid_from,
-                   sla_policies.c.created_at, sla_policies.c.created_by, sla_policies.c.note)
-            .join_from(sla_policies, categories, categories.c.id == sla_policies.c.category_id)
-            .order_by(categories.c.sort_order, sla_policies.c.urgent, sla_policies.c.valid_from.desc()))
-    return get_db(db).read_frame(stmt)
-
-
-def policies_in_force(at: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
-    """The version of each (field, urgency) in force at `at` (naive UTC; default now)."""
-    at = at or utc_now()
-    versions = policy_versions(db)
-    versions = versions[pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(at)]
-    return versions.groupby(["category_code", "urgent"], as_index=False, sort=False).first()
-
-
-def add_policy_version(category_code: str, urgent: bool, ioc_limit: float, agency_limit: float,
-                       valid_from: datetime, actor: str, actor_role: str, note: str = "",
-                       db: Database | None = None) -> int:
-    """Save a new version (admins only). Reports that arrived earlier keep the version they had."""
-    db = get_db(db)
-    if actor_role != "admin":
-        raise PolicyError("Chỉ quản trị viên được sửa quy định SLA.")
-    try:
-        ioc_limit, agency_limit = float(ioc_limit), float(agency_limit)
-    except (TypeError, ValueError):
-        raise PolicyError("Thời hạn phải là số.") from None
-    if not (ioc_limit >= 0 and agency_limit >= 0) or ioc_limit > 365 or agency_limit > 365:
-        raise PolicyError("Thời hạn phải từ 0 đến 365 và không được âm.")
-    category_id = db.scalar(select(categories.c.id).where(categories.c.code == category_code))
-    if category_id is None:
-        raise PolicyError(f"Không có lĩnh vực mã '{category_code}'.")
-    with db.begin() as conn:
-        exists = conn.execute(select(sla_policies.c.id).where(
-            sla_policies.c.category_id == category_id, sla_policies.c.urgent == int(bool(urgent)),
-            sla_policies.c.valid_from == valid_from)).first()
-        if exists:
-            raise PolicyError("Đã có một phiên bản bắt đầu đúng thời điểm này; hãy chọn thời điểm khác.")
-        policy_id = conn.execute(insert(sla_policies).values(
-            category_id=category_id, urgent=int(bool(urgent)), ioc_limit=ioc_limit, agency_limit=agency_limit,
-            unit="hours" if urgent else "days", valid_from=valid_from, created_at=utc_now(), created_by=actor,
-            note=(note or "")[:300]).returning(sla_policies.c.id)).scalar_one()
-        audit.record(conn, Viewer(user_id=None, username=actor, role=actor_role), "sla.add_version", category_code,
-                     f"{'khẩn' if urgent else 'thường'}: IOC {ioc_limit:g}, đơn vị {agency_limit:g}, từ {valid_from}")
-        return policy_id
-
-
-# --- the calendar in SQL ------------------------------------------------------------------------------
-
-def sync_work_calendar(db: Database | None = None, calendar: WorkCalendar | None = None) -> None:
-    """Write the working-day table when the calendar configuration changed (or was never written)."""
-    db = get_db(db)
-    calendar = calendar or default_calendar()
-    digest = hashlib.sha1(json.dumps([sorted(map(str, calendar.config.makeup_working_days)),
-                                      sorted(map(str, calendar.config.extra_days_off)),
-                                      calendar.config.office_hours, len(calendar.days)]).encode()).hexdigest()
-    stored = db.scalar(select(app_settings.c.value).where(app_settings.c.key == "work_calendar_digest"))
-    if stored == digest:
-        return
-    through = np.cumsum(calendar.working.astype(np.int64))
-    rows = [{"day": str(d), "working": int(w), "working_days_through": int(t)}
-            for d, w, t in zip(calendar.days.astype(str), calendar.working, through, strict=True)]
-    with db.begin() as conn:
-        conn.execute(delete(work_calendar))
-        conn.execute(insert(work_calendar), rows)
-        conn.execute(delete(app_settings).where(app_settings.c.key == "work_calendar_digest"))
-        conn.execute(insert(app_settings).values(key="work_calendar_digest", value=digest))
-
-
-# --- deadlines --------------------------------------------------------------------------------------
-
-@dataclass
-class StageTimes:
-    policy_id: np.ndarray
-    ioc_deadline: np.ndarray
-    agency_deadline: np.ndarray
-    ioc_work_days: np.ndarray
-    agency_work_days: np.ndarray
-
-
-def stage_times(created, category_ids, urgent, first_forwarded, forwarded, resolved,
-                db: Database | None = None, calendar: WorkCalendar | None = None) -> StageTimes:
-    """Vectorised: the policy in force at arrival, both stage deadlines and both stage durations.
-    Timestamps are naive-UTC datetime64 arrays (NaT where a stage was not reached)."""
-    calendar = calendar or default_calendar()
-    created = np.asarray(created, dtype="datetime64[s]")
-    n = len(created)
-    versions = policy_versions(db)
-    category_id_of = {row["code"]: row["id"] for row in get_db(db).read_rows(select(categories.c.code,
-                                                                                    categories.c.id))}
-    policy_id = np.full(n, -1, dtype=np.int64)
-    ioc_limit = np.zeros(n)
-    agency_limit = np.zeros(n)
-    hours_unit = np.zeros(n, dtype=bool)
-    category_ids = np.asarray(category_ids)
-    urgent = np.asarray(urgent).astype(bool)
-    for (code, is_urgent), group in versions.groupby(["category_code", "urgent"]):
-        group = group.sort_values("valid_from")
-        rows = np.flatnonzero((category_ids == category_id_of.get(code)) & (urgent == bool(is_urgent)))
-        if not len(rows):
-            continue
-        starts = pd.to_datetime(group["valid_from"]).to_numpy().astype("datetime64[s]")
-        which = np.searchsorted(starts, created[rows], side="right") - 1
-        valid = which >= 0
-        rows, which = rows[valid], which[valid]
-        policy_id[rows] = group["id"].to_numpy()[which]
-        ioc_limit[rows] = group["ioc_limit"].to_numpy()[which]
-        agency_limit[rows] = group["agency_limit"].to_numpy()[which]
-        hours_unit[rows] = (group["unit"].to_numpy()[which] == "hours")
-    has_policy = policy_id >= 0
-    first_forwarded = np.asarray(first_forwarded, dtype="datetime64[s]")
-    forwarded = np.asarray(forwarded, dtype="datetime64[s]")
-    resolved = np.asarray(resolved, dtype="datetime64[s]")
-    nat = np.datetime64("NaT", "s")
-
-    def add(start, limit):
-        days = np.where(hours_unit, 0.0, limit)
-        hours = np.where(hours_unit, limit, 0.0)
-        ok = has_policy & ~np.isnat(start)
-        out = np.full(n, nat)
-        if ok.any():
-            out[ok] = calendar.add(start[ok], days[ok], hours[ok])
-        return out
-
-    return StageTimes(
-        policy_id=policy_id,
-        ioc_deadline=add(created, ioc_limit),
-        agency_deadline=add(forwarded, agency_limit),
-        ioc_work_days=calendar.working_days_between(created, first_forwarded),
-        agency_work_days=calendar.working_days_between(forwarded, resolved),
-    )
-
-
-def policy_at(category_code: str, urgent: bool, at: datetime, db: Database | None = None) -> dict | None:
-    """The policy version for a field and urgency in force at `at` (naive UTC), or None."""
-    versions = policy_versions(db)
-    versions = versions[(versions["category_code"] == category_code) & (versions["urgent"] == int(bool(urgent)))
-                        & (pd.to_datetime(versions["valid_from"]) <= pd.Timestamp(at))]
-    return None if versions.empty else versions.iloc[0].to_dict()  # newest first
-
-
-def stage_deadline(policy: dict, stage: str, start: datetime, calendar: WorkCalendar | None = None) -> datetime:
-    """When a stage that starts at `start` is due under `policy` (a row of policy_versions)."""
-    limit = float(policy["ioc_limit"] if stage == "ioc" else policy["agency_limit"])
-    calendar = calendar or default_calendar()
-    if policy["unit"] == "hours":
-        return calendar.deadline(start, hours=limit)
-    return calendar.deadline(start, days=limit)
-
-
-def deadline_for(category_code: str, stage: str, urgent: bool, start: datetime, db: Database | None = None,
-                 calendar: WorkCalendar | None = None) -> datetime:
-    """One deadline (naive UTC) for the `deadline` command: the policy in force at `start`."""
-    if stage not in ("ioc", "agency"):
-        raise PolicyError("stage phải là 'ioc' hoặc 'agency'.")
-    policy = policy_at(category_code, urgent, start, db)
-    if policy is None:
-        raise PolicyError(f"Không có quy định SLA cho lĩnh vực '{category_code}'.")
-    return stage_deadline(policy, stage, start, calendar)
-
-
-# --- metrics ------------------------------------------------------------------------------------------
-
 def _group(by: str | None, source=reports, base=None):
     """(key column, label column, the FROM with the join) for a dimension; None = the whole selection.
     `source`: the table with the report's columns (another than `reports` on the copy), `base`: the FROM to

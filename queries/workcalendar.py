@@ -12,6 +12,8 @@ well under a second.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from functools import lru_cache
@@ -20,8 +22,11 @@ from pathlib import Path
 import holidays
 import numpy as np
 import yaml
+from sqlalchemy import delete, insert, select
 
+from queries.db import Database, get_db
 from queries.localtime import LOCAL_OFFSET_MINUTES
+from queries.schema import app_settings, work_calendar
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_PATH = ROOT / "config" / "sla.yaml"
@@ -178,3 +183,25 @@ def default_calendar() -> WorkCalendar:
 
 
 __all__ = ["CalendarError", "WorkCalendar", "default_calendar", "parse_calendar"]
+
+
+# --- the calendar in SQL ------------------------------------------------------------------------------
+
+def sync_work_calendar(db: Database | None = None, calendar: WorkCalendar | None = None) -> None:
+    """Write the working-day table when the calendar configuration changed (or was never written)."""
+    db = get_db(db)
+    calendar = calendar or default_calendar()
+    digest = hashlib.sha1(json.dumps([sorted(map(str, calendar.config.makeup_working_days)),
+                                      sorted(map(str, calendar.config.extra_days_off)),
+                                      calendar.config.office_hours, len(calendar.days)]).encode()).hexdigest()
+    stored = db.scalar(select(app_settings.c.value).where(app_settings.c.key == "work_calendar_digest"))
+    if stored == digest:
+        return
+    through = np.cumsum(calendar.working.astype(np.int64))
+    rows = [{"day": str(d), "working": int(w), "working_days_through": int(t)}
+            for d, w, t in zip(calendar.days.astype(str), calendar.working, through, strict=True)]
+    with db.begin() as conn:
+        conn.execute(delete(work_calendar))
+        conn.execute(insert(work_calendar), rows)
+        conn.execute(delete(app_settings).where(app_settings.c.key == "work_calendar_digest"))
+        conn.execute(insert(app_settings).values(key="work_calendar_digest", value=digest))

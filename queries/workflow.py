@@ -25,7 +25,7 @@ import numpy as np
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 
-from queries import audit, media, sla
+from queries import audit, deadlines, media, policies
 from queries.access import IOC_ROLES, AccessDenied, StaleReport, Viewer, WorkflowError, require
 from queries.db import Database, get_db
 from queries.filters import utc_now
@@ -150,8 +150,8 @@ def _classification(conn: Connection, row: dict, category_code: str | None, urge
     if category is None:
         raise WorkflowError(f"Không có lĩnh vực mã '{category_code}'.")
     urgent = bool(row["urgent"]) if urgent is None else bool(urgent)
-    policy = sla.policy_at(category_code, urgent, row["created_at"], db)
-    ioc_deadline = sla.stage_deadline(policy, "ioc", row["created_at"]) if policy is not None else None
+    policy = policies.policy_at(category_code, urgent, row["created_at"], db)
+    ioc_deadline = deadlines.stage_deadline(policy, "ioc", row["created_at"]) if policy is not None else None
     values = {"category_id": category.id, "urgent": int(urgent),
               "sla_policy_id": int(policy["id"]) if policy is not None else None, "ioc_deadline_at": ioc_deadline}
     if row["first_forwarded_at"] is None:  # a returned report keeps its re-forwarding deadline
@@ -182,7 +182,7 @@ def forward(code: str, version, viewer: Viewer, agency_code: str, note: str = ""
             values["first_forwarded_at"] = now
             values["ioc_work_days"] = _work_days(row["created_at"], now)
         policy = _policy(conn, values["sla_policy_id"])
-        agency_deadline = sla.stage_deadline(policy, "agency", now) if policy else None
+        agency_deadline = deadlines.stage_deadline(policy, "agency", now) if policy else None
         values |= {"agency_deadline_at": agency_deadline, "deadline_at": agency_deadline}
         text = f"Chuyển {target.short_name}. {classified_note}"
         extra = _clean(note, "Ghi chú")
@@ -256,7 +256,7 @@ def return_to_ioc(code: str, version, viewer: Viewer, reason: str, db: Database 
         why = _clean(reason, "Lý do trả lại", REASON_MIN)
         policy = _policy(conn, row["sla_policy_id"])
         return ({"agency_id": None, "forwarded_at": None, "agency_deadline_at": None,
-                 "deadline_at": sla.stage_deadline(policy, "ioc", now) if policy else None},
+                 "deadline_at": deadlines.stage_deadline(policy, "ioc", now) if policy else None},
                 f"Trả lại IOC (không thuộc thẩm quyền): {why}", row["agency_id"])
     return _transition(code, version, viewer, "return", change, db)
 

@@ -100,6 +100,7 @@ def aggregates(f: Filter, now: datetime, today: date) -> dict:
         "sla_metrics_split[category]": lambda d: both_periods(
             sla.sla_metrics_split(f, today.replace(day=1), "category", d, now)),
         "scorecard[month]": lambda d: scorecard.scorecard(f, "month", today, d, now)[0],
+        "scorecard[last complete month]": lambda d: scorecard.scorecard(f, "month", None, d, now)[0],
         "period_ranking[month]": lambda d: scorecard.period_ranking(f, "month", today, d, now)[0],
         "agency_vs_province[SXD]": lambda d: compared_rows(scorecard.agency_vs_province("SXD", f, d, now)),
         "agency_vs_province[SXD, cards]": lambda d: compared_rows(
@@ -324,7 +325,9 @@ def assert_bucketed_copy_equals_record(env, monkeypatch, buckets: bool = True) -
 
     def bucket_counts(*args, **kwargs):
         answer = from_buckets(*args, **kwargs) if buckets else None
-        served.setdefault(name, set()).add(answer is not None)
+        # The scorecard of the month under way compares it with the first days of the last: no whole month.
+        if what != "scorecard[month]":
+            served.setdefault(name, set()).add(answer is not None)
         return answer
 
     always_bucketed = config.settings().model_copy(update={"analytics_sorted_percentile_rows": 0})

@@ -24,7 +24,7 @@ import pytest
 from sqlalchemy import text
 
 import queries.db as qdb
-from queries import open311, sla
+from queries import deadlines, open311
 from queries.db import Database
 from queries.filters import utc_now
 from queries.migrate import upgrade
@@ -539,7 +539,7 @@ def test_a_submission_is_stored_as_a_received_report(anon, key, app_db):
     created = pd.Timestamp(row.created_at).to_pydatetime()
     assert start <= created <= end and pd.Timestamp(row.updated_at) == pd.Timestamp(row.created_at)
     # A new report is in the IOC stage: its deadline is that stage's, by the SLA policy in force.
-    ioc_due = sla.deadline_for("GT", "ioc", False, created, app_db)
+    ioc_due = deadlines.deadline_for("GT", "ioc", False, created, app_db)
     assert pd.Timestamp(row.deadline_at) == pd.Timestamp(row.ioc_deadline_at) == pd.Timestamp(ioc_due) > created
     assert local_iso(ioc_due)[11:16] in item["service_notice"]
     assert (row.category, row.status, row.channel, row.source) == ("GT", "received", "hotline", "open311-api")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sqlalchemy import func, insert, select, text
 
-from queries import sla
+from queries import deadlines, policies
 from queries.db import Database
 from queries.migrate import upgrade
 from queries.reference import load_reference_data
@@ -88,17 +88,17 @@ def test_defaults_are_version_one_from_the_yaml(pdb):
         assert row.created_by == "config/sla.yaml"
         assert row.valid_from == pd.Timestamp("2000-01-01")
     # policy_versions shows the same rows; loading again adds nothing.
-    versions = sla.policy_versions(pdb)
+    versions = policies.policy_versions(pdb)
     assert len(versions) == len(raw)
     before = count_policies(pdb)
-    sla.ensure_default_policies(pdb)
+    policies.ensure_default_policies(pdb)
     load_reference_data(pdb)
     assert count_policies(pdb) == before
 
 
 def test_policies_in_force_are_the_defaults_before_any_new_version(pdb):
     want = yaml_policies()
-    in_force = sla.policies_in_force(datetime(2001, 6, 1), pdb)
+    in_force = policies.policies_in_force(datetime(2001, 6, 1), pdb)
     assert len(in_force) == 2 * len(want)
     for row in in_force.itertuples():
         key = ("urgent_ioc_hours", "urgent_agency_hours") if row.urgent else ("ioc_days", "agency_days")
@@ -127,8 +127,8 @@ def test_add_policy_version_refuses_with_a_vietnamese_message(pdb, case):
     args = {"urgent": False, "valid_from": datetime(2030, 1, 1), "actor": "tester", "actor_role": "admin",
             **kwargs}
     before = count_policies(pdb)
-    with pytest.raises(sla.PolicyError) as err:
-        sla.add_policy_version(**args, db=pdb)
+    with pytest.raises(policies.PolicyError) as err:
+        policies.add_policy_version(**args, db=pdb)
     message = str(err.value)
     assert keyword in message
     assert VIETNAMESE.search(message), message
@@ -137,21 +137,21 @@ def test_add_policy_version_refuses_with_a_vietnamese_message(pdb, case):
 
 def test_a_duplicate_valid_from_is_refused(pdb):
     start = datetime(2031, 5, 1, 1, 0)
-    sla.add_policy_version("GT", False, 1, 6, start, "admin", "admin", "lần 1", db=pdb)
+    policies.add_policy_version("GT", False, 1, 6, start, "admin", "admin", "lần 1", db=pdb)
     before = count_policies(pdb)
-    with pytest.raises(sla.PolicyError) as err:
-        sla.add_policy_version("GT", False, 2, 8, start, "admin", "admin", "lần 2", db=pdb)
+    with pytest.raises(policies.PolicyError) as err:
+        policies.add_policy_version("GT", False, 2, 8, start, "admin", "admin", "lần 2", db=pdb)
     assert "phiên bản" in str(err.value) and VIETNAMESE.search(str(err.value))
     assert count_policies(pdb) == before
     # The same instant for the other urgency, or a minute later, is a different version.
-    sla.add_policy_version("GT", True, 1, 6, start, "admin", "admin", db=pdb)
-    sla.add_policy_version("GT", False, 2, 8, start + timedelta(minutes=1), "admin", "admin", db=pdb)
+    policies.add_policy_version("GT", True, 1, 6, start, "admin", "admin", db=pdb)
+    policies.add_policy_version("GT", False, 2, 8, start + timedelta(minutes=1), "admin", "admin", db=pdb)
     assert count_policies(pdb) == before + 2
 
 
 def test_a_saved_version_is_stored_as_given(pdb):
     start = datetime(2032, 2, 3, 4, 5)
-    new_id = sla.add_policy_version("DV", True, 3, 20, start, "quan.tri", "admin", "Ghi chú " * 60, db=pdb)
+    new_id = policies.add_policy_version("DV", True, 3, 20, start, "quan.tri", "admin", "Ghi chú " * 60, db=pdb)
     row = raw_policies(pdb).set_index("id").loc[new_id]
     assert (row.category_code, row.urgent, row.ioc_limit, row.agency_limit, row.unit) == ("DV", 1, 3, 20, "hours")
     assert row.valid_from == pd.Timestamp(start) and row.created_by == "quan.tri"
@@ -166,7 +166,7 @@ NEW_FROM = datetime(2026, 3, 2, 1, 0)  # 08:00 local, Monday 2 March 2026
 @pytest.fixture(scope="module")
 def mt_version(pdb):
     """A new MT (normal) version from NEW_FROM: IOC 2 days, agency 3 days (the default is 1 and 5)."""
-    new_id = sla.add_policy_version("MT", False, 2, 3, NEW_FROM, "admin", "admin", "Rút ngắn", db=pdb)
+    new_id = policies.add_policy_version("MT", False, 2, 3, NEW_FROM, "admin", "admin", "Rút ngắn", db=pdb)
     raw = raw_policies(pdb)
     old_id = int(raw[(raw["category_code"] == "MT") & (raw["urgent"] == 0)
                      & (raw["valid_from"] == pd.Timestamp("2000-01-01"))]["id"].iloc[0])
@@ -188,9 +188,9 @@ def test_stage_times_use_the_version_in_force_at_arrival(pdb, mt_version):
     # Every report forwarded after the new version started, to show the agency limit follows arrival.
     forwarded = [NEW_FROM + timedelta(hours=5)] * 4
     n = len(created)
-    got = sla.stage_times(np.array(created, dtype="datetime64[s]"), np.full(n, ids["MT"]), np.zeros(n, bool),
-                          np.array(forwarded, dtype="datetime64[s]"), np.array(forwarded, dtype="datetime64[s]"),
-                          np.full(n, np.datetime64("NaT"), dtype="datetime64[s]"), db=pdb)
+    got = deadlines.stage_times(np.array(created, dtype="datetime64[s]"), np.full(n, ids["MT"]), np.zeros(n, bool),
+                                np.array(forwarded, dtype="datetime64[s]"), np.array(forwarded, dtype="datetime64[s]"),
+                                np.full(n, np.datetime64("NaT"), dtype="datetime64[s]"), db=pdb)
     limits = [(1, 5), (2, 3), (2, 3), (1, 5)]
     assert list(got.policy_id) == [mt_version["old"], mt_version["new"], mt_version["new"], mt_version["old"]]
     for i, (ioc_days, agency_days) in enumerate(limits):
@@ -199,10 +199,10 @@ def test_stage_times_use_the_version_in_force_at_arrival(pdb, mt_version):
         assert got.ioc_deadline[i].astype("datetime64[s]").item() == want_ioc, i
         assert got.agency_deadline[i].astype("datetime64[s]").item() == want_agency, i
     # Other fields and urgent MT reports are untouched by the new version.
-    urgent = sla.stage_times(np.array(created[1:2], dtype="datetime64[s]"), np.array([ids["MT"]]), np.array([True]),
-                             np.array(forwarded[:1], dtype="datetime64[s]"),
-                             np.array(forwarded[:1], dtype="datetime64[s]"),
-                             np.array([np.datetime64("NaT")], dtype="datetime64[s]"), db=pdb)
+    urgent = deadlines.stage_times(np.array(created[1:2], dtype="datetime64[s]"), np.array([ids["MT"]]),
+                                   np.array([True]), np.array(forwarded[:1], dtype="datetime64[s]"),
+                                   np.array(forwarded[:1], dtype="datetime64[s]"),
+                                   np.array([np.datetime64("NaT")], dtype="datetime64[s]"), db=pdb)
     hours = yaml_policies()["MT"]["urgent_ioc_hours"]
     assert urgent.ioc_deadline[0].astype("datetime64[s]").item() == utc(ref.add_days(local(created[1]), hours=hours))
 
@@ -210,19 +210,19 @@ def test_stage_times_use_the_version_in_force_at_arrival(pdb, mt_version):
 def test_deadline_for_on_both_sides_of_valid_from(pdb, mt_version):
     ref = ref_calendar()
     before, after = NEW_FROM - timedelta(seconds=1), NEW_FROM
-    assert sla.deadline_for("MT", "agency", False, before, db=pdb) == utc(ref.add_days(local(before), days=5))
-    assert sla.deadline_for("MT", "agency", False, after, db=pdb) == utc(ref.add_days(local(after), days=3))
-    assert sla.deadline_for("MT", "ioc", False, before, db=pdb) == utc(ref.add_days(local(before), days=1))
-    assert sla.deadline_for("MT", "ioc", False, after, db=pdb) == utc(ref.add_days(local(after), days=2))
-    in_force_before = sla.policies_in_force(before, pdb).set_index(["category_code", "urgent"])
-    in_force_after = sla.policies_in_force(after, pdb).set_index(["category_code", "urgent"])
+    assert deadlines.deadline_for("MT", "agency", False, before, db=pdb) == utc(ref.add_days(local(before), days=5))
+    assert deadlines.deadline_for("MT", "agency", False, after, db=pdb) == utc(ref.add_days(local(after), days=3))
+    assert deadlines.deadline_for("MT", "ioc", False, before, db=pdb) == utc(ref.add_days(local(before), days=1))
+    assert deadlines.deadline_for("MT", "ioc", False, after, db=pdb) == utc(ref.add_days(local(after), days=2))
+    in_force_before = policies.policies_in_force(before, pdb).set_index(["category_code", "urgent"])
+    in_force_after = policies.policies_in_force(after, pdb).set_index(["category_code", "urgent"])
     assert in_force_before.loc[("MT", 0), "id"] == mt_version["old"]
     assert in_force_after.loc[("MT", 0), "id"] == mt_version["new"]
     assert in_force_after.loc[("MT", 1), "id"] == in_force_before.loc[("MT", 1), "id"]
-    with pytest.raises(sla.PolicyError):
-        sla.deadline_for("NOPE", "agency", False, after, db=pdb)
-    with pytest.raises(sla.PolicyError):
-        sla.deadline_for("MT", "both", False, after, db=pdb)
+    with pytest.raises(policies.PolicyError):
+        deadlines.deadline_for("NOPE", "agency", False, after, db=pdb)
+    with pytest.raises(policies.PolicyError):
+        deadlines.deadline_for("MT", "both", False, after, db=pdb)
 
 
 # --- the admin page's callback --------------------------------------------------------------------------

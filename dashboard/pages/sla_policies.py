@@ -1,5 +1,5 @@
 """Quy định SLA (admin): every policy version per field and urgency, and a form that adds a new version
-effective from a chosen time. Only admins may save; queries/sla.py checks that again."""
+effective from a chosen time. Only admins may save; queries/policies.py checks that again."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dashboard import ids, text
 from dashboard.components.admin import admin_only, is_admin
 from dashboard.components.charts import FONT
 from dashboard.formatting import fmt_local_datetime, fmt_number
-from queries import options, sla
+from queries import options, policies
 from queries.filters import LOCAL_TZ, local_datetime_to_utc
 
 dash.register_page(__name__, path="/admin/sla", title=f"{text.NAV_SLA} · {text.APP_TITLE}", name=text.NAV_SLA,
@@ -26,7 +26,7 @@ COLUMNS = [("category_name", "Lĩnh vực"), ("kind", "Loại"), ("ioc", text.SL
 
 
 def policy_rows() -> list[dict]:
-    versions = sla.policy_versions()
+    versions = policies.policy_versions()
     rows = []
     for v in versions.to_dict("records"):
         unit = text.UNIT_LABELS[v["unit"]]
@@ -91,8 +91,8 @@ def save_policy(_clicks, category, urgent, ioc_limit, agency_limit, valid_from, 
         return text.SLA_BAD_TIME, "form-message error", dash.no_update
     role = current_user.role if current_user.is_authenticated else ""
     try:
-        sla.add_policy_version(category, "urgent" in (urgent or []), ioc_limit, agency_limit, start,
+        policies.add_policy_version(category, "urgent" in (urgent or []), ioc_limit, agency_limit, start,
                                actor=current_user.username, actor_role=role, note=note or "")
-    except sla.PolicyError as err:
+    except policies.PolicyError as err:
         return str(err), "form-message error", dash.no_update
     return text.SLA_SAVED.format(category=category), "form-message ok", policy_rows()
