@@ -1,6 +1,7 @@
-"""Derive the small reference files the app ships from ../shared/data.
+"""Derive the small reference files the app ships from the project's shared data folder (administrative units and
+boundaries, with their PROVENANCE.md), which lives outside the repository.
 
-Run once when the shared data changes:  python scripts/derive_reference_data.py
+Run once when that data changes:  python scripts/derive_reference_data.py PATH/TO/shared/data
 Outputs (committed, with PROVENANCE.md beside them):
   queries/reference_data/communes_44.csv      the 78 post-2025 Quảng Trị communes
   assets/geo/quang_tri_districts.geojson      pre-2025 district outlines of both merged provinces
@@ -13,7 +14,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "data"
+if len(sys.argv) != 2:
+    sys.exit("usage: python scripts/derive_reference_data.py PATH/TO/shared/data")
+SHARED = Path(sys.argv[1])
 PROVINCE_CODE = "44"
 
 
