@@ -22,7 +22,7 @@ def main() -> None:
     db, _client = prepare(args)
     from dashboard.components.filter_bar import preset_range
     from dashboard.pages.wall import build_wall
-    from queries import scorecard, sla
+    from queries import cases, scorecard, sla
     from queries.filters import Filter, local_today
 
     start, end = preset_range("12m")
@@ -35,7 +35,7 @@ def main() -> None:
         ("scorecard (quarter + previous)", lambda: scorecard.scorecard(Filter(), "quarter", today)),
         ("agency vs province (SXD, 12 months)", lambda: scorecard.agency_vs_province("SXD", f)),
         ("agency monthly trend (SXD)", lambda: scorecard.monthly_trend(f, "SXD")),
-        ("agency overdue list (SXD)", lambda: scorecard.open_cases("SXD", f, "overdue")),
+        ("agency overdue list (SXD)", lambda: cases.open_cases("SXD", f, "overdue")),
         ("WALL CALLBACK (build_wall, uncached)", lambda: build_wall(None)),
         ("scorecard 30 days", lambda: scorecard.scorecard(Filter(start=today - timedelta(days=29)), "month")),
     ]

@@ -4,7 +4,7 @@ What every agency's page shares (the province's rows) is kept warm after each ch
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 
 import pandas as pd
@@ -12,7 +12,8 @@ import pandas as pd
 from dashboard import text
 from dashboard.cache import cached, kept_warm
 from dashboard.components.case_table import one_page, with_count
-from queries import metrics, overview, scorecard
+from queries import cases, metrics, options, overview, scorecard, settings, workflow
+from queries.access import Viewer
 from queries.filters import Filter
 
 
@@ -35,6 +36,33 @@ def agency_answer(code: str, f: Filter, cards_only: bool = True) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class ActionChoices:
+    """What a viewer may do with a report, and, for triage, what to offer: the fields and agencies, the agency
+    suggested for the field and commune, and the nearby reports that may be the same one."""
+
+    allowed: frozenset[str]
+    categories: pd.DataFrame | None = None
+    agencies: pd.DataFrame | None = None
+    suggested: str | None = None
+    candidates: pd.DataFrame | None = None
+    duplicate_radius_m: object = None
+    duplicate_days: object = None
+
+
+def action_choices(report: dict | None, viewer: Viewer) -> ActionChoices:
+    report = report or {}
+    status = report.get("status")
+    allowed = frozenset(workflow.actions_for(viewer, status)) if status else frozenset()
+    if not allowed & {"classify", "forward"}:
+        return ActionChoices(allowed)
+    code = report.get("code")
+    return ActionChoices(allowed, options.category_options(), options.agency_options(),
+                         cases.suggest_agency(report.get("category_code"), report.get("commune_code")),
+                         cases.duplicate_candidates(viewer, code) if code else None,
+                         settings.get("duplicate_radius_m"), settings.get("duplicate_days"))
+
+
 def scorecard_answer(f: Filter, kind: str, day: date | None) -> tuple[pd.DataFrame, scorecard.Period]:
     """The ranked table of the period that holds `day` (the default period when None), and that period."""
     return cached(scorecard.scorecard, f, kind, day)
@@ -48,7 +76,7 @@ def deadline_lists(code: str | None, f: Filter, overdue_page, due_soon_page,
     out, totals = [], []
     for which, page in (("overdue", overdue_page), ("due_soon", due_soon_page)):
         page = page if isinstance(page, int) else 0
-        frame, total = scorecard.open_cases_page(code, f, which, page)
+        frame, total = cases.open_cases_page(code, f, which, page)
         out += one_page(frame, total, page)
         totals.append(total)
     return (*out, *(with_count(title, total) for title, total in zip(titles, totals, strict=True)))

@@ -162,8 +162,8 @@ def agency_json(code: str):
         trend=frame_records(answer["trend"]),
         province_trend=frame_records(answer["province_trend"]),
         worst_rated_categories=frame_records(answer["worst"]),
-        overdue=frame_records(scorecard.open_cases(code, f, "overdue"), OPEN_CASE_COLUMNS),
-        due_soon=frame_records(scorecard.open_cases(code, f, "due_soon"), OPEN_CASE_COLUMNS),
+        overdue=frame_records(cases.open_cases(code, f, "overdue"), OPEN_CASE_COLUMNS),
+        due_soon=frame_records(cases.open_cases(code, f, "due_soon"), OPEN_CASE_COLUMNS),
         filter=f.to_params(),
     )
 

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, literal_column, or_, select, table, text, union
+from sqlalchemy import and_, false, func, literal_column, or_, select, table, text, union
 
-from queries import audit, settings
+from queries import audit, metrics, settings
 from queries.access import AccessDenied, Viewer, WorkflowError, require
 from queries.db import Database, get_db
-from queries.filters import local_today, utc_now
+from queries.filters import Filter, local_today, utc_now, utc_to_local
+from queries.metrics import Clock
 from queries.schema import (
     OPEN_STATUSES,
     admin_units,
@@ -30,7 +32,7 @@ from queries.schema import (
     reports,
     routing_rules,
 )
-from queries.sql import COUNT_CAP, capped_count, status_in
+from queries.sql import COUNT_CAP, capped_count, report_conditions, status_in
 from queries.workcalendar import default_calendar
 
 r = reports.c
@@ -327,3 +329,66 @@ def suggest_agency(category_code: str | None, commune_code: str | None, db: Data
                    or_(rr.commune_code == commune_code, rr.commune_code.is_(None)))
             .order_by(rr.commune_code.is_(None)).limit(1))
     return get_db(db).scalar(stmt)
+
+
+# --- the lists of reports past or near their deadline (the agency page, the queue) -----------------------
+
+def open_cases(code: str | None, f: Filter, which: str, db: Database | None = None, now: datetime | None = None,
+               limit: int = 200) -> pd.DataFrame:
+    """Open reports of an agency (None: all), `which` = 'overdue' (the registry's overdue rule, most overdue
+    first) or 'due_soon' (its due-soon rule). With working days over (negative) or left."""
+    now, db = now or utc_now(), get_db(db)
+    conds, order = _open_case_conditions(code, f, which, db, now)
+    return _open_case_rows(conds, order, limit, 0, db, now)
+
+
+def open_cases_page(code: str | None, f: Filter, which: str, page: int = 0, page_size: int = 15,
+                    db: Database | None = None, now: datetime | None = None,
+                    count_cap: int = COUNT_CAP) -> tuple[pd.DataFrame, int]:
+    """One page of open_cases and how many there are in all, or count_cap + 1 for more than count_cap, with the
+    pages ending there; a page past the end is the last one."""
+    now, db = now or utc_now(), get_db(db)
+    conds, order = _open_case_conditions(code, f, which, db, now)
+    # Counted in the list's own order: the database then walks the (agency, deadline) index of open reports
+    # and stops at the cap (PostgreSQL otherwise combined two bitmaps: 1.7 s for an agency at 10M).
+    total = capped_count(db, select(r.id).where(*conds).order_by(*order), count_cap)
+    page = max(0, min(int(page), (min(total, count_cap) - 1) // page_size)) if total else 0
+    return _open_case_rows(conds, order, page_size, page * page_size, db, now), total
+
+
+def _open_case_conditions(code: str | None, f: Filter, which: str, db: Database, now: datetime
+                          ) -> tuple[list, object]:
+    selection, conds = replace(f, agencies=()), [status_in(OPEN_STATUSES)]
+    if code is not None:
+        # The agency's id, not a subquery on its code: then PostgreSQL walks the index of open reports by
+        # (agency, deadline) in order and stops at `limit` (17 ms instead of 530 ms at 10M reports).
+        agency_id = db.scalar(select(agencies.c.id).where(agencies.c.code == code))
+        visible = agency_id is not None and f.scope_agency in (None, code)
+        selection = replace(selection, scope_agency=None)  # the agency's id says it all
+        conds.append(r.agency_id == agency_id if visible else false())
+    conds += report_conditions(selection)
+    if which not in ("overdue", "due_soon"):
+        raise ValueError("which must be 'overdue' or 'due_soon'")
+    conds.append(metrics.condition(which, reports, Clock.at(now)))
+    return conds, (r.deadline_at.asc(), r.id.asc())
+
+
+def _open_case_rows(conds: list, order, limit: int, offset: int, db: Database, now: datetime) -> pd.DataFrame:
+    stmt = (
+        select(r.code, r.title, r.status, r.urgent, r.created_at, r.deadline_at,
+               categories.c.short_name.label("category_name"), admin_units.c.name.label("commune_name"),
+               agencies.c.short_name.label("agency_name"),
+               and_(r.first_forwarded_at.is_(None)).label("at_ioc"))
+        .select_from(reports.outerjoin(categories, categories.c.id == r.category_id)
+                     .outerjoin(admin_units, admin_units.c.code == r.commune_code)
+                     .outerjoin(agencies, agencies.c.id == r.agency_id))
+        .where(*conds).order_by(*order).limit(limit).offset(offset)
+    )
+    df = db.read_frame(stmt)
+    deadlines = pd.to_datetime(df["deadline_at"]).to_numpy().astype("datetime64[s]")
+    # Presentation of at most `limit` rows: working days left (positive) or over (negative), 1 decimal.
+    df["working_days_left"] = np.round(default_calendar().working_days_between(
+        np.full(len(df), np.datetime64(now, "s")), deadlines), 1) if len(df) else []
+    df["deadline_local"] = [utc_to_local(ts).strftime("%H:%M %d/%m/%Y") for ts in
+                            pd.to_datetime(df["deadline_at"]).dt.to_pydatetime()] if len(df) else []
+    return df

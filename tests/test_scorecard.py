@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from queries import scorecard
+from queries import cases, scorecard
 from queries.db import Database
 from queries.filters import Filter, utc_now
 from queries.scorecard import Period, composite_score, period_containing, recent_periods
@@ -584,19 +584,19 @@ def test_open_cases_page_by_page_match_pandas(request, raw_by_dialect, source, c
     assert len(want) > 0, "the demo data should hold some"
     size = 7 if len(want) > 14 else 1  # due soon: a handful, a page each
     for page in range(0, min(5, -(-len(want) // size))):
-        got, total = scorecard.open_cases_page(code, Filter(), which, page, size, db=db, now=NOW)
+        got, total = cases.open_cases_page(code, Filter(), which, page, size, db=db, now=NOW)
         assert got["code"].tolist() == want["code"].iloc[page * size:(page + 1) * size].tolist(), page
         if len(want) < 200:  # all of them
             assert total == len(want)
     # Past the end: the last page, not an empty one.
-    last, total = scorecard.open_cases_page(code, Filter(), which, 10_000, size, db=db, now=NOW)
+    last, total = cases.open_cases_page(code, Filter(), which, 10_000, size, db=db, now=NOW)
     assert len(last) == total - (total - 1) // size * size
     # With more than the cap: "cap + 1", and the pages end at the cap, in the same order.
     if len(want) > 3:
         cap = len(want) - 2
-        _, total = scorecard.open_cases_page(code, Filter(), which, 0, 1, db=db, now=NOW, count_cap=cap)
+        _, total = cases.open_cases_page(code, Filter(), which, 0, 1, db=db, now=NOW, count_cap=cap)
         assert total == cap + 1
-        last, _ = scorecard.open_cases_page(code, Filter(), which, 10_000, 1, db=db, now=NOW, count_cap=cap)
+        last, _ = cases.open_cases_page(code, Filter(), which, 10_000, 1, db=db, now=NOW, count_cap=cap)
         assert last["code"].tolist() == want["code"].iloc[cap - 1:cap].tolist()
 
 
@@ -605,6 +605,6 @@ def test_open_cases_page_by_page_match_pandas(request, raw_by_dialect, source, c
 def test_open_cases_page_of_another_agency_is_empty_on_every_page(request, source, which):
     db = request.getfixturevalue(source)
     for page in (0, 1, 5):
-        got, total = scorecard.open_cases_page("SXD", Filter().scoped("CAT"), which, page, 5, db=db, now=NOW)
+        got, total = cases.open_cases_page("SXD", Filter().scoped("CAT"), which, page, 5, db=db, now=NOW)
         assert got.empty and total == 0
-    assert scorecard.open_cases_page("SXD", Filter().scoped("SXD"), which, 0, 5, db=db, now=NOW)[1] > 0
+    assert cases.open_cases_page("SXD", Filter().scoped("SXD"), which, 0, 5, db=db, now=NOW)[1] > 0

@@ -48,7 +48,7 @@ def case_rows(frame: pd.DataFrame) -> list[dict]:
     frame = frame.drop(columns=[col for col in when if col in frame])
     for i, row in enumerate(frame.to_dict("records")):
         hours = row.get("work_hours_left")
-        if hours is None and row.get("working_days_left") is not None:  # scorecard.open_cases counts days
+        if hours is None and row.get("working_days_left") is not None:  # cases.open_cases counts days
             hours = row["working_days_left"] * day_hours
         flags = []
         if row.get("urgent"):

@@ -20,8 +20,8 @@ from dash.exceptions import PreventUpdate
 from dashboard import text
 from dashboard.auth import current_viewer
 from dashboard.ids import act
-from queries import cases, options, settings, workflow
-from queries.access import Viewer, WorkflowError
+from queries import workflow
+from queries.access import WorkflowError
 from queries.media import MAX_UPLOAD_BYTES
 from queries.schema import CLOSE_REASONS
 
@@ -37,18 +37,16 @@ def _button(kind: str, page: str, label: str, css: str = "btn-primary") -> html.
     return html.Button(label, id=act(kind, page), n_clicks=0, className=css)
 
 
-def action_panel(page: str, report: dict | None, viewer: Viewer) -> html.Div:
-    """The panel for one report (a row of queries.cases), or an empty, hidden one when there is none."""
+def action_panel(page: str, report: dict | None, choices) -> html.Div:
+    """The panel for one report (a row of queries.cases), or an empty, hidden one when there is none, with the
+    choices that dashboard.answers.action_choices gathered for the viewer."""
     report = report or {}
-    status = report.get("status")
-    allowed = set(workflow.actions_for(viewer, status)) if status else set()
+    allowed = choices.allowed
     triage = bool(allowed & {"classify", "forward"})
     handle = bool(allowed & {"accept", "resolve", "return"})
     code = report.get("code")
-    categories = options.category_options() if triage else None
-    agencies = options.agency_options() if triage else None
-    suggested = cases.suggest_agency(report.get("category_code"), report.get("commune_code")) if triage else None
-    candidates = cases.duplicate_candidates(viewer, code) if triage and code else None
+    categories, agencies, suggested, candidates = (choices.categories, choices.agencies, choices.suggested,
+                                                   choices.candidates)
     names = dict(zip(agencies["code"], agencies["short_name"], strict=True)) if agencies is not None else {}
     return html.Div(className="action-panel", children=[
         dcc.Store(id=act("report", page), data={"code": code, "version": report.get("version")}),
@@ -84,7 +82,7 @@ def action_panel(page: str, report: dict | None, viewer: Viewer) -> html.Div:
                 html.Label([text.ACT_DUPLICATE_CODE, dcc.Input(id=act("dup-code", page), type="text", value="",
                                                                maxLength=30)]),
             ]),
-            html.P(_candidates_note(candidates) if triage else "", className="note"),
+            html.P(_candidates_note(choices) if triage else "", className="note"),
             html.Div(className="button-row", children=[
                 _button("reject", page, text.ACT_REJECT, "btn-danger"),
                 _button("mark_duplicate", page, text.ACT_DUPLICATE, "btn-secondary"),
@@ -107,11 +105,10 @@ def action_panel(page: str, report: dict | None, viewer: Viewer) -> html.Div:
     ])
 
 
-def _candidates_note(candidates) -> str:
-    if candidates is None or candidates.empty:
+def _candidates_note(choices) -> str:
+    if choices.candidates is None or choices.candidates.empty:
         return text.ACT_DUPLICATE_NONE
-    return text.ACT_DUPLICATE_HINT.format(radius=settings.get("duplicate_radius_m"),
-                                          days=settings.get("duplicate_days"))
+    return text.ACT_DUPLICATE_HINT.format(radius=choices.duplicate_radius_m, days=choices.duplicate_days)
 
 
 def outcome_area(page: str) -> list:

@@ -9,7 +9,7 @@ from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids, text
-from dashboard.answers import deadline_lists
+from dashboard.answers import action_choices, deadline_lists
 from dashboard.auth import current_viewer
 from dashboard.components.case_table import case_rows, case_table
 from dashboard.components.report_actions import action_panel, outcome_area
@@ -132,7 +132,7 @@ def show_panel(selected, rows):
     return [
         html.H3(dcc.Link(f"{detail['code']} · {detail['title']}", href=f"/report/{detail['code']}")),
         html.P(detail["description"], className="description clamp"),
-        action_panel(PAGE, detail, viewer),
+        action_panel(PAGE, detail, action_choices(detail, viewer)),
     ]
 
 

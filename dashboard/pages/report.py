@@ -10,6 +10,7 @@ from dash import MATCH, Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboard import ids, text
+from dashboard.answers import action_choices
 from dashboard.auth import current_viewer
 from dashboard.components.case_table import countdown_text
 from dashboard.components.map import small_map
@@ -158,7 +159,7 @@ def report_body(d: dict, viewer) -> list:
             ]),
             html.Div(children=[
                 html.Section(className="panel", children=[html.H2(text.REPORT_ACTIONS),
-                                                          action_panel(PAGE, d, viewer)]),
+                                                          action_panel(PAGE, d, action_choices(d, viewer))]),
                 html.Section(className="panel", children=[
                     html.H2(text.REPORT_MAP),
                     small_map(d["lat"], d["lon"], status_color) if d["lat"] is not None
