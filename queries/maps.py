@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Integer, case, func, select
+from sqlalchemy import Integer, func, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import FunctionElement
 
-from queries import analytics
+from queries import analytics, metrics
 from queries.db import Database
-from queries.filters import Filter, FilterError, utc_now
+from queries.filters import Filter, FilterError
+from queries.metrics import Clock
 from queries.schema import agencies, categories, reports
-from queries.sql import is_overdue, is_pending, where
+from queries.sql import where
 
 r = reports.c
 PROVINCE_ZOOM = 8
@@ -126,21 +127,18 @@ def map_cells(f: Filter, zoom: int, bbox: BBox, db: Database | None = None,
               now: datetime | None = None) -> pd.DataFrame:
     """Per non-empty grid cell of the located reports in `bbox`: row, col (cell indices), n, lat and lon (the
     mean position), pending and overdue. Cells are those of grid_zoom(zoom, bbox)."""
-    now = now or utc_now()
     size = cell_size(grid_zoom(zoom, bbox))
     # The cell is computed in a subquery and grouped by its label: PostgreSQL refuses a GROUP BY that
     # repeats an expression with bound parameters (each bind is a new $n).
     located = select(
         _cell_index((r.lat + 90.0) / size).label("row"),
         _cell_index((r.lon + 180.0) / size).label("col"),
-        r.lat, r.lon,
-        case((is_pending(), 1), else_=0).label("pending"),
-        case((is_overdue(now), 1), else_=0).label("overdue"),
+        r.lat, r.lon, r.status, r.deadline_at,
     ).where(*_located_in(f, bbox)).subquery()
     c = located.c
     stmt = (
-        select(c.row, c.col, func.count().label("n"), func.avg(c.lat).label("lat"), func.avg(c.lon).label("lon"),
-               func.sum(c.pending).label("pending"), func.sum(c.overdue).label("overdue"))
+        select(c.row, c.col, metrics.aggregate("received", located).label("n"), func.avg(c.lat).label("lat"),
+               func.avg(c.lon).label("lon"), *metrics.columns(("pending", "overdue"), located, Clock.at(now)))
         .group_by(c.row, c.col)
         .order_by(c.row, c.col)
     )

@@ -266,9 +266,9 @@ def explanations(names: Iterable[str]) -> list[str]:
 # --- the compiler -----------------------------------------------------------------------------------------
 
 def is_counted_table(source) -> bool:
-    """Whether `source` is one of the copy's counted tables (a `day` and a `total` per group) rather than a
-    table of reports or events."""
-    return "total" in source.c and "day" in source.c
+    """Whether `source` is one of the copy's counted tables (counts per local `day` and group: daily_counts,
+    monthly_counts, handoff_counts) rather than a table of reports or events."""
+    return "day" in source.c
 
 
 def sql(name: str, source, clock: Clock | None = None, only=None) -> ColumnElement:

@@ -161,8 +161,8 @@ def _counted(f: Filter, db: Database, by: str | None = None) -> tuple:
     """(source, its count of reports, its WHERE conditions): the copy's daily counts where they can answer,
     else the reports."""
     if rollup.usable(f, db, by):
-        return daily_counts, func.sum(daily_counts.c.total), report_conditions(f, daily_counts)
-    return reports, func.count(), report_conditions(f)
+        return daily_counts, metrics.aggregate("received", daily_counts), report_conditions(f, daily_counts)
+    return reports, metrics.aggregate("received", reports), report_conditions(f)
 
 
 def _period_start(source, grain: str):

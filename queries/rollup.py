@@ -37,7 +37,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    case,
     cast,
     func,
     literal_column,
@@ -212,12 +211,6 @@ def duration_buckets_sql() -> str:
              .where(column.isnot(None)).group_by(month, r.category_id, r.agency_id, duration_bucket(column))
              for stage, column in DURATION_STAGE_COLUMNS.items()]
     return f"SELECT * FROM ({_duckdb_sql(union_all(*parts))}) ORDER BY stage, month"
-
-
-def with_status(*statuses: str, source=daily_counts):
-    """The daily counts' reports now in one of the statuses (`source`: the daily counts or counts_source's)."""
-    d = source.c
-    return func.sum(case((d.status.in_(statuses), d.total), else_=0))
 
 
 def usable(f: Filter, db: Database, by: str | None = None) -> bool:

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from queries import analytics, metrics, rollup
 from queries.db import Database, get_db
@@ -29,7 +29,6 @@ from queries.sla import sla_metrics, sla_metrics_split, sla_metrics_with_total
 from queries.sql import (
     bucket_start,
     bucket_text,
-    count_if,
     day_bucket,
     report_conditions,
 )
@@ -323,6 +322,9 @@ def monthly_trend(f: Filter, code: str | None, db: Database | None = None,
     return per_agency[(per_agency["agency"] == code) & visible].drop(columns="agency").reset_index(drop=True)
 
 
+RATING_COUNTS = metrics.require("rating_count", "rating_sum", "r1", "r2")
+
+
 def ratings_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:
     """Ratings per agency and field in the period (every agency: one scan serves every agency's page); on the
     analytics copy from its daily counts."""
@@ -330,24 +332,22 @@ def ratings_by_category(f: Filter, db: Database | None = None) -> pd.DataFrame:
     whole = replace(f, agencies=(), scope_agency=None)
     if rollup.usable(whole, db):
         source = rollup.counts_source(whole)
-        d = source.c
-        rated, sums = d.rating_count > 0, [func.sum(d.rating_count), func.sum(d.rating_sum), func.sum(d.r1 + d.r2)]
+        rated = source.c.rating_count > 0
     else:
-        d, source = r, reports
-        rated, sums = r.rating.isnot(None), [func.count(r.rating), func.sum(r.rating), count_if(r.rating <= 2)]
-    per_pair = (select(d.agency_id, d.category_id,
-                       *[total.label(name) for total, name in zip(sums, ("rating_count", "rating_sum", "low"),
-                                                                  strict=True)])
+        source = reports
+        rated = metrics.condition("rating_count", reports)
+    d = source.c
+    per_pair = (select(d.agency_id, d.category_id, *metrics.columns(RATING_COUNTS, source))
                 .select_from(source).where(*report_conditions(whole, source), rated)
                 .group_by(d.agency_id, d.category_id).subquery())
     # Named after grouping, as in monthly_trends.
     stmt = (select(agencies.c.code.label("agency"), categories.c.code.label("category_code"),
-                   categories.c.short_name.label("category_name"), per_pair.c.rating_count, per_pair.c.rating_sum,
-                   per_pair.c.low)
+                   categories.c.short_name.label("category_name"), *[per_pair.c[name] for name in RATING_COUNTS])
             .select_from(per_pair.join(categories, categories.c.id == per_pair.c.category_id)
                          .join(agencies, agencies.c.id == per_pair.c.agency_id)))
     df = db.read_frame(stmt)
-    df[["rating_count", "low"]] = df[["rating_count", "low"]].astype("int64")
+    counts = [name for name in RATING_COUNTS if name != "rating_sum"]
+    df[counts] = df[counts].astype("int64")
     df["rating_sum"] = df["rating_sum"].astype("float64")
     return df
 
@@ -360,8 +360,7 @@ def worst_rated_categories(code: str, f: Filter, db: Database | None = None, min
     df = ratings[(ratings["agency"] == code) & (ratings["rating_count"] >= min_ratings)]
     if f.scope_agency not in (None, code):
         df = df.iloc[0:0]
-    df = df.drop(columns="agency").assign(satisfaction_mean=lambda d: d["rating_sum"] / d["rating_count"],
-                                          share_low=lambda d: (d["low"] / d["rating_count"]).astype("float64"))
-    df = df.drop(columns="rating_sum")[["category_code", "category_name", "rating_count", "satisfaction_mean",
-                                        "low", "share_low"]]
+    df = metrics.derive(df.drop(columns="agency"), ("satisfaction_mean", "share_low"))
+    df = df.assign(low=df["r1"] + df["r2"])[["category_code", "category_name", "rating_count", "satisfaction_mean",
+                                              "low", "share_low"]]
     return df.sort_values(["satisfaction_mean", "category_code"], ignore_index=True)

@@ -308,13 +308,11 @@ def _bounces(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     communes; the record joins its events to the reports."""
     if rollup.usable(f, db, by):
         source = base = e = handoff_counts
-        forwardings, bounce_backs = func.sum(e.c.forwardings), func.sum(e.c.bounce_backs)
+    elif db.dialect == "duckdb":
+        source = base = e = handoffs
     else:
-        if db.dialect == "duckdb":
-            source = base = e = handoffs
-        else:
-            source, base, e = reports, report_events.join(reports, r.id == report_events.c.report_id), report_events
-        forwardings, bounce_backs = (metrics.aggregate(name, e) for name in ("forwardings", "bounce_backs"))
+        source, base, e = reports, report_events.join(reports, r.id == report_events.c.report_id), report_events
+    forwardings, bounce_backs = (metrics.aggregate(name, e) for name in ("forwardings", "bounce_backs"))
     event_agency = e.c.event_agency_id if "event_agency_id" in e.c else e.c.agency_id
     conditions = report_conditions(f, source)
     if by == "agency":

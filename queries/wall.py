@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, literal_column, or_, select, union_all
+from sqlalchemy import and_, literal_column, or_, select, union_all
 
 from queries import analytics, metrics, rollup
 from queries.db import Database, get_db
@@ -22,7 +22,7 @@ from queries.metrics import Clock
 from queries.rollup import daily_counts, open_reports
 from queries.schema import admin_units, agencies, categories, reports
 from queries.scorecard import Period, period_containing, period_ranking
-from queries.sql import count_if, is_overdue, is_pending
+from queries.sql import count_if, is_pending
 
 r = reports.c
 SPIKE_MIN_COUNT = 5
@@ -171,12 +171,11 @@ def spikes(now: datetime | None = None, db: Database | None = None) -> pd.DataFr
 
 def top_overdue_agencies(n: int = 5, now: datetime | None = None, db: Database | None = None) -> pd.DataFrame:
     """The agencies with the most overdue reports: agency_code, agency_name, overdue, pending."""
-    now = now or utc_now()
     # Only open reports can be overdue: one pass over those, whatever their age.
     db = analytics.reader(db)
     source = rollup.open_source(db)
     stmt = (select(agencies.c.code.label("agency_code"), agencies.c.short_name.label("agency_name"),
-                   count_if(is_overdue(now, source)).label("overdue"), func.count().label("pending"))
+                   *metrics.columns(("overdue", "pending"), source, Clock.at(now)))
             .select_from(source.join(agencies, agencies.c.id == source.c.agency_id))
             .where(is_pending(source)).group_by(agencies.c.code, agencies.c.short_name))
     backlog = db.read_frame(stmt)
