@@ -66,9 +66,9 @@ def prepare(args):
     load_reference_data(db)
     have = db.scalar(select(func.count()).select_from(reports))
     stale = db.scalar(select(func.count()).select_from(reports).where(reports.c.sla_policy_id.isnot(None))) == 0
-    # A database given by --url is never re-seeded once it has reports (a 10M one takes minutes to build with
+    # A database given by --url is never re-seeded once it has reports (a large one is slow to build with
     # bench/scale_up.py); the default SQLite file is re-seeded when it has fewer reports than asked for, not
-    # when a load test (bench/load.sh) has added a few hundred (re-seeding over it took over 15 minutes).
+    # when a load test (bench/load.sh) has added a few hundred (re-seeding over it is slow).
     if (args.url and have) or (args.reports <= have <= args.reports * 1.01 and not stale):
         if have != args.reports:
             print(f"using the {have:,} reports already in {url}", flush=True)

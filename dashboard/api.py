@@ -17,8 +17,8 @@ from queries.access import WorkflowError
 from queries.filters import LOCAL_TZ, Filter, FilterError, parse_date, utc_to_local
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-# Reports sent one by one at most: under 0.9 MB raw and ~0.1 MB gzipped at worst (tests/test_maps.py,
-# bench/callbacks.py), and few enough for Leaflet to draw without clustering. A view holding more gets cells.
+# Reports sent one by one at most: few enough to keep the largest answer small (tests/test_maps.py) and for
+# Leaflet to draw without clustering. A view holding more gets cells.
 MAP_POINT_LIMIT = 5_000
 DETAIL_ZOOM = 14  # from this zoom on (a few streets) a view may show single reports
 MAP_PAD = 0.1  # the box is widened by this share on each side: a cell cut by the screen's edge keeps its reports

@@ -6,8 +6,8 @@ answer with the *data version* it was computed for (the analytics copy's generat
 version when the copy is off) and the minute (deadlines move with the clock). It is fresh while both still
 hold. A write moves the data version, so every answer computed before it is recomputed on its next use;
 while data keeps changing, an answer that is slow to compute (CACHE_SLOW_MS, 250 ms) is recomputed at most every
-CACHE_STALE_SECONDS (10), and meanwhile the previous one is served: at ten million reports, recomputing every
-aggregate after every write would keep both cores busy. Such an answer is recomputed by one worker at a
+CACHE_STALE_SECONDS (10), and meanwhile the previous one is served: on a large record, recomputing every
+aggregate after every write would keep the cores busy. Such an answer is recomputed by one worker at a
 time; the others serve the previous one meanwhile. Cheap answers are always recomputed at once.
 The process that keeps the analytics copy also keeps the shared answers people keep reading warm (kept_warm):
 after each sync cycle it recomputes those that are no longer current (run_warm_pass), so the first viewer after a
@@ -122,8 +122,7 @@ def _compute(key: str, stamp: tuple, fn, args: tuple, kwargs: dict) -> tuple:
 # is recomputed by the process that keeps the analytics copy, right after each new generation and at each new
 # minute (run_warm_pass), if someone read it since it was last computed. The first viewer after a change then
 # finds it ready: the wall screens, every agency page's province rows. Per-viewer answers (an operator's
-# filters) are not warmed: in the 1M load test, with a write every 10 s, warming those too took p95 from
-# 460 to 800 ms.
+# filters) are not warmed: warming those too slows every page while writes keep coming (bench/README.md).
 
 HOT_SECONDS = 600
 HOT_LIMIT = 64  # the most recently asked-for answers kept warm; the rest wait for their viewer

@@ -68,7 +68,7 @@ def init_headers(server: Flask) -> None:
             response.headers["Cache-Control"] = "no-store"
         elif request.path.startswith("/assets/") and "m" in request.args and response.status_code == 200:
             # Dash names an asset with its modification time (?m=…): a changed file gets a new address, so the
-            # browser may keep this one instead of asking again on every page (10-250 ms each under load).
+            # browser may keep this one instead of asking again on every page.
             response.headers["Cache-Control"] = "private, max-age=31536000, immutable"
         return response
 

@@ -2,13 +2,12 @@
 on, kept within seconds of the system of record (SQLite or PostgreSQL), which takes every write.
 
 Why a DuckDB copy and not rollups: the SLA pages need medians and 90th percentiles over any filter, and
-pre-aggregated rollups can only approximate those (histograms), or need one rollup per filter shape.
-On this 2-core machine DuckDB answers the heaviest overview query in about 13 ms at 1M reports and 100 ms
-at 10M, against 235 / 860 ms for SQLite rollups (../shared/notes/perf-floor.md). The copy also runs the
-*same* SQLAlchemy statements as the system of record (duckdb-engine), so every KPI keeps one definition,
-and the tests can compare the copy with the raw tables query by query. Rollups do have their place *inside*
-the copy: plain counts (no percentiles, no clock) read its daily counts (queries/rollup.py), which took the
-12-month overview at 10M from 342 to 143 ms.
+pre-aggregated rollups can only approximate those (histograms), or need one rollup per filter shape; and
+DuckDB answers the heaviest overview query faster than rollups in SQLite do (bench/README.md). The copy
+also runs the *same* SQLAlchemy statements as the system of record (duckdb-engine), so every KPI keeps one
+definition, and the tests can compare the copy with the raw tables query by query. Rollups do have their
+place *inside* the copy: plain counts (no percentiles, no clock) read its daily counts (queries/rollup.py)
+instead of every report.
 
 How it is kept:
 - ANALYTICS_DIR (default instance/analytics) holds Parquet files, one per month of arrival for reports
@@ -18,23 +17,20 @@ How it is kept:
 - `sync` rebuilds only the months touched since the last run: rows whose `updated_at` moved (indexed), and
   reports deleted since (the `report_deletions` log, kept by a trigger on every delete path). A month with
   few changes is patched: its files are written anew from the previous ones, without the changed and deleted
-  reports, plus the changed ones read by id; so a cycle's cost follows the writes, not the month's size (a
-  whole month at ten million reports takes 40 s to export). Rows read again within the safety margin
-  (WATERMARK_MARGIN) that the copy already holds as they are, by `updated_at`, are no change: they make no
-  new generation. Readers query
-  two DuckDB files: a small store of the newest RECENT_MONTHS months, rebuilt whenever they change (nearly
-  every write lands there), and an archive of the older months, kept as it is, or copied with only its
-  changed months replaced when an older report changes, and rebuilt whole only when deletions have grown
-  it by half.
+  reports, plus the changed ones read by id; so a cycle's cost follows the writes, not the month's size.
+  Rows read again within the safety margin (WATERMARK_MARGIN) that the copy already holds as they are, by
+  `updated_at`, are no change: they make no new generation. Readers query two DuckDB files: a small store
+  of the newest RECENT_MONTHS months, rebuilt whenever they change (nearly every write lands there), and an
+  archive of the older months, kept as it is, or copied with only its changed months replaced when an older
+  report changes, and rebuilt whole only when deletions have grown it by half.
 - One process at a time syncs (a file lock). `start_background_sync` runs the loop in a daemon thread of
   whichever worker holds the lock; if it dies, another worker takes over.
-- Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read: at ten
-  million reports a 12-month count then reads some 100,000 rows instead of 5 million, and fewer again from
-  the same counts summed per month (`monthly_counts`) for the period's whole months. Its hand-off events
-  carry their report's dimensions (`handoffs`) and are counted per day like the reports (`handoff_counts`,
-  which the bounce-back counts read); its open reports have a table of their own (`open_reports`), which the
-  counts that depend on the clock read. Its durations are counted per month and bucket (`duration_buckets`),
-  the first step of the SLA pages' exact percentiles.
+- Each store also holds daily counts of its reports (queries/rollup.py), which the count panels read instead
+  of the reports, and the same counts summed per month (`monthly_counts`), fewer rows again, for the period's
+  whole months. Its hand-off events carry their report's dimensions (`handoffs`) and are counted per day like
+  the reports (`handoff_counts`, which the bounce-back counts read); its open reports have a table of their
+  own (`open_reports`), which the counts that depend on the clock read. Its durations are counted per month
+  and bucket (`duration_buckets`), the first step of the SLA pages' exact percentiles.
 - Readers (every worker) query DuckDB views over the current generation's files. When the manifest is
   missing, of an older schema, or older than ANALYTICS_MAX_LAG_SECONDS (the sync stopped), queries fall back
   to the system of record.
@@ -82,16 +78,16 @@ from queries.schema import (
 
 log = logging.getLogger("paht.analytics")
 r = reports.c
-# 2: an archive store and a recent store; 3: daily counts in each store; 4: hand-offs; 5: months of resolution;
-# 6: open reports; 7: the daily counts' sums as BIGINT; 8: hand-off counts
+# Raised whenever the copy's files or stores change shape: readers ignore a copy of another schema, and the next
+# sync rebuilds it whole.
 SCHEMA_VERSION = 11
 # Rows committed out of updated_at order (a long transaction) are caught by re-reading this far back.
 WATERMARK_MARGIN = timedelta(seconds=60)
 KEEP_OLD_FILES_SECONDS = 120
 EXPORT_CHUNK_ROWS = 50_000
 # A month the copy holds is patched, not exported again, when at most ANALYTICS_PATCH_ROWS of its reports
-# changed: only those are read, by id. A whole month's export takes some 40 s at ten million reports (600,000 a
-# month), longer than the copy may lag behind a write (one wall refresh, 30 s).
+# changed: only those are read, by id, since exporting a large month whole takes longer than the copy may lag
+# behind a write (one wall refresh).
 ID_CHUNK = 5_000
 # Deleted rows leave holes in a DuckDB file that is updated in place: past this growth it is rebuilt whole.
 STORE_GROWTH_LIMIT = 1.5
@@ -166,7 +162,7 @@ def _write_parquet(frames, table, names, path: Path, kept: tuple[Path, str, set]
 
 def _duckdb_for_writing(directory: Path, path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection for building the copy, with bounded memory: the sync runs inside a web worker,
-    and at ten million reports an unbounded sort would take gigabytes. Beyond the limit DuckDB spills."""
+    and an unbounded sort of a large record would take more memory than it may. Beyond the limit DuckDB spills."""
     con = duckdb.connect(str(path) if path else ":memory:")
     con.execute(f"SET memory_limit = '{settings().analytics_sync_memory}'")
     con.execute(f"SET temp_directory = '{directory / 'spill'}'")
@@ -175,15 +171,15 @@ def _duckdb_for_writing(directory: Path, path: Path | None = None) -> duckdb.Duc
 
 
 # A month's hand-off events are a few per report: PostgreSQL is to look them up report by report. Its estimate
-# of events per report, sampled from tens of millions of rows, can be far too high; it then hashes every event
-# ever written (5 s at 49 million events, against 0.2 s), and compiles the plan with JIT (0.6 s more).
+# of events per report, sampled from a large table, can be far too high; it then hashes every event ever
+# written, and compiles the plan with JIT.
 BY_REPORT = {"postgresql": ("SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off",
                             "SET LOCAL jit = off")}
 
 
 def _frames(db: Database, stmt, size: int = EXPORT_CHUNK_ROWS, settings: dict | None = None):
     """The statement's rows as frames of at most `size` rows, streamed (a server-side cursor on PostgreSQL),
-    so a month of a ten-million-report record never sits in memory whole. `settings`: per dialect, statements
+    so a month of a large record never sits in memory whole. `settings`: per dialect, statements
     run first in the same transaction."""
     with db.engine.connect() as conn:
         for setting in (settings or {}).get(db.dialect, ()):
@@ -238,7 +234,7 @@ def _by_ids(db: Database, stmt, column, ids: list[int], settings: dict | None = 
 def _reports_up_to(db: Database, in_month, max_id: int) -> int:
     """The record's reports of the month with ids up to `max_id`: all of the month's (an index-only count)
     less those above it (a few, by the primary key), in one statement, so one snapshot. Filtering by both at
-    once would read every row of the month from the table: 2 s at ten million reports, against 0.2."""
+    once would read every row of the month from the table."""
     count = select(func.count()).select_from(reports)
     return db.scalar(select(count.where(in_month).scalar_subquery()
                             - count.where(in_month, r.id > max_id).scalar_subquery()))
@@ -460,8 +456,8 @@ def reference_digest(db: Database) -> str:
 
 def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty: dict) -> str:
     """A DuckDB file of the given months (and reference tables), built from the Parquet files: DuckDB's own
-    storage (sorted by arrival, so date filters skip blocks) reads several times faster than many small
-    Parquet files. Readers attach it read-only; a store is never written once published."""
+    storage (sorted by arrival, so date filters skip blocks) reads far faster than many small Parquet
+    files. Readers attach it read-only; a store is never written once published."""
     name = f"store-{tag}.duckdb"
     tmp = directory / f"{name}.tmp"
     tmp.unlink(missing_ok=True)
@@ -492,7 +488,7 @@ def _build_store(directory: Path, tag: str, months: dict, reference: dict, empty
 
 def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> str:
     """A copy of the previous archive store with only the changed months replaced (None: the month is not
-    in the archive any more): far cheaper than a rebuild of everything (about a minute at ten million)."""
+    in the archive any more): far cheaper than a rebuild of everything."""
     name = f"store-{tag}.duckdb"
     tmp = directory / f"{name}.tmp"
     shutil.copyfile(previous, tmp)
@@ -511,7 +507,7 @@ def _update_store(directory: Path, tag: str, previous: Path, changed: dict) -> s
             con.execute(f"INSERT INTO reports SELECT * FROM read_parquet([{reports_files}]) ORDER BY created_at")
             con.execute("INSERT INTO handoffs " + rollup.handoffs_sql(f"read_parquet([{events_files}])",
                                                                        f"read_parquet([{reports_files}])"))
-        # Recounted whole: a few seconds at ten million, against the minute the copy of the store takes.
+        # Recounted whole: cheap beside the copy of the store.
         con.execute(f"CREATE OR REPLACE TABLE daily_counts AS {rollup.build_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE monthly_counts AS {rollup.monthly_counts_sql()}")
         con.execute(f"CREATE OR REPLACE TABLE handoff_counts AS {rollup.handoff_counts_sql()}")
@@ -690,11 +686,11 @@ def view_statements(manifest: dict, archive: str, recent: str) -> list[str]:
 
 class CopyDialect(duckdb_engine.Dialect):
     """duckdb-engine's dialect, tuned for the copy, which the app only reads, one statement at a time:
-    - SQLAlchemy's compiled-statement cache is on. duckdb-engine leaves it off, so every statement was
-      compiled anew: 5–8 ms of a 100 ms page at a million reports. Our own constructs keep what they render
-      in their cache keys (queries/sql.py).
-    - No BEGIN and ROLLBACK around each statement (about 0.3 ms a statement, 14 on the wall): DuckDB runs each
-      statement in a transaction of its own, and there is nothing to roll back."""
+    - SQLAlchemy's compiled-statement cache is on: duckdb-engine leaves it off, which compiles every statement
+      anew, a noticeable part of a page. Our own constructs keep what they render in their cache keys
+      (queries/sql.py).
+    - No BEGIN and ROLLBACK around each statement: DuckDB runs each statement in a transaction of its own, and
+      there is nothing to roll back."""
 
     supports_statement_cache = True
 
@@ -709,8 +705,8 @@ registry.register("duckdb.copy", __name__, "CopyDialect")
 
 
 class _Watchdog:
-    """One thread that interrupts the copy's reads that run past the statement timeout. A thread per read
-    (threading.Timer) cost 0.4-1.4 ms a read on this machine, several ms a page."""
+    """One thread that interrupts the copy's reads that run past the statement timeout: starting a thread per
+    read (threading.Timer) would add its cost to every read."""
 
     def __init__(self):
         self._lock = threading.Condition()
@@ -767,8 +763,7 @@ class AnalyticsDatabase(Database):
         self._attached: dict[str, str] = {}  # store file -> its alias in this DuckDB instance
         self._previous: list[str] = []
         # One query at a time per worker: DuckDB already spreads each query over the cores, and concurrent
-        # ones would share (and overrun) the memory limit; at ten million reports they failed with
-        # out-of-memory errors under load.
+        # ones would share (and overrun) the memory limit, and fail with out-of-memory errors under load.
         self._gate = threading.BoundedSemaphore(settings().analytics_concurrency)
         with self.engine.begin() as conn:
             conn.exec_driver_sql(f"SET memory_limit = '{settings().analytics_memory}'")

@@ -198,7 +198,7 @@ def search_reports(viewer: Viewer, query: str, page: int = 0, page_size: int = S
     # Typed like a phone number (digits and the usual separators): search the numbers, for IOC roles only.
     by_phone = viewer.searches_phone and len(digits) >= 6 and _PHONE_LIKE.match(query) is not None
     # Digits alone are a report's number (or a phone's), not words: every code holds digit trigrams, so as text
-    # they read nearly the whole index (3.4 s at 10M on PostgreSQL).
+    # they read nearly the whole index.
     found = _number_matches(digits) if _NUMBER.fullmatch(query) else _text_matches(db, query)
     if by_phone:
         found = union(found, _phone_matches(db, digits))
@@ -208,8 +208,7 @@ def search_reports(viewer: Viewer, query: str, page: int = 0, page_size: int = S
     total = capped_count(db, counted, count_cap)
     page = max(0, min(int(page), max(0, (min(total, count_cap) - 1) // page_size)))
     # Few matches: read them and sort. Many: walk the reports newest first and keep the matching ones until the
-    # page is full ("id + 0" keeps the database from reading the matches by id and sorting them all: for a
-    # phrase in 31,000 of a million reports, 270 ms against 45).
+    # page is full ("id + 0" keeps the database from reading the matches by id and sorting them all).
     matched = (r.id + 0).in_(ids) if total > SORTED_MATCHES_UP_TO else r.id.in_(ids)
     stmt = (_list_select().where(matched, *conds).order_by(r.created_at.desc(), r.id.desc())
             .limit(page_size).offset(page * page_size))
@@ -350,7 +349,7 @@ def open_cases_page(code: str | None, f: Filter, which: str, page: int = 0, page
     now, db = now or utc_now(), get_db(db)
     conds, order = _open_case_conditions(code, f, which, db, now)
     # Counted in the list's own order: the database then walks the (agency, deadline) index of open reports
-    # and stops at the cap (PostgreSQL otherwise combined two bitmaps: 1.7 s for an agency at 10M).
+    # and stops at the cap (PostgreSQL would otherwise combine two bitmaps, which reads every match).
     total = capped_count(db, select(r.id).where(*conds).order_by(*order), count_cap)
     page = max(0, min(int(page), (min(total, count_cap) - 1) // page_size)) if total else 0
     return _open_case_rows(conds, order, page_size, page * page_size, db, now), total
@@ -361,7 +360,7 @@ def _open_case_conditions(code: str | None, f: Filter, which: str, db: Database,
     selection, conds = replace(f, agencies=()), [status_in(OPEN_STATUSES)]
     if code is not None:
         # The agency's id, not a subquery on its code: then PostgreSQL walks the index of open reports by
-        # (agency, deadline) in order and stops at `limit` (17 ms instead of 530 ms at 10M reports).
+        # (agency, deadline) in order and stops at `limit`.
         agency_id = db.scalar(select(agencies.c.id).where(agencies.c.code == code))
         visible = agency_id is not None and f.scope_agency in (None, code)
         selection = replace(selection, scope_agency=None)  # the agency's id says it all

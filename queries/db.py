@@ -135,8 +135,8 @@ class Database:
 
 
 def _frame(rows: list, columns: list[str]) -> pd.DataFrame:
-    """The rows as a frame, built column by column: from SQLAlchemy's Row objects pandas took three to four
-    times as long (it probes each row for namedtuple fields), several ms of a page. Same dtypes either way."""
+    """The rows as a frame, built column by column: from SQLAlchemy's Row objects pandas is far slower (it
+    probes each row for namedtuple fields). Same dtypes either way."""
     if not rows or len(set(columns)) != len(columns):
         return pd.DataFrame(rows, columns=columns)
     return pd.DataFrame(dict(zip(columns, map(list, zip(*rows, strict=True)), strict=True)))

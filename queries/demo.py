@@ -16,7 +16,7 @@ Realism, and where each part comes from:
 - ratings (about 40 % of resolved reports) are worse when the report was resolved late;
 - the app is the largest channel.
 
-Generation is vectorised with numpy, so a million reports take seconds to build.
+Generation is vectorised with numpy, so that even a large history builds quickly.
 """
 
 from __future__ import annotations
@@ -407,7 +407,7 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
                                       rejected_at[i])),
             "version": 1,
         })
-    # Its own generator, so adding photos left every other demo figure as it was.
+    # Its own generator, so that the photos leave every other demo figure as it would be without them.
     photo_share = np.array([PHOTO_SHARE[c] for c in channels])[channel]
     has_photo = np.random.default_rng(seed + 1).random(n) < photo_share
     return {

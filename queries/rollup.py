@@ -5,8 +5,7 @@ the bounce-back counts read instead of joining events to reports.
 Each store of the copy holds, beside `reports`, a table `daily_counts`: per local day of arrival, field,
 agency, channel, status and local month of resolution, how many reports arrived and the sums the count panels
 show (resolved on time, ratings, located). It is built with the store from the store's own reports, so it is
-exactly as fresh as the copy, and it exists only there, never in the system of record. At one million reports
-it holds about one row for every 4 reports, and far fewer at ten million.
+exactly as fresh as the copy, and it exists only there, never in the system of record.
 
 What it cannot answer, the reports still do:
 - a filter or a breakdown by commune (a table by day and commune would be nearly as large as the reports);
@@ -19,8 +18,8 @@ What it cannot answer, the reports still do:
 soon).
 
 `handoffs` holds every forwarding and return (the copy keeps no other event) with its report's dimensions
-written beside it, so the filter applies to the events alone: at ten million reports the join of 11 million
-events to the reports took 340 ms of every SLA call.
+written beside it, so the filter applies to the events alone, without joining every event to its report on
+each SLA call.
 """
 
 from __future__ import annotations
@@ -70,8 +69,7 @@ def _local_day():
 
 
 # The daily counts summed per local month (`day` is the month's first day), which a period's whole months read
-# instead of every day: at one million reports 36,700 rows against 237,600 (the SLA counts over all time: 5.4
-# against 8.9 ms). A period with days at its edges reads the daily counts (counts_source).
+# instead of every day, far fewer rows. A period with days at its edges reads the daily counts (counts_source).
 monthly_counts = Table("monthly_counts", MetaData(), *[Column(c.name, c.type) for c in daily_counts.columns])
 
 
@@ -106,8 +104,8 @@ def _next_month(day: date) -> date:
 def counts_source(f: Filter, since: date | None = None):
     """What a count over f reads on the copy: the monthly counts when f's period is whole months (and `since`,
     if any, a month's first day), else the daily counts. Not for a count by day or week. A period with days at
-    its edges reads the daily counts alone: summing the edges' days to the whole months' rows cost more than it
-    saved (a year to yesterday: 5.7 against 4.5 ms for the monthly trends at one million reports)."""
+    its edges reads the daily counts alone: summing the edges' days to the whole months' rows costs more than it
+    saves (bench/README.md)."""
     months = whole_months(f, since)
     after = None if f.end is None else f.end + timedelta(days=1)
     return monthly_counts if months == (f.start, after) else daily_counts
@@ -117,7 +115,7 @@ def build_sql() -> str:
     """The SELECT that a store's daily_counts is created from (DuckDB SQL, values written in)."""
     day = _local_day()
     stmt = (select(day.label("day"), *[e.label(name) for name, e in DIMENSIONS.items()],
-                   # BIGINT, not the HUGEINT DuckDB gives a sum: every panel sums these again, a third quicker so.
+                   # BIGINT, not the HUGEINT DuckDB gives a sum: every panel sums these again, quicker so.
                    *[cast(e, BigInteger).label(name) for name, e in SUMS.items()])
             .group_by(day, *DIMENSIONS.values()))
     return _duckdb_sql(stmt)
@@ -140,8 +138,7 @@ handoffs = Table(
 
 
 # The hand-offs counted per local day of the report's arrival, the report's dimensions (as in the daily counts)
-# and the agency that received or returned it: the bounce-back counts read this instead of every hand-off
-# (4.5 million in a year of ten million reports).
+# and the agency that received or returned it: the bounce-back counts read this instead of every hand-off.
 HANDOFF_DIMENSIONS = ("category_id", "agency_id", "channel", "status", "event_agency_id")
 handoff_counts = Table(
     "handoff_counts", MetaData(),
@@ -163,8 +160,8 @@ def handoff_counts_sql() -> str:
 
 
 # The open reports (with the columns of `reports` that the copy holds): a few percent of all reports, and what
-# every count that depends on the clock reads (overdue, due soon). Over `reports` those counts scanned every
-# report's status: at ten million, 40–110 ms a statement.
+# every count that depends on the clock reads (overdue, due soon), so that they do not scan every report's
+# status.
 open_reports = Table("open_reports", MetaData(), *[Column(c.name, c.type) for c in reports.columns])
 OPEN_REPORTS_SQL = "SELECT * FROM reports WHERE status IN ({}) ORDER BY created_at".format(
     ", ".join(f"'{s}'" for s in OPEN_STATUSES))
@@ -186,8 +183,8 @@ def handoffs_sql(events: str, reports_from: str) -> str:
 # The durations counted per local month of arrival, field, agency, stage and bucket of a tenth of a working day:
 # the first of the two steps of an exact percentile (sql.bucketed_percentiles), which otherwise reads every
 # duration of the period. Whole months are read here, the days at a period's edges from the reports. No
-# channel, status or commune: a filter on those reads the reports. At one million reports it holds one row for
-# every ten durations, and its rows barely grow with more reports (at most months x fields x agencies x buckets).
+# channel, status or commune: a filter on those reads the reports. Its rows barely grow with more reports (at
+# most months x fields x agencies x buckets).
 DURATION_STAGE_COLUMNS = {"ioc": r.ioc_work_days, "agency": r.agency_work_days}
 BUCKETS_PER_DAY = 10
 duration_buckets = Table(

@@ -220,8 +220,8 @@ def agency_info(code: str, db: Database | None = None) -> dict | None:
     return rows[0] if rows else None
 
 
-# What the agency page's cards show of the metric rows: no overdue-age band, no IOC-stage duration, no p90. The
-# percentiles are the costliest part, and the IOC stage's were 130 of the page's 350 ms floor at ten million.
+# What the agency page's cards show of the metric rows: no overdue-age band, no IOC-stage duration, no p90: the
+# percentiles are the costliest part of the page, so the cards keep only the agency stage's median.
 CARD_METRICS = {"aging": False, "durations": ("agency",), "p90": False}
 
 

@@ -142,8 +142,8 @@ def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: tu
 
 
 def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
-    """The counts that do not depend on the clock, from the analytics copy's daily counts: at ten million
-    reports some forty conditions per report were most of the SLA statement's time."""
+    """The counts that do not depend on the clock, from the analytics copy's daily counts, so that the SLA
+    statement does not test some forty conditions on every report."""
     source = rollup.counts_source(f, since)
     key, label, joined = _group(by, source)
     stmt = (select(key.label("key"), label.label("name"), *metrics.columns(REPORT_COUNTS, source))
@@ -454,10 +454,9 @@ def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, rec
     """key (agency code), total, and the stage's n, median and p90 (NaN unless `p90`): every agency's rows and the whole
     selection's (total 1, key NULL), where reports with no agency count in the whole only. As
     _percentile_plan chooses from the whole selection's reports (`received`): by DuckDB's aggregate over
-    GROUPING SETS (25 ms at a million reports, against 14 + 15 for two statements), else in bounded memory
-    (bucketed_percentiles: 250 ms at ten million, against 150 + 230; 95 ms from the duration buckets).
-    Grouped by the report's agency id, not the joined code: the outer join to the agencies that keeping the
-    reports with none would need took 440 instead of 270 ms at ten million reports."""
+    GROUPING SETS, else in bounded memory (bucketed_percentiles, from the duration buckets where they serve);
+    either way one statement, quicker than two (bench/README.md). Grouped by the report's agency id, not the
+    joined code: the outer join to the agencies that keeping the reports with none would need is slower."""
     conditions = [*report_conditions(f), column.isnot(None)]
     sort, counted = _percentile_plan(received, f, AGENCY_ID, stage, column)
     if sort:
@@ -486,6 +485,6 @@ def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: 
     periods side by side, such as the scorecard's previous and current month, from one pass of each query."""
     db = analytics.reader(db)
     rows = _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, since=boundary), aging, ("key", "part"))
-    # One frame for both periods, split at the end: building one per period took twice the pandas work.
+    # One frame for both periods, split at the end: building one per period would double the pandas work.
     before, since = (rows[rows["part"] == side].drop(columns="part").reset_index(drop=True) for side in (0, 1))
     return before, since

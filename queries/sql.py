@@ -37,8 +37,8 @@ from queries.schema import OPEN_STATUSES, agencies, categories, reports
 
 GRAINS = ("day", "week", "month")
 # A list counts its rows up to this many and then says "more than": an exact count of a word in nearly every
-# report, or of a large agency's overdue reports, read the whole index (0.3-2 s at 1M, 1.7 s at 10M), and
-# nobody pages through ten thousand rows.
+# report, or of a large agency's overdue reports, reads the whole index, and nobody pages through ten thousand
+# rows.
 COUNT_CAP = 10_000
 
 
@@ -155,7 +155,7 @@ def _bucket_duckdb(element, compiler, **kw):
 
 class bucket_start(local_bucket):
     """The local period a timestamp falls in, in the cheapest form to GROUP BY: a truncated timestamp where
-    the database has one (formatting every row as text cost DuckDB 3x the whole grouping), the text on
+    the database has one (formatting every row as text costs DuckDB far more than the grouping), the text on
     SQLite. `bucket_text` turns it into 'YYYY-MM-DD' after the grouping."""
 
     type = NullType()
@@ -263,17 +263,16 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
     """The same answer as percentiles() (group columns, n, p50, p90; exact, interpolated as percentile_cont),
     over the subquery `inner`, in memory bounded by the number of groups instead of the number of rows.
 
-    A percentile aggregate holds every value of its group: at ten million reports, one stage's durations over
-    a year took 136 MB of DuckDB's memory, and over every year more than its 256 MB. Here a first step counts
-    the values per group and bucket (floor(value * per_unit)) and finds, from the running counts, the buckets
-    that hold the ranks each percentile needs (floor(p * (n - 1)) and the one after); only those buckets'
-    values are then counted per distinct value, to read the values at those ranks. PostgreSQL and DuckDB
-    (SQLite's floor() is not always there); the copy uses it.
+    A percentile aggregate holds every value of its group, which over a large period overruns DuckDB's memory
+    limit. Here a first step counts the values per group and bucket (floor(value * per_unit)) and finds, from
+    the running counts, the buckets that hold the ranks each percentile needs (floor(p * (n - 1)) and the one
+    after); only those buckets' values are then counted per distinct value, to read the values at those ranks.
+    PostgreSQL and DuckDB (SQLite's floor() is not always there); the copy uses it.
 
     With `total_of` (one of `groups`), the same two scans also give the total over all of that column's values
     (every agency together: the province), in rows with `total` = 1 and that column NULL; the groups' own rows
     have `total` = 0. A total's counts per bucket are the sums of its groups', and its chosen buckets' values
-    are counted with theirs: at ten million reports, one statement instead of two (157 + 237 ms).
+    are counted with theirs: one statement instead of two.
 
     `counted`, when given, is the first step's answer counted elsewhere (the groups' columns, `b` and `c`, with
     the same buckets), such as from the copy's duration_buckets: then only the second step reads `inner`."""
@@ -307,8 +306,8 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
         return [a.c[name].is_not_distinct_from(b.c[name]) for name in names]
 
     # The chosen buckets' values are counted per distinct value, not ranked one by one: durations tie often
-    # (whole working days), and sorting the 415,000 values of two such buckets was 90 of the statement's
-    # 115 ms at ten million reports. Each distinct value spans the ranks [first, first + c).
+    # (whole working days), and sorting the many values of such buckets would be most of the statement's work.
+    # Each distinct value spans the ranks [first, first + c).
     if total_of is None:
         chosen = chosen.subquery("chosen")
         tally = (select(*(chosen.c[name] for name in groups), chosen.c.b, chosen.c.before, chosen.c.n,
@@ -319,8 +318,8 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
         chosen = chosen.cte("chosen")
         mine, whole = (select(chosen).where(chosen.c.total == t).subquery(f"chosen_{t}") for t in (0, 1))
         # One pass over the rows counts the values of every (group, bucket) that a group's or a total's
-        # percentile needs; joined on equalities only (an OR in the join condition matched every row of a
-        # total's bucket against every group's: 500 ms).
+        # percentile needs; joined on equalities only (an OR in the join condition matches every row of a
+        # total's bucket against every group's).
         wanted = union(select(*(mine.c[name] for name in own_groups), mine.c.b),
                        select(*(own.c[name] for name in own_groups), own.c.b)
                        .select_from(own.join(whole, and_(*same(own, whole, rest), own.c.b == whole.c.b)))
@@ -358,7 +357,7 @@ def bucketed_percentiles(inner, value: str, groups: list[str], ps: tuple[float, 
 class quantiles(FunctionElement):
     """The 50th and 90th percentiles of a column (linear interpolation, NULLs skipped) as one list, from one
     sort: two percentile_cont aggregates sort the group twice. With `p90` False, the median alone, as a list of
-    one: the selection behind a second percentile costs DuckDB about an eighth more. PostgreSQL and DuckDB only."""
+    one: the selection behind a second percentile costs DuckDB more. PostgreSQL and DuckDB only."""
 
     inherit_cache = True
     # Rendered into the SQL, so part of the compiled-statement cache's key.
@@ -382,9 +381,9 @@ def _quantiles_duckdb(element, compiler, **kw):
 
 @compiles(functions.sum, "duckdb")
 def _sum_duckdb(element, compiler, windowed: bool = False, **kw):
-    """DuckDB sums integers as 128-bit integers, which its Python client turns into Python ints slowly: the
-    agency page's thousand monthly rows took 2.7 ms more to fetch than as 64-bit ones. Counts of reports fit
-    in 64 bits. A window's sum stays as it is: CAST(sum(x)) OVER (...) is no SQL."""
+    """DuckDB sums integers as 128-bit integers, which its Python client turns into Python ints far more slowly
+    than 64-bit ones. Counts of reports fit in 64 bits. A window's sum stays as it is: CAST(sum(x)) OVER (...)
+    is no SQL."""
     text = compiler.visit_function(element, **kw)
     return f"CAST({text} AS BIGINT)" if isinstance(element.type, Integer) and not windowed else text
 

@@ -5,8 +5,8 @@ Everything rests on one monotone clock, W(t): the working seconds from the calen
 instant t. A limit of N working days is N × (office seconds per day) of working time, counted from the
 moment a report arrives (from the next opening, when it arrives outside office hours); the deadline is the
 earliest instant at which that much working time has passed. A duration in working days is
-(W(end) - W(start)) / office seconds per day. Both are vectorised with numpy, so a million reports take
-well under a second.
+(W(end) - W(start)) / office seconds per day. Both are vectorised with numpy, so that a whole column of
+reports costs little.
 """
 
 from __future__ import annotations

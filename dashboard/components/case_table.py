@@ -41,8 +41,7 @@ def case_rows(frame: pd.DataFrame) -> list[dict]:
     """Rows for case_table from a frame of queries.cases (code, title, status, ..., work_hours_left)."""
     rows = []
     day_hours = default_calendar().config.seconds_per_day / 3600
-    # Dates formatted a column at a time, and left out of to_dict: row by row, 400 rows of timestamps cost
-    # an agency page some 40 ms.
+    # Dates formatted a column at a time, and left out of to_dict: row by row, timestamps are slow to format.
     when = {col: _local_texts(frame[col]) if col in frame else [""] * len(frame)
             for col in ("created_at", "deadline_at")}
     frame = frame.drop(columns=[col for col in when if col in frame])

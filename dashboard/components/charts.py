@@ -1,8 +1,7 @@
 """Figure builders: tidy frames in, plotly figures out. No queries here.
 
 Figures are plain dicts in plotly's JSON shape, not `go.Figure` objects: Dash sends the same JSON either
-way, and building a `go.Figure` (property validation, path parsing) cost more than the queries behind it
-at a million reports (about 45 ms of the overview callback, 80 ms of the wall's)."""
+way, and building a `go.Figure` (property validation, path parsing) costs more than the queries behind it."""
 
 from __future__ import annotations
 
@@ -23,13 +22,13 @@ def _values(series) -> list:
 
 
 def _rows(frame: pd.DataFrame) -> list[list]:
-    """JSON-ready rows of a frame, a column at a time (a Series per row cost 20 ms for 40 rows)."""
+    """JSON-ready rows of a frame, a column at a time (a Series per row is slow)."""
     return [list(row) for row in zip(*(_values(frame[col]) for col in frame.columns), strict=True)]
 
 
 def _dates(series) -> list[str]:
-    """'YYYY-MM-DD' of each value. The queries' periods come as that text already; parsing them again with
-    pandas cost the wall 5–10 ms for its few dozen points."""
+    """'YYYY-MM-DD' of each value. The queries' periods come as that text already, and parsing them again
+    with pandas costs more than a few dozen points are worth."""
     values = list(series)
     if all(isinstance(v, str) and len(v) >= 10 and v[4] == v[7] == "-" for v in values):
         return [v[:10] for v in values]

@@ -43,7 +43,7 @@ def upgrade() -> None:
                      [{'b_id': row.id, 'b_tail': re.sub(r'\D', '', row.reporter_phone)[::-1][:20] or None}
                       for row in rows])
         last = rows[-1].id
-    # The reports marked duplicates of one (its page lists them): a full scan at a million reports before.
+    # The reports marked duplicates of one (its page lists them), without a scan of every report.
     op.create_index('ix_reports_duplicate_of', 'reports', ['duplicate_of_id'], unique=False,
                     sqlite_where=sa.text('duplicate_of_id IS NOT NULL'),
                     postgresql_where=sa.text('duplicate_of_id IS NOT NULL'))
