@@ -1,6 +1,6 @@
 """The SLA metrics per agency, field or commune, or for the whole selection. The metrics' definitions are the
 registry's (queries/metrics.py): this module chooses which counts to read, from the record or the analytics
-copy, and computes the stages' medians and p90s (the stages and their policies: queries/sla_policies.py)."""
+copy, and computes the stages' medians and p90s (the stages and their policies: queries/policies.py)."""
 
 from __future__ import annotations
 
