@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from datetime import date, timedelta
 
 import pandas as pd
 import pytest
@@ -201,7 +202,8 @@ def test_an_agency_head_sees_only_their_row(chromium, live_sc):
 
 def test_year_table_ranks_and_rank_sorting(chromium, live_sc):
     now = utc_now()
-    want = expected_scorecard(live_sc["raw"], Filter(), "year", local_today(), now)
+    last_year = local_today().year - 1  # opened on a kind, the scorecard shows its last complete period
+    want = expected_scorecard(live_sc["raw"], Filter(), "year", date(last_year, 6, 1), now)
     assert want["ranked"].sum() >= 10  # two-digit ranks, so a text sort would show
     want_rank = {row["name"]: (str(int(row["rank"])) if row["ranked"] else NOT_RANKED)
                  for _, row in want.iterrows()}
@@ -210,8 +212,12 @@ def test_year_table_ranks_and_rank_sorting(chromium, live_sc):
     def steps(page):
         log_in(page, live_sc["base"], "leader", "/scorecard")
         expect(page.locator('#scorecard-table td[data-dash-column="name"]')).not_to_have_count(0, timeout=20_000)
+        last_month = local_today().replace(day=1) - timedelta(days=1)
+        expect(page.locator("#scorecard-note")).to_contain_text(f"Tháng {last_month:%m/%Y} (01/{last_month:%m/%Y}",
+                                                                timeout=20_000)
         page.get_by_label("Năm").check()
-        expect(page.locator("#scorecard-note")).to_contain_text(f"Năm {local_today().year}", timeout=20_000)
+        expect(page.locator("#scorecard-note")).to_contain_text(f"Năm {last_year} (01/01/{last_year}",
+                                                                timeout=20_000)
         expect(page.locator('#scorecard-table td[data-dash-column="name"]')).to_have_count(len(want), timeout=20_000)
         assert dict(zip(cells(page, "name"), cells(page, "rank"), strict=True)) == want_rank
         toggle = page.locator('#scorecard-table th[data-dash-column="rank"] .column-header--sort')
