@@ -219,14 +219,16 @@ def sxd_scorecard(db: Database):
 # --- the day ---------------------------------------------------------------------------------------------
 
 def leader_view(session, base: str, agency: str, want: dict) -> dict:
-    """What a leader sees: the overview's KPIs (once they show `want`) and the agency's scorecard row."""
+    """What a leader sees: the overview's KPIs (once they show `want`) and the agency's row of this month's
+    scorecard."""
     page = session.page()
     log_in(page, base, "leader", "/")
     for name in ("total", "resolved", "pending"):
         expect(page.locator(f"#kpi-{name}")).to_have_attribute("data-value", str(want[name]), timeout=WAIT)
     kpis = {name: int(page.locator(f"#kpi-{name}").get_attribute("data-value"))
             for name in ("total", "resolved", "pending")}
-    page.goto(base + "/scorecard")
+    # The running month, chosen: the scorecard opens on the last complete one.
+    page.goto(base + f"/scorecard?period={local_today().replace(day=1).isoformat()}")
     return {"kpis": kpis, "scorecard": scorecard_row(page, agency)}
 
 
