@@ -185,7 +185,8 @@ def handoffs_sql(events: str, reports_from: str) -> str:
 # duration of the period. Whole months are read here, the days at a period's edges from the reports. No
 # channel, status or commune: a filter on those reads the reports. Its rows barely grow with more reports (at
 # most months x fields x agencies x buckets).
-DURATION_STAGE_COLUMNS = {"ioc": r.ioc_work_days, "agency": r.agency_work_days}
+# Each stage's duration column, as the registry declares its median (`ioc_median_days`, `agency_median_days`).
+DURATION_STAGE_COLUMNS = {stage: r[metrics.metric(f"{stage}_median_days").value] for stage in ("ioc", "agency")}
 BUCKETS_PER_DAY = 10
 duration_buckets = Table(
     "duration_buckets", MetaData(),
