@@ -147,13 +147,9 @@ def _period_metrics(f: Filter, compared: Comparison, db, now) -> tuple[pd.DataFr
     """Every agency's metrics in the period and in the days of the previous one it is compared with (keyed by
     agency), with their scores. The scorecard shows no overdue-age bands: aging=False saves their query."""
     period = compared.period
-    if compared.partial:
-        since, before = (sla_metrics(replace(f, start=start, end=end), "agency", db, now, aging=False)
-                         for start, end in ((period.start, period.end),
-                                            (compared.previous_start, compared.previous_end)))
-    else:  # two whole periods side by side: one pass of each query
-        both = replace(f, start=compared.previous_start, end=period.end)
-        before, since = sla_metrics_split(both, period.start, "agency", db, now, aging=False)
+    both = replace(f, start=compared.previous_start, end=period.end)
+    before, since = sla_metrics_split(both, period.start, "agency", db, now, aging=False,
+                                      first_until=compared.previous_end if compared.partial else None)
     return tuple(m.assign(score=composite_score(m)).set_index("key") for m in (since, before))
 
 

@@ -5,8 +5,8 @@ copy, and computes the stages' medians and p90s (the stages and their policies: 
 from __future__ import annotations
 
 import functools
-from dataclasses import replace
-from datetime import date, datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
@@ -81,13 +81,34 @@ def _with_agency_codes(stmt):
             .select_from(grouped.outerjoin(agencies, agencies.c.id == grouped.c.key)))
 
 
-def _part(since: date | None, source=reports):
-    """For two periods side by side: 1 for a report that arrived from the local day `since` on, else 0; None
-    when there is one period. `source`: a table with the report's created_at, or the daily counts' day."""
+@dataclass(frozen=True)
+class Split:
+    """Two periods side by side: the second starts on the local day `at`; the first ends the day before, or,
+    with `gap`, the day before `gap` (the days from `gap` to `at` are counted in neither)."""
+
+    at: date
+    gap: date | None = None
+
+
+def _part(since: Split | None, source=reports):
+    """For two periods side by side: 1 for a report of the second, 0 for one of the first, NULL for one in the
+    gap between them; None when there is one period. `source`: a table with the report's created_at, or the
+    daily counts' day."""
     if since is None:
         return None
     c = source.c
-    return case((c.day >= since if "day" in c else c.created_at >= local_to_utc(since), 1), else_=0)
+
+    def from_day(day: date):
+        return c.day >= day if "day" in c else c.created_at >= local_to_utc(day)
+
+    if since.gap is None:
+        return case((from_day(since.at), 1), else_=0)
+    return case((from_day(since.at), 1), (from_day(since.gap), None), else_=0)
+
+
+def _first_day(since: Split | None) -> date | None:
+    """The day from which a period's monthly tables cannot serve the split: the gap's or the second's."""
+    return None if since is None else since.gap or since.at
 
 
 def _grouped(stmt, by: str | None, *columns, split=None):
@@ -144,7 +165,7 @@ def _counts(f: Filter, by, clock: Clock, db: Database, since=None, durations: tu
 def _rolled_up_counts(f: Filter, by, db: Database, since=None) -> pd.DataFrame:
     """The counts that do not depend on the clock, from the analytics copy's daily counts, so that the SLA
     statement does not test some forty conditions on every report."""
-    source = rollup.counts_source(f, since)
+    source = rollup.counts_source(f, _first_day(since))
     key, label, joined = _group(by, source)
     stmt = (select(key.label("key"), label.label("name"), *metrics.columns(REPORT_COUNTS, source))
             .select_from(joined).where(*report_conditions(f, source)))
@@ -181,7 +202,9 @@ def _bucket_counts(f: Filter, by, stage: str, column, since=None):
     group (and part, when split at `since`) and bucket, the whole months' from the copy's duration_buckets and
     the days at the period's edges from the reports. None where the buckets cannot serve: no whole month in the
     period, a filter on a channel, status or commune (which they do not hold), or `since` within a month."""
-    months = rollup.whole_months(f, since)
+    if since is not None and since.gap is not None:
+        return None  # a gap within a month: the buckets count whole months
+    months = rollup.whole_months(f, _first_day(since))
     if months is None or f.communes or f.channels or f.statuses or by == "commune":
         return None
     first, after = months
@@ -189,7 +212,7 @@ def _bucket_counts(f: Filter, by, stage: str, column, since=None):
     key, _label, joined = _group(by, duration_buckets)
     in_months = [b.stage == stage, *report_conditions(replace(f, start=None, end=None), duration_buckets),
                  *([b.month >= first] if first else []), *([b.month < after] if after else [])]
-    side = [] if since is None else [case((b.month >= since, 1), else_=0).label("part")]
+    side = [] if since is None else [case((b.month >= since.at, 1), else_=0).label("part")]
     bucket = rollup.duration_bucket(column)
     parts = [select(key.label("key"), *side, b.bucket.label("b"), b.n.label("c"))
              .select_from(joined).where(*in_months)]
@@ -480,11 +503,13 @@ def _agency_and_total_durations(f: Filter, db: Database, stage: str, column, rec
 
 def sla_metrics_split(f: Filter, boundary: date, by: str | None = "agency", db: Database | None = None,
                       now: datetime | None = None, calendar: WorkCalendar | None = None,
-                      aging: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(sla_metrics of f's reports that arrived before the local day `boundary`, and of those from it on): two
-    periods side by side, such as the scorecard's previous and current month, from one pass of each query."""
+                      aging: bool = True, first_until: date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(sla_metrics of f's reports that arrived before the local day `boundary`, or up to `first_until` when
+    given, and of those from `boundary` on): two periods side by side, such as the scorecard's previous and
+    current month, from one pass of each query."""
     db = analytics.reader(db)
-    rows = _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, since=boundary), aging, ("key", "part"))
+    since = Split(boundary, None if first_until is None else first_until + timedelta(days=1))
+    rows = _metric_rows(_parts(f, by, Clock.at(now, calendar), db, aging, since=since), aging, ("key", "part"))
     # One frame for both periods, split at the end: building one per period would double the pandas work.
     before, since = (rows[rows["part"] == side].drop(columns="part").reset_index(drop=True) for side in (0, 1))
     return before, since
