@@ -357,7 +357,7 @@ def _generate(db: Database, n: int, seed: int, end: date, months: int) -> dict:
 
     created_py = created.astype("datetime64[s]").tolist()
     # Public codes number reports per local calendar year.
-    year_of = (created + np.timedelta64(7, "h")).astype("datetime64[Y]").astype(int) + 1970
+    year_of = (created + np.timedelta64(LOCAL_OFFSET_MINUTES, "m")).astype("datetime64[Y]").astype(int) + 1970
     seq_in_year = np.zeros(n, dtype=int)
     for y in np.unique(year_of):
         sel = year_of == y
