@@ -323,21 +323,6 @@ def columns(names: Iterable[str], source, clock: Clock | None = None, only=None)
     return [sql(n, source, clock, only) for n in names]
 
 
-def components(names: Iterable[str]) -> list[str]:
-    """The counts and sums that `names` are computed from, each once, in order: the names themselves for
-    counts and sums, the parts of derived metrics."""
-    out: list[str] = []
-    for name in names:
-        m = metric(name)
-        parts = [name] if m.kind in ("count", "sum") else [*m.numerator, *m.minus,
-                                                             *([m.denominator] if m.denominator else [])]
-        for part in parts:
-            for leaf in (components([part]) if metric(part).kind not in ("count", "sum") else [part]):
-                if leaf not in out:
-                    out.append(leaf)
-    return out
-
-
 def divide(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator as float64, NaN where the denominator is 0."""
     numerator = np.asarray(numerator, dtype="float64")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
-import pandas as pd
 from sqlalchemy import (
     BigInteger,
     Float,
@@ -50,19 +48,6 @@ def capped_count(db, stmt, cap: int = COUNT_CAP) -> int:
 def count_if(cond) -> ColumnElement:
     """How many rows of the group meet `cond` (portable: SUM of CASE)."""
     return func.sum(case((cond, 1), else_=0))
-
-
-def ratio(numerator, denominator):
-    """numerator / denominator as float64, NaN where the denominator is 0 (pandas Series in and out)."""
-    num = pd.to_numeric(numerator, errors="coerce").astype("float64")
-    den = pd.to_numeric(denominator, errors="coerce").astype("float64")
-    return pd.Series(rate(num.to_numpy(), den.to_numpy()), index=num.index)
-
-
-def rate(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
-    """ratio() for float64 arrays, without pandas: a few dozen rows cost pandas more than the division."""
-    out = np.full(len(numerator), np.nan)
-    return np.divide(numerator, denominator, out=out, where=denominator > 0)
 
 
 def is_pending(source=reports) -> ColumnElement:
